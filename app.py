@@ -1,0 +1,37 @@
+"""mmdemo: the multimodal AI demo studio. `python app.py [--share] [--host H] [--port P]`.
+
+Assembles one tab per demo module; models load lazily on first use, so start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import gradio as gr
+
+from demos import captioning, emotion, models, speech, text_to_image, video
+
+TABS = [captioning, text_to_image, speech, video, emotion, models]
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="mmdemo") as app:
+        gr.Markdown("# mmdemo\nMultimodal models side by side: captions, images, speech, video and emotion.")
+        with gr.Tabs():
+            for tab in TABS:
+                with gr.Tab(tab.TITLE):
+                    tab.build()
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
+    parser.add_argument("--host", default=None, help="bind address (default 127.0.0.1, or GRADIO_SERVER_NAME)")
+    parser.add_argument("--port", type=int, default=None, help="port (default 7860, or GRADIO_SERVER_PORT)")
+    args = parser.parse_args(argv)
+    build_app().queue().launch(server_name=args.host, server_port=args.port, share=args.share)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""`python -m mmdemo <command> ... [--json]`: the command-line twin of every tab.
+
+Each command is a module in this package with ``NAME``, ``HELP``, ``add_arguments(parser)``, ``run(args)``
+(returning a JSON-ready result) and optionally ``render(result)`` (plain-text output without --json).
+To add a command, write its module and list it in COMMANDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import traceback
+
+COMMANDS = ["models"]
+
+
+def _load_commands():
+    return [importlib.import_module(f"mmdemo.cli.{name}") for name in COMMANDS]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mmdemo", description="mmdemo: multimodal AI demo studio")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in _load_commands():
+        cmd = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+        cmd.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        cmd.set_defaults(_module=module)
+    return parser
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mmdemo.errors import MMDemoError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = args._module
+    try:
+        result = module.run(args)
+    except MMDemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback only when asked for
+        if os.environ.get("MMDEMO_DEBUG"):
+            traceback.print_exc()
+        print(f"error: internal error ({type(exc).__name__}: {exc}); set MMDEMO_DEBUG=1 for details",
+              file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump(result, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        render = getattr(module, "render", None)
+        print(render(result) if render else json.dumps(result, indent=2, ensure_ascii=False))
+    return 0

