@@ -14,7 +14,7 @@ import os
 import sys
 import traceback
 
-COMMANDS = ["models"]
+COMMANDS = ["models", "caption"]
 
 
 def _load_commands():
