@@ -6,6 +6,7 @@ Assembles one tab per demo module; models load lazily on first use, so start-up 
 from __future__ import annotations
 
 import argparse
+import os
 
 import gradio as gr
 
@@ -30,7 +31,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=None, help="bind address (default 127.0.0.1, or GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, default=None, help="port (default 7860, or GRADIO_SERVER_PORT)")
     args = parser.parse_args(argv)
-    build_app().queue().launch(server_name=args.host, server_port=args.port, share=args.share)
+    # Requests queue (position shown in the UI); heavy events further limit themselves per backend.
+    app = build_app().queue(default_concurrency_limit=2, max_size=64)
+    app.launch(server_name=args.host, server_port=args.port, share=args.share,
+               max_file_size=os.environ.get("MMDEMO_MAX_UPLOAD", "1gb"))
 
 
 if __name__ == "__main__":
