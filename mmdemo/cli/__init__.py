@@ -14,7 +14,7 @@ import os
 import sys
 import traceback
 
-COMMANDS = ["models", "caption"]
+COMMANDS = ["models", "caption", "emotion"]
 
 
 def _load_commands():

@@ -1,0 +1,165 @@
+"""Emotion of text: the ``text_emotion`` classifier when its weights exist, else a labelled zero-shot reading.
+
+The zero-shot fallback embeds the text with the sentence embedder (MiniLM, offline pack) and compares it with a
+handful of prototype sentences per emotion; a VADER lexicon valence reading is reported next to it (never mixed
+into the 7-class scores: valence is one axis, not seven emotions).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmdemo import backends
+from mmdemo.errors import BackendUnavailable
+from mmdemo.pipelines.emotion_labels import LABELS
+
+log = logging.getLogger(__name__)
+
+# Written for this demo; first person and third person, short and long, so that the nearest prototype is close
+# in style to what people type.
+PROTOTYPES = {
+    "anger": [
+        "I am so angry right now.",
+        "This makes me furious, I can't stand it.",
+        "I'm outraged at how unfairly they treated us.",
+        "Stop it, you are really pissing me off!",
+        "He slammed the door in rage.",
+        "I hate you for what you did.",
+    ],
+    "disgust": [
+        "That is disgusting.",
+        "Ew, this smells revolting and makes me want to throw up.",
+        "I find their behaviour repulsive and gross.",
+        "The food was rotten and nauseating.",
+        "What a vile, sickening thing to do.",
+        "Yuck, there is mold all over it.",
+    ],
+    "fear": [
+        "I am scared.",
+        "I'm terrified something bad is going to happen.",
+        "She was afraid to walk home alone in the dark.",
+        "My heart is pounding, I'm so frightened.",
+        "I'm anxious and worried about what comes next.",
+        "Please help me, I think someone is following me.",
+    ],
+    "joy": [
+        "I am so happy!",
+        "This is wonderful news, I'm thrilled!",
+        "We had a lovely time and laughed all day.",
+        "I love this, it makes me feel great.",
+        "What a beautiful day, I'm full of joy.",
+        "I'm delighted and grateful for everything.",
+    ],
+    "neutral": [
+        "The meeting is at three o'clock.",
+        "The report has twelve pages.",
+        "I am going to the store to buy some bread.",
+        "The train leaves from platform four.",
+        "Please send me the file when you have time.",
+        "It is a table made of wood.",
+    ],
+    "sadness": [
+        "I feel so sad.",
+        "I miss her so much, my heart is broken.",
+        "He cried alone after the funeral.",
+        "Everything feels hopeless and empty today.",
+        "I'm lonely and depressed.",
+        "We lost our dog and I can't stop crying.",
+    ],
+    "surprise": [
+        "Wow, I did not expect that!",
+        "I can't believe it, what a surprise!",
+        "She was astonished by the sudden news.",
+        "No way, really? That's unbelievable!",
+        "I was shocked to see him there out of nowhere.",
+        "Whoa, that came completely out of the blue.",
+    ],
+}
+TOP_K = 2  # mean of the two closest prototypes: steadier than the single nearest one
+NEUTRAL_FLOOR = 0.25  # "none of the above": a text close to no emotion prototype reads as neutral
+TEMPERATURE = 0.04  # cosine gaps between emotions are ~0.1-0.3 for MiniLM; this turns them into clear margins
+ZERO_SHOT_METHOD = "zero-shot (MiniLM sentence similarity to emotion prototypes; not a trained emotion model)"
+
+
+@dataclass
+class TextEmotionResult:
+    probs: np.ndarray  # over LABELS
+    method: str  # the model that answered, or the labelled zero-shot fallback
+    valence: float | None  # VADER compound in [-1, 1]: a lexicon valence reading, not an emotion
+    fallback: bool = False
+
+
+def analyze(texts: list[str]) -> list[TextEmotionResult]:
+    """One result per text; the trained classifier when available, else the labelled zero-shot fallback."""
+    valences = [vader_valence(t) for t in texts]
+    try:
+        classifier = backends.get("text_emotion")
+    except BackendUnavailable as exc:
+        log.info("text_emotion unavailable, using the zero-shot fallback: %s", exc)
+        probs = zero_shot(texts, why=str(exc))
+        return [TextEmotionResult(p, ZERO_SHOT_METHOD, v, fallback=True) for p, v in zip(probs, valences)]
+    probs = classifier.predict(texts)
+    return [TextEmotionResult(p, classifier.name, v) for p, v in zip(probs, valences)]
+
+
+_prototype_cache: dict[int, np.ndarray] = {}
+_cache_lock = threading.Lock()
+
+
+def _prototype_vectors(embedder) -> np.ndarray:
+    """(7, n_prototypes, dim) unit vectors, embedded once per loaded embedder."""
+    with _cache_lock:
+        key = id(embedder)
+        if key not in _prototype_cache:
+            _prototype_cache.clear()  # a reloaded embedder replaces the old one
+            counts = {len(v) for v in PROTOTYPES.values()}
+            assert len(counts) == 1, "every emotion needs the same number of prototypes"
+            flat = [s for label in LABELS for s in PROTOTYPES[label]]
+            _prototype_cache[key] = embedder.encode(flat).reshape(len(LABELS), counts.pop(), -1)
+        return _prototype_cache[key]
+
+
+def zero_shot(texts: list[str], why: str = "") -> np.ndarray:
+    """(len(texts), 7) zero-shot probabilities from sentence similarity to the prototypes."""
+    try:
+        embedder = backends.get("embedder")
+    except BackendUnavailable as exc:
+        raise BackendUnavailable(f"{why} The zero-shot fallback needs the embedder too: {exc}".strip()) from None
+    if not texts:
+        return np.zeros((0, len(LABELS)))
+    protos = _prototype_vectors(embedder)
+    vectors = embedder.encode(list(texts))
+    sims = np.einsum("nd,lpd->nlp", vectors, protos)  # (n, 7, prototypes)
+    closest = np.sort(sims, axis=-1)[..., -TOP_K:].mean(-1)
+    neutral = LABELS.index("neutral")
+    closest[:, neutral] = np.maximum(closest[:, neutral], NEUTRAL_FLOOR)
+    logits = closest / TEMPERATURE
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+_vader = None
+
+
+def vader_valence(text: str) -> float | None:
+    """VADER compound valence in [-1, 1] (lexicon and rules, English only)."""
+    global _vader
+    if not text.strip():
+        return None
+    if _vader is None:
+        from vader import SentimentIntensityAnalyzer
+
+        _vader = SentimentIntensityAnalyzer()
+    return round(float(_vader.polarity_scores(text)["compound"]), 4)
+
+
+def valence_word(valence: float | None) -> str:
+    """VADER's own thresholds (compound >= 0.05 positive, <= -0.05 negative)."""
+    if valence is None:
+        return "n/a"
+    return "positive" if valence >= 0.05 else "negative" if valence <= -0.05 else "neutral"
