@@ -30,6 +30,7 @@ DEFAULT_ALPHA = 1.0
 DEFAULT_BETA = 0.2  # a CLIP logit moves about 5x more between captions than a mean log-likelihood does
 MAX_IMAGES = 64
 FALLBACK_PREFIX = "offline tags: "
+TAG_MIN_SHARE = 0.1  # a label below this share of the list is not worth a tag
 
 
 @dataclass
@@ -76,8 +77,9 @@ class ImageResult:
 
     @property
     def tags(self) -> list[str]:
-        """The top zero-shot labels of the label list."""
-        return [label for label, _, _ in self.labels[: self.top_tags]]
+        """The best zero-shot label, plus the next ones (up to ``top_tags``) that hold a real share of the list."""
+        return [label for i, (label, share, _) in enumerate(self.labels[: self.top_tags])
+                if i == 0 or share >= TAG_MIN_SHARE]
 
     def describe(self) -> str:
         if self.captions:
@@ -281,3 +283,62 @@ def _name(image, index: int) -> str:
         return Path(image).name
     filename = getattr(image, "filename", "")
     return Path(filename).name if filename else f"image {index + 1}"
+
+
+# -- batch mode ----------------------------------------------------------------------------------------------------
+BATCH_COLUMNS = ["file", "caption", "top tags", "answer", "backend"]
+
+
+@dataclass
+class BatchReport:
+    results: list[ImageResult]
+    errors: list[tuple[str, str]]  # (file name, why it was skipped)
+
+    def rows(self) -> list[list[str]]:
+        rows = [[r.name, r.describe(), ", ".join(r.tags), r.answer or "", r.backend] for r in self.results]
+        return rows + [[name, f"skipped: {why}", "", "", ""] for name, why in self.errors]
+
+    def to_dicts(self) -> list[dict]:
+        return [r.to_dict() for r in self.results] + [{"file": n, "error": why} for n, why in self.errors]
+
+    def write_csv(self, path: "str | os.PathLike") -> Path:
+        import csv
+
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(BATCH_COLUMNS)
+            writer.writerows(self.rows())
+        return Path(path)
+
+    def write_json(self, path: "str | os.PathLike") -> Path:
+        import json
+
+        Path(path).write_text(json.dumps(self.to_dicts(), ensure_ascii=False, indent=1), encoding="utf-8")
+        return Path(path)
+
+
+def caption_batch(paths, labels=None, question: str | None = None, **options) -> BatchReport:
+    """Batch mode: unreadable files are skipped with their reason instead of failing the whole batch."""
+    paths = list(paths or [])
+    if not paths:
+        raise BadInput("No image was given.")
+    good, names, errors = [], [], []
+    for path in paths:
+        name = Path(path).name
+        try:
+            good.append(load_image(path, name=name))
+            names.append(name)
+        except BadInput as exc:
+            errors.append((name, str(exc)))
+    if not good:
+        raise BadInput(f"None of the {len(paths)} files could be read as an image ({errors[0][1]}).")
+    return BatchReport(caption_images(good, labels, question, names=names, **options), errors)
+
+
+def rerank(result: dict, alpha: float, beta: float) -> dict:
+    """A ``to_dict()`` result re-ranked for new weights without running any model (the two per-candidate scores
+    do not depend on alpha and beta)."""
+    captions = [dict(c, score=round(fuse(c["loglik"], c["clip"], alpha, beta), 4)) for c in result.get("captions", [])]
+    captions.sort(key=lambda c: -c["score"])
+    caption = captions[0]["text"] if captions else result.get("caption", "")
+    return {**result, "captions": captions, "caption": caption}
