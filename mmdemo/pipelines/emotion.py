@@ -164,8 +164,8 @@ def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, we
             fallback = heard.text_fallback  # a missing acoustic model is no fallback: its absence is in `method`
             shared["voice"] = Modality("voice", heard.probs, method, fallback, details)
         else:
-            no_signal["voice"] = "no speech detected in the audio" + (
-                f" (prosody: {heard.prosody.level} arousal, heuristic)" if heard.prosody else "")
+            why = "no speech detected in the audio" if "no speech detected" in heard.notes else "; ".join(heard.notes)
+            no_signal["voice"] = why + (f" (prosody: {heard.prosody.level} arousal, heuristic)" if heard.prosody else "")
     elif video is not None and audio is None:
         no_signal["voice"] = "the video has no audio track"
 
@@ -225,6 +225,11 @@ def read_text_file(path) -> list[str]:
 
 
 def _probe_video(path):
-    from mmdemo.media import video
+    try:
+        from mmdemo.media import video
+    except ImportError as exc:
+        from mmdemo.errors import BackendUnavailable
+
+        raise BackendUnavailable(f"Video input is not part of this build of mmdemo ({exc}).") from None
 
     return video.probe(path)

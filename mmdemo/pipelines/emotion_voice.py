@@ -95,8 +95,12 @@ def analyze(audio, progress=None) -> VoiceResult:
             progress(fraction, message)
 
     step(0.0, "transcribing")
-    transcript = transcribe(samples, progress=(lambda f, m: step(0.6 * f, m)) if progress else None)
-    spoken = [s for s in transcript.segments if s.text.strip()]
+    try:
+        transcript = transcribe(samples, progress=(lambda f, m: step(0.6 * f, m)) if progress else None)
+    except BackendUnavailable as exc:  # no recogniser: the sound of the voice can still be read
+        transcript = None
+        notes.append(f"no transcript: {exc}")
+    spoken = [s for s in transcript.segments if s.text.strip()] if transcript is not None else []
     segments = [{"start": float(s.start), "end": float(s.end), "text": s.text.strip()} for s in spoken]
     text = " ".join(s["text"] for s in segments)
 
@@ -108,7 +112,7 @@ def analyze(audio, progress=None) -> VoiceResult:
         text_probs, text_method, text_fallback = results[0].probs, results[0].method, results[0].fallback
         for seg, res in zip(segments, results[1:]):
             seg["probs"] = res.probs
-    else:
+    elif transcript is not None:
         notes.append("no speech detected")
 
     acoustic_probs = acoustic_method = covered = prosody = None
@@ -118,8 +122,10 @@ def analyze(audio, progress=None) -> VoiceResult:
     except BackendUnavailable as exc:
         classifier = None
         notes.append(f"no speech-emotion model ({exc}) - showing prosody as a heuristic instead")
-    if classifier is not None and segments:
-        speech = np.concatenate([samples[int(s["start"] * SAMPLE_RATE):int(s["end"] * SAMPLE_RATE)] for s in segments])
+    if classifier is not None and (segments or transcript is None):
+        # Only the spoken stretches when the transcript timed them; the whole clip when there is no transcript.
+        speech = np.concatenate([samples[int(s["start"] * SAMPLE_RATE):int(s["end"] * SAMPLE_RATE)]
+                                 for s in segments]) if segments else samples
         acoustic_probs = classifier.predict([speech], SAMPLE_RATE)[0]
         acoustic_method, covered = classifier.name, classifier.covered
     if duration > PROSODY_MAX_S:
