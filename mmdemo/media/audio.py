@@ -1,0 +1,101 @@
+"""Opening user audio safely: any audio file, or the audio track of a video, as 16 kHz mono float32 samples.
+
+PyAV (FFmpeg) decodes and resamples in one pass, so mp3/m4a/ogg/webm and mp4/mkv/mov tracks all take the same
+path; every failure becomes one BadInput sentence naming the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from mmdemo.errors import BadInput
+
+SAMPLE_RATE = 16000
+
+
+def max_audio_seconds() -> float:
+    raw = os.environ.get("MMDEMO_MAX_AUDIO_MINUTES", "").strip() or "120"
+    try:
+        minutes = float(raw)
+    except ValueError:
+        raise BadInput(f"MMDEMO_MAX_AUDIO_MINUTES must be a number of minutes, not {raw!r}.") from None
+    return minutes * 60.0
+
+
+def load_audio(path: "str | os.PathLike", sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None,
+               name: str | None = None) -> np.ndarray:
+    """Mono float32 samples at ``sample_rate``. Audio longer than ``max_seconds`` (default:
+    MMDEMO_MAX_AUDIO_MINUTES, 120 minutes) is refused with BadInput rather than silently cut."""
+    import av
+
+    path = Path(path)
+    label = name or path.name
+    limit = max_audio_seconds() if max_seconds is None else float(max_seconds)
+    if not path.is_file():
+        raise BadInput(f"{label}: file not found.")
+    if path.stat().st_size == 0:
+        raise BadInput(f"{label}: the file is empty.")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+        raise BadInput(f"{label}: not an audio or video file (or a format FFmpeg cannot read).") from None
+    with container:
+        if not container.streams.audio:
+            kind = "video" if container.streams.video else "file"
+            raise BadInput(f"{label}: this {kind} has no audio track.")
+        stream = container.streams.audio[0]
+        declared = _declared_seconds(container, stream)
+        if declared is not None and declared > limit + 1.0:
+            raise BadInput(f"{label}: {_minutes(declared)} of audio is over the limit of {_minutes(limit)} "
+                           "(MMDEMO_MAX_AUDIO_MINUTES).")
+        samples = _decode(container, stream, sample_rate, limit, label)
+    if samples.size == 0:
+        raise BadInput(f"{label}: the file contains no audio samples.")
+    if not np.isfinite(samples).all():
+        samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+    return samples
+
+
+def _decode(container, stream, sample_rate: int, limit: float, label: str) -> np.ndarray:
+    import av
+
+    # Packed float, mono, target rate: FFmpeg's resampler downmixes and resamples in one step.
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    chunks: list[np.ndarray] = []
+    total, max_samples = 0, int((limit + 1.0) * sample_rate)
+    try:
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                chunk = out.to_ndarray().reshape(-1)
+                chunks.append(chunk)
+                total += chunk.size
+            if total > max_samples:  # containers without a duration: stop decoding as soon as we know
+                raise BadInput(f"{label}: the audio is over the limit of {_minutes(limit)} (MMDEMO_MAX_AUDIO_MINUTES).")
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
+    except BadInput:
+        raise
+    except (av.error.FFmpegError, ValueError) as exc:
+        if not chunks:
+            raise BadInput(f"{label}: the audio could not be decoded ({exc}).") from None
+        # A truncated tail still yields the audio before the damage; FFmpeg players behave the same way.
+    return np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
+
+
+def _declared_seconds(container, stream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000  # av.time_base
+    return None
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} minutes" if seconds >= 60 else f"{seconds:.1f} seconds"
+
+
+def duration(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
+    return len(samples) / sample_rate

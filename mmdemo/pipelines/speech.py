@@ -1,0 +1,110 @@
+"""Speech to text: transcribe (or translate to English) a file or 16 kHz samples with the shared whisper backend.
+
+    from mmdemo.pipelines.speech import transcribe
+    t = transcribe("talk.mp3", task="transcribe", language=None)   # auto-detects the language
+    t.text, t.language, t.language_probability, t.segments[0].start, t.to_dict()
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from mmdemo import backends
+from mmdemo.errors import BadInput
+from mmdemo.media.audio import SAMPLE_RATE, load_audio, max_audio_seconds
+
+MIN_SECONDS = 0.1  # shorter than this is a click, not something to transcribe
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+
+    def to_dict(self) -> dict:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text}
+
+
+@dataclass
+class Transcript:
+    language: str
+    language_probability: float
+    duration: float
+    text: str
+    segments: list[Segment] = field(default_factory=list)
+    task: str = "transcribe"
+    engine: str = ""  # "faster-whisper" or "transformers"
+
+    def to_dict(self) -> dict:
+        return {
+            "language": self.language,
+            "language_probability": round(self.language_probability, 4),
+            "duration": round(self.duration, 3),
+            "text": self.text,
+            "segments": [s.to_dict() for s in self.segments],
+            "task": self.task,
+            "engine": self.engine,
+        }
+
+
+def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe", language: str | None = None,
+               progress: Callable[[float, str], None] | None = None, require_speech: bool = False,
+               vad: bool = True) -> Transcript:
+    """Transcribe ``audio`` (a file path, or 16 kHz mono float32 samples), or translate its speech to English
+    with task="translate". Silence gives no segments, or BadInput when ``require_speech`` is set."""
+    from mmdemo.backends.whisper import check_task
+
+    check_task(task)
+    samples = _samples(audio)
+    duration = len(samples) / SAMPLE_RATE
+    if duration < MIN_SECONDS:
+        raise BadInput(f"The audio is too short to transcribe ({duration:.2f} s).")
+    if not np.any(np.abs(samples) > 1e-4):  # digital silence: nothing to hear, no model needed
+        return _empty(require_speech, language or "", duration, task)
+    step = progress or (lambda fraction, message: None)
+    step(0.0, "loading the speech model")
+    loaded = backends.get_loaded("whisper")
+    engine = loaded.model
+    language = _check_language(language, engine.languages)
+    step(0.02, "listening")
+    result = engine.transcribe(samples, task=task, language=language, progress=step, vad=vad)
+    segments = [Segment(s.start, s.end, s.text) for s in result.segments if s.text]
+    if not segments:
+        return _empty(require_speech, result.language, duration, task, result.language_probability, engine.name)
+    step(1.0, "done")
+    return Transcript(result.language, result.language_probability, duration,
+                      " ".join(s.text for s in segments), segments, task, engine.name)
+
+
+def _samples(audio) -> np.ndarray:
+    if isinstance(audio, np.ndarray):
+        samples = np.asarray(audio, dtype=np.float32).reshape(-1) if audio.ndim <= 1 or 1 in audio.shape else None
+        if samples is None:
+            raise BadInput("Pass mono audio: a 1-D array of 16 kHz samples.")
+        if len(samples) / SAMPLE_RATE > max_audio_seconds() + 1.0:
+            raise BadInput(f"The audio is over the limit of {max_audio_seconds() / 60:.0f} minutes "
+                           "(MMDEMO_MAX_AUDIO_MINUTES).")
+        return np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+    return load_audio(audio)
+
+
+def _check_language(language: str | None, known: list[str]) -> str | None:
+    if language is None or not str(language).strip() or str(language).strip().lower() == "auto":
+        return None
+    code = str(language).strip().lower()
+    if code not in known:
+        raise BadInput(f"Unknown language {language!r}: use a Whisper language code such as en, es, de, fr "
+                       "(or leave it empty to detect it).")
+    return code
+
+
+def _empty(require_speech: bool, language: str, duration: float, task: str, probability: float = 0.0,
+           engine: str = "") -> Transcript:
+    if require_speech:
+        raise BadInput("No speech was found in the audio (silence or noise only).")
+    return Transcript(language, probability, duration, "", [], task, engine)
