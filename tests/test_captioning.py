@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmdemo import backends
+from mmdemo import backends, cli
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.pipelines import zero_shot
 from mmdemo.pipelines.captioning import caption_images, fuse
@@ -197,7 +197,7 @@ def _png_header(path, width, height):
 
 @pytest.mark.parametrize("case, message", [("text", "not an image"), ("truncated", "damaged or truncated"),
                                            ("tiny", "too small"), ("huge", "too large")])
-def test_bad_images_give_one_clear_message(tmp_path, case, message):
+def test_bad_images_give_one_clear_message(tmp_path, capsys, case, message):
     path = tmp_path / f"{case}.png"
     if case == "text":
         path.write_text("certainly not a picture")
@@ -211,29 +211,39 @@ def test_bad_images_give_one_clear_message(tmp_path, case, message):
         _png_header(path, 20000, 20000)
     with pytest.raises(BadInput, match=message):
         caption_images([path])
+    assert cli.main(["caption", str(path), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip().count("\n") == 0 and message in err
+
+
+def test_cli_bad_image_in_a_real_process(tmp_path):
+    path = tmp_path / "fake.jpg"
+    path.write_text("certainly not a picture")
     done = subprocess.run([sys.executable, "-m", "mmdemo", "caption", str(path), "--json"], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode != 0 and done.stdout == ""
-    assert done.stderr.strip().count("\n") == 0 and message in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "not an image" in done.stderr
 
 
-def test_cli_json_one_image_is_a_document_several_are_a_list(tiny_models, tmp_path):
-    env = dict(os.environ, MMDEMO_CAPTIONER_MODEL=str(tiny_models.get("blip")),
-               MMDEMO_CLIP_MODEL=str(tiny_models.get("clip")), MMDEMO_VQA_MODEL=str(tiny_models.get("blip_vqa")))
+def test_cli_json_one_image_is_a_document_several_are_a_list(tiny_models, use_backend, tmp_path, capsys):
+    folders = {"captioner": "blip", "clip": "clip", "vqa": "blip_vqa"}
+    env = dict(os.environ, **{backends.REGISTRY.spec(n).env_var: str(tiny_models.get(a)) for n, a in folders.items()})
     paths = []
     for i in range(2):
         paths.append(tmp_path / f"p{i}.jpg")
         _photo(i).save(paths[-1])
-    cmd = [sys.executable, "-m", "mmdemo", "caption", "--labels", "dog,cat,car", "--question", "what is it?",
-           "--max-tokens", "6", "--json"]
-    one = subprocess.run(cmd + [str(paths[0])], capture_output=True, text=True, timeout=300, env=env)
+    args = ["caption", "--labels", "dog,cat,car", "--question", "what is it?", "--max-tokens", "6", "--json"]
+    one = subprocess.run([sys.executable, "-m", "mmdemo", *args, str(paths[0])], capture_output=True, text=True,
+                         timeout=300, env=env)
     assert one.returncode == 0, one.stderr
     doc = json.loads(one.stdout)
     assert {"captions", "tags", "labels", "answer", "backend"} <= set(doc)
     assert all({"text", "score"} <= set(c) for c in doc["captions"]) and doc["backend"] == "captioner + clip"
-    assert [x["label"] for x in doc["labels"]] and set(x["label"] for x in doc["labels"]) == {"dog", "cat", "car"}
-    several = subprocess.run(cmd + [str(p) for p in paths], capture_output=True, text=True, timeout=300, env=env)
-    assert several.returncode == 0, several.stderr
-    docs = json.loads(several.stdout)
+    assert {x["label"] for x in doc["labels"]} == {"dog", "cat", "car"} and isinstance(doc["answer"], str)
+
+    for name, arch in folders.items():  # the same models in this process, through the same CLI entry point
+        use_backend(name, tiny_models.get(arch))
+    assert cli.main([*args, *map(str, paths)]) == 0
+    docs = json.loads(capsys.readouterr().out)
     assert isinstance(docs, list) and [d["file"] for d in docs] == ["p0.jpg", "p1.jpg"]
     assert docs[0]["captions"] == doc["captions"]  # the same image gets the same answer alone or in a batch
