@@ -6,8 +6,7 @@ HELP = "caption images (BLIP + CLIP re-ranking), score labels zero-shot, answer 
 
 
 def add_arguments(parser) -> None:
-    from mmdemo.pipelines.captioning import DEFAULT_ALPHA, DEFAULT_BETA
-
+    # no pipeline import here: every command's parser is built at start-up, and it must stay fast
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     parser.add_argument("--labels", default=None,
                         help="comma-separated labels to score zero-shot (default: assets/labels.txt)")
@@ -17,21 +16,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sample", action="store_true", help="sample candidates instead of beam search")
     parser.add_argument("--seed", type=int, default=0, help="random seed for --sample (default 0)")
     parser.add_argument("--max-tokens", type=int, default=30, help="maximum caption length in tokens (default 30)")
-    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
-                        help=f"weight of the captioner log-likelihood in the ranking (default {DEFAULT_ALPHA})")
-    parser.add_argument("--beta", type=float, default=DEFAULT_BETA,
-                        help=f"weight of the CLIP logit in the ranking (default {DEFAULT_BETA})")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="weight of the captioner log-likelihood in the ranking (default 1.0)")
+    parser.add_argument("--beta", type=float, default=None,
+                        help="weight of the CLIP logit in the ranking (default 0.2)")
     parser.add_argument("--translate", metavar="LANG", default=None,
                         help="also translate the chosen caption into this language (translator backend)")
     parser.add_argument("--imagenet", action="store_true", help="always report the ImageNet top-5 as well")
 
 
 def run(args):
-    from mmdemo.pipelines.captioning import caption_images
+    from mmdemo.pipelines.captioning import DEFAULT_ALPHA, DEFAULT_BETA, caption_images
 
+    alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
+    beta = DEFAULT_BETA if args.beta is None else args.beta
     results = caption_images(args.images, labels=args.labels, question=args.question, prompt=args.prompt,
                              num_candidates=args.candidates, decoding="sample" if args.sample else "beam",
-                             max_new_tokens=args.max_tokens, alpha=args.alpha, beta=args.beta, seed=args.seed,
+                             max_new_tokens=args.max_tokens, alpha=alpha, beta=beta, seed=args.seed,
                              translate_to=args.translate, imagenet=True if args.imagenet else None)
     dicts = [r.to_dict() for r in results]
     return dicts[0] if len(dicts) == 1 else dicts
