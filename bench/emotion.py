@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
     from PIL import Image
 
@@ -100,9 +101,12 @@ def main() -> None:
             med, low = timed(lambda: emotion.analyze(video=clip), max(1, args.runs // 2))
             rows.append(("video path, 10 s silent clip, 20 sampled frames", med, low))
 
+    import torch
+
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
-          f"device {backends.get_loaded('face_emotion').device}; load average {load:.2f} at the end; "
+          f"device {backends.get_loaded('face_emotion').device}, torch threads {torch.get_num_threads()}; "
+          f"1-min load average {load_start:.2f} at start, {load:.2f} at the end; "
           f"median and min of {args.runs} runs (end-to-end voice/video rows: {max(1, args.runs // 2)})\n")
     print("| what | median (s) | min (s) |\n|---|---|---|")
     for what, med, low in rows:
