@@ -105,6 +105,12 @@ def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, we
 
         loaded_image = load_image(image)
     video_info = _probe_video(video) if video is not None else None
+    voice_source = audio if audio is not None else (video if video_info and video_info.has_audio else None)
+    samples = None
+    if voice_source is not None:  # decode now: a bad audio file fails before minutes of video work
+        from mmdemo.pipelines import emotion_voice
+
+        samples = emotion_voice.load(voice_source)
 
     if loaded_image is not None:
         if progress:
@@ -139,11 +145,8 @@ def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, we
         where = " or ".join(w for w, given in (("the image", image is not None), ("the video", video is not None)) if given)
         no_signal["face"] = f"no face found in {where}"
 
-    voice_source = audio if audio is not None else (video if video_info and video_info.has_audio else None)
-    if voice_source is not None:
-        from mmdemo.pipelines import emotion_voice
-
-        heard = emotion_voice.analyze(voice_source, progress=step(0.45, 0.45))
+    if samples is not None:
+        heard = emotion_voice.analyze(samples, progress=step(0.45, 0.45))
         details = {"transcript": heard.transcript, "language": heard.language, "duration": round(heard.duration, 2),
                    "from": "audio" if audio is not None else "video's audio track",
                    "prosody": heard.prosody.to_dict() if heard.prosody else None}
