@@ -33,7 +33,7 @@ def run(args):
     results = caption_images(args.images, labels=args.labels, question=args.question, prompt=args.prompt,
                              num_candidates=args.candidates, decoding="sample" if args.sample else "beam",
                              max_new_tokens=args.max_tokens, alpha=alpha, beta=beta, seed=args.seed,
-                             translate_to=args.translate, imagenet=True if args.imagenet else None)
+                             translate_to=args.translate, imagenet=args.imagenet)
     dicts = [r.to_dict() for r in results]
     return dicts[0] if len(dicts) == 1 else dicts
 

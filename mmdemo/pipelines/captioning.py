@@ -117,11 +117,11 @@ def fuse(loglik: float, clip: float | None, alpha: float, beta: float) -> float:
 def caption_images(images, labels=None, question: str | None = None, *, names: list[str] | None = None,
                    prompt: str | None = None, num_candidates: int = 3, decoding: str = "beam",
                    max_new_tokens: int = 30, alpha: float = DEFAULT_ALPHA, beta: float = DEFAULT_BETA,
-                   seed: int = 0, translate_to: str | None = None, top_tags: int = 3, imagenet: bool | None = None,
+                   seed: int = 0, translate_to: str | None = None, top_tags: int = 3, imagenet: bool = False,
                    batch_size: int = 8, progress: Callable[[float, str], None] | None = None) -> list[ImageResult]:
     """Caption, label and (optionally) question a list of images (PIL images or paths); one ImageResult each.
 
-    ``imagenet``: also report the classifier's ImageNet top-5 (default: only when a fallback needs it).
+    ``imagenet=True``: also report the classifier's ImageNet top-5 (otherwise only when a fallback needs it).
     """
     report = progress or (lambda fraction, message: None)
     images = list(images)
@@ -155,7 +155,8 @@ def caption_images(images, labels=None, question: str | None = None, *, names: l
         _rank(results, candidates, None, None, alpha, beta)
         scored = None
 
-    need_classifier = imagenet if imagenet is not None else (candidates is None or clip is None)
+    # the classifier is the fallback for a missing captioner (tags) or CLIP (labels); else only on request
+    need_classifier = bool(imagenet) or candidates is None or clip is None
     probs = None
     if need_classifier:
         report(0.7, "ImageNet tags")
