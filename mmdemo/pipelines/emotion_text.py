@@ -29,6 +29,10 @@ PROTOTYPES = {
         "Stop it, you are really pissing me off!",
         "He slammed the door in rage.",
         "I hate you for what you did.",
+        "They cancelled my order without telling me and I'm fuming.",
+        "I'm sick of being ignored, this is so unfair!",
+        "He insulted my family and I wanted to punch him.",
+        "I yelled at the driver who cut me off, I was seething.",
     ],
     "disgust": [
         "That is disgusting.",
@@ -37,6 +41,10 @@ PROTOTYPES = {
         "The food was rotten and nauseating.",
         "What a vile, sickening thing to do.",
         "Yuck, there is mold all over it.",
+        "I stepped in dog poop and it was all over my shoe.",
+        "The kitchen was crawling with cockroaches.",
+        "His racist jokes made me feel sick.",
+        "The milk had gone sour and curdled, gross.",
     ],
     "fear": [
         "I am scared.",
@@ -45,6 +53,10 @@ PROTOTYPES = {
         "My heart is pounding, I'm so frightened.",
         "I'm anxious and worried about what comes next.",
         "Please help me, I think someone is following me.",
+        "The storm was getting closer and we had nowhere to hide.",
+        "I panicked when the lights went out in the empty house.",
+        "I'm dreading the surgery tomorrow.",
+        "A stranger with a knife came toward me.",
     ],
     "joy": [
         "I am so happy!",
@@ -53,6 +65,10 @@ PROTOTYPES = {
         "I love this, it makes me feel great.",
         "What a beautiful day, I'm full of joy.",
         "I'm delighted and grateful for everything.",
+        "We're going to the beach next week, I can't wait!",
+        "My team won the final and we celebrated all night.",
+        "Seeing my kids laugh makes me so glad.",
+        "I passed all my exams, hooray!",
     ],
     "neutral": [
         "The meeting is at three o'clock.",
@@ -61,6 +77,10 @@ PROTOTYPES = {
         "The train leaves from platform four.",
         "Please send me the file when you have time.",
         "It is a table made of wood.",
+        "The library closes at eight on weekdays.",
+        "He works as an accountant in a small firm.",
+        "Add two cups of flour and stir.",
+        "The next update is scheduled for March.",
     ],
     "sadness": [
         "I feel so sad.",
@@ -69,6 +89,10 @@ PROTOTYPES = {
         "Everything feels hopeless and empty today.",
         "I'm lonely and depressed.",
         "We lost our dog and I can't stop crying.",
+        "I was rejected again and feel worthless.",
+        "My best friend moved abroad and I miss him terribly.",
+        "It hurts that nobody remembered my birthday.",
+        "I didn't get the scholarship and all my plans fell apart.",
     ],
     "surprise": [
         "Wow, I did not expect that!",
@@ -77,6 +101,10 @@ PROTOTYPES = {
         "No way, really? That's unbelievable!",
         "I was shocked to see him there out of nowhere.",
         "Whoa, that came completely out of the blue.",
+        "Out of nowhere she told us she's quitting.",
+        "I didn't see that plot twist coming at all!",
+        "To everyone's amazement, the underdog won.",
+        "Suddenly my long-lost cousin knocked on the door.",
     ],
 }
 TOP_K = 2  # mean of the two closest prototypes: steadier than the single nearest one
