@@ -1,9 +1,209 @@
-"""Text-to-image tab."""
+"""Text-to-image tab: prompt, negative prompt, seed, steps, guidance, size and batch; live progress with previews,
+Stop, PNGs carrying their parameters, a CLIP score under every image and a "Caption it" round trip."""
 
-from demos.common import pending_notice
+from __future__ import annotations
+
+import os
+import queue
+import tempfile
+import threading
+
+import gradio as gr
+
+from demos.common import user_errors
+from mmdemo.errors import MMDemoError
+from mmdemo.pipelines import text_to_image as t2i
+from mmdemo.pipelines.png_parameters import infotext
 
 TITLE = "Text-to-image"
+OUTPUT_ROOT = os.environ.get("MMDEMO_OUTPUT_DIR") or os.path.join(tempfile.gettempdir(), "mmdemo-text-to-image")
+
+_running: dict[str, threading.Event] = {}  # session -> stop flag of its generation in progress
+_running_lock = threading.Lock()
+
+
+def _model_notice(defaults: t2i.Suggested, where: str) -> str:
+    hint = f" Family: {defaults.family_note}." if defaults.family_note else ""
+    previews = " Live previews and fast decoding use the tiny autoencoder in MMDEMO_TAESD_MODEL." \
+        if defaults.previews else " Set MMDEMO_TAESD_MODEL to a TAESD folder or Hub id for live previews."
+    return where + hint + previews
+
+
+def _key(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "default"
+
+
+def _gallery_items(records: list[dict]) -> list[tuple[str, str]]:
+    return [(r["path"], r["label"]) for r in records]
+
+
+def _scores_text(gen: t2i.Generation) -> str:
+    lines = []
+    if gen.images:
+        scores = ", ".join(f"seed {i.seed}: **{i.clip_score:.1f}**" if i.clip_score is not None else f"seed {i.seed}: n/a"
+                           for i in gen.images)
+        lines.append(f"CLIP score (100 x cosine of image and prompt): {scores}")
+    if gen.clip_note:
+        lines.append(gen.clip_note)
+    return "\n\n".join(lines)
+
+
+@user_errors
+def _finish(result: dict, previous: list[dict]):
+    """Outputs of a finished run; errors from the worker are raised here so user_errors can word them."""
+    if "error" in result:
+        raise result["error"]
+    gen: t2i.Generation = result["value"]
+    notes = "".join(f"\n\n*{n}*" for n in gen.notes)
+    if gen.stopped:
+        return (gr.skip(), gen.summary() + notes, gr.skip(), gr.skip(), previous, gr.skip(), "")
+    folder = tempfile.mkdtemp(prefix="run-", dir=_output_root())
+    gen.save(folder)
+    records = [{"path": str(i.path), "seed": i.seed, "label": i.label, "parameters": infotext(i.params)}
+               for i in gen.images]
+    return (_gallery_items(records), gen.summary() + notes, _scores_text(gen), gen.parameters, records, gen.seed, "")
+
+
+def _output_root() -> str:
+    os.makedirs(OUTPUT_ROOT, exist_ok=True)
+    return OUTPUT_ROOT
+
+
+def generate(prompt, negative, seed, steps, guidance, width, height, count, previews, fast_decode, records,
+             request: gr.Request, progress=gr.Progress()):
+    """Runs the pipeline in a worker thread so this handler can stream previews and progress, and so Stop (a
+    separate, unqueued event) can reach it through the session's stop flag."""
+    stop = threading.Event()
+    key = _key(request)
+    with _running_lock:
+        _running[key] = stop
+    updates: queue.Queue = queue.Queue()
+    result: dict = {}
+
+    def work():
+        try:
+            result["value"] = t2i.generate(
+                prompt, negative, seed=seed, steps=steps, guidance=guidance, width=width, height=height,
+                num_images=count, progress=lambda f, m: updates.put(("progress", f, m)),
+                preview=(lambda step, images: updates.put(("preview", images[0]))) if previews else None,
+                stop=stop, fast_decode=bool(fast_decode))
+        except BaseException as exc:  # handed to _finish, which turns it into one message
+            result["error"] = exc
+        finally:
+            updates.put(("done",))
+
+    worker = threading.Thread(target=work, name="text-to-image", daemon=True)
+    worker.start()
+    finished = False
+    try:
+        while True:
+            item = updates.get()
+            if item[0] == "done":
+                finished = True
+                break
+            if item[0] == "progress":
+                progress(item[1], desc=item[2])
+            else:
+                yield item[1], gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    finally:
+        if not finished:  # the browser went away or the event was cancelled: end the run too
+            stop.set()
+        with _running_lock:
+            if _running.get(key) is stop:
+                del _running[key]
+    yield (gr.skip(), *_finish(result, records))
+
+
+def stop_generation(request: gr.Request):
+    with _running_lock:
+        flag = _running.get(_key(request))
+    if flag is not None:
+        flag.set()
+
+
+@user_errors
+def use_model_defaults():
+    """Loads the model and applies its family's steps, guidance and size."""
+    d = t2i.suggested_settings()
+    where = f"Model: `{d.model}` (loaded)."
+    return (d.steps, d.guidance, gr.update(value=d.width, step=d.multiple), gr.update(value=d.height, step=d.multiple),
+            _model_notice(d, where))
+
+
+def select_image(records: list[dict], evt: gr.SelectData):
+    index = evt.index if isinstance(evt.index, int) else 0
+    if not records or index >= len(records):
+        return 0, gr.skip()
+    return index, records[index]["parameters"]
+
+
+@user_errors
+def caption_it(records: list[dict], index: int):
+    """The round trip: the generated image goes through the captioning pipeline."""
+    from mmdemo.media.image import load_image
+    from mmdemo.pipelines.captioning import caption_images
+
+    if not records:
+        raise gr.Error("Generate an image first, then caption it.")
+    record = records[min(int(index or 0), len(records) - 1)]
+    result = caption_images([load_image(record["path"])])[0]
+    return f"**Caption** of the image with seed {record['seed']} ({result.backend}): {result.describe()}"
 
 
 def build() -> None:
-    pending_notice("Text-to-image generation")
+    defaults, where = t2i.configured_defaults()  # no model load, no network: start-up stays fast
+    header = gr.Markdown(_model_notice(defaults, where))
+    with gr.Row():
+        with gr.Column(scale=2):
+            prompt = gr.Textbox(label="Prompt", lines=3, placeholder="a watercolor lighthouse on a cliff at dusk")
+            negative = gr.Textbox(label="Negative prompt", lines=2,
+                                  placeholder="what to keep out of the image (takes effect with guidance above 1)")
+            with gr.Row():
+                run = gr.Button("Generate", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+            with gr.Row():
+                seed = gr.Number(label="Seed (-1 = random)", value=-1, precision=0, minimum=-1, maximum=t2i.MAX_SEED)
+                random_seed = gr.Button("🎲 Random", size="sm")
+                reuse_seed = gr.Button("♻️ Last seed", size="sm")
+            steps = gr.Slider(1, t2i.MAX_STEPS, step=1, label="Steps", value=defaults.steps)
+            guidance = gr.Slider(0, t2i.MAX_GUIDANCE, step=0.5, label="Guidance scale (CFG)",
+                                 value=defaults.guidance)
+            with gr.Row():
+                width = gr.Slider(t2i.MIN_SIDE, t2i.MAX_SIDE, step=defaults.multiple, label="Width", value=defaults.width)
+                height = gr.Slider(t2i.MIN_SIDE, t2i.MAX_SIDE, step=defaults.multiple, label="Height",
+                                   value=defaults.height)
+            count = gr.Slider(1, t2i.MAX_IMAGES, step=1, value=1, label="Number of images (seeds seed, seed+1, ...)")
+            with gr.Row():
+                previews = gr.Checkbox(True, label="Live previews (tiny autoencoder)")
+                fast_decode = gr.Checkbox(False, label="Fast decode with the tiny autoencoder")
+            defaults_button = gr.Button("Model defaults", size="sm")
+        with gr.Column(scale=3):
+            preview = gr.Image(label="Live preview", type="pil", interactive=False, height=256)
+            gallery = gr.Gallery(label="Images", columns=2, height=480, format="png", interactive=False)
+            scores = gr.Markdown(label="CLIP scores")
+            status = gr.Markdown(label="Status")
+            parameters = gr.Textbox(label="Parameters (also stored in each PNG)", lines=3, interactive=False,
+                                    buttons=["copy"])
+            caption_button = gr.Button("Caption it")
+            caption = gr.Markdown()
+    records = gr.State([])  # [{path, label, parameters}] of the images on show
+    selected = gr.State(0)
+    last_seed = gr.State(None)
+
+    event = run.click(generate, [prompt, negative, seed, steps, guidance, width, height, count, previews,
+                                 fast_decode, records],
+                      [preview, gallery, status, scores, parameters, records, last_seed, caption],
+                      api_name="generate", concurrency_limit=1, concurrency_id="diffusion")
+    prompt.submit(generate, [prompt, negative, seed, steps, guidance, width, height, count, previews, fast_decode,
+                             records],
+                  [preview, gallery, status, scores, parameters, records, last_seed, caption],
+                  api_visibility="private", concurrency_limit=1, concurrency_id="diffusion")
+    stop.click(stop_generation, None, None, queue=False, api_visibility="private")
+    random_seed.click(lambda: -1, None, seed, api_visibility="private", queue=False)
+    reuse_seed.click(lambda s: s if s is not None else -1, last_seed, seed, api_visibility="private", queue=False)
+    defaults_button.click(use_model_defaults, None, [steps, guidance, width, height, header], api_visibility="private",
+                   concurrency_limit=1, concurrency_id="diffusion")
+    gallery.select(select_image, records, [selected, parameters], api_visibility="private", queue=False)
+    caption_button.click(caption_it, [records, selected], caption, api_visibility="private", concurrency_limit=1,
+                         concurrency_id="captioner")
+    event.then(lambda: 0, None, selected, api_visibility="private", queue=False)
