@@ -108,3 +108,32 @@ def _empty(require_speech: bool, language: str, duration: float, task: str, prob
     if require_speech:
         raise BadInput("No speech was found in the audio (silence or noise only).")
     return Transcript(language, probability, duration, "", [], task, engine)
+
+
+def translate_transcript(transcript: Transcript, target: str) -> Transcript:
+    """The transcript's segments translated as text into ``target`` through the translator backend (raises
+    BackendUnavailable when no translation model is available, e.g. offline). Timestamps are kept."""
+    from mmdemo.pipelines.translation import translate
+
+    source = "en" if transcript.task == "translate" else transcript.language or None
+    texts = translate([s.text for s in transcript.segments], target, source)
+    segments = [Segment(s.start, s.end, t) for s, t in zip(transcript.segments, texts)]
+    return Transcript(target, 1.0, transcript.duration, " ".join(t for t in texts if t), segments,
+                      f"text translation {source or '?'} -> {target}", "translator")
+
+
+def score(reference: str, hypothesis: str) -> dict:
+    """Word and character error rates of ``hypothesis`` against ``reference`` (jiwer), after lower-casing and
+    removing punctuation, so that "Hello, world." and "hello world" count as the same words."""
+    import jiwer
+
+    if not reference or not reference.strip():
+        raise BadInput("The reference text is empty.")
+    words = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
+                           jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
+    chars = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
+                           jiwer.Strip(), jiwer.ReduceToListOfListOfChars()])
+    hypothesis = hypothesis or ""
+    wer = jiwer.wer(reference, hypothesis, reference_transform=words, hypothesis_transform=words)
+    cer = jiwer.cer(reference, hypothesis, reference_transform=chars, hypothesis_transform=chars)
+    return {"wer": round(float(wer), 4), "cer": round(float(cer), 4)}

@@ -1,0 +1,57 @@
+"""`python -m mmdemo transcribe FILE [--task transcribe|translate] [--language xx] [--format json|srt|vtt|txt]
+[--output PATH] [--reference TEXT] [--json]`: Whisper on an audio file or a video's audio track."""
+
+NAME = "transcribe"
+HELP = "transcribe speech (or translate it to English) with timestamps; print JSON, SRT, VTT or text"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("file", metavar="FILE", help="audio file, or a video whose audio track to use")
+    parser.add_argument("--task", choices=["transcribe", "translate"], default="transcribe",
+                        help="transcribe in the spoken language, or translate the speech to English")
+    parser.add_argument("--language", default=None, help="spoken language code (en, es, de...); default: detect")
+    parser.add_argument("--format", choices=["json", "srt", "vtt", "txt"], default="txt",
+                        help="what to print without --json (default txt)")
+    parser.add_argument("--output", "-o", default=None, help="also write the chosen format to this file")
+    parser.add_argument("--translate-to", metavar="LANG", default=None,
+                        help="also translate the transcript's text into this language (translator backend)")
+    parser.add_argument("--reference", default=None,
+                        help="reference transcript (text, or @file.txt) to score the result with WER/CER")
+    parser.add_argument("--no-vad", action="store_true", help="decode silence too (no voice activity detection)")
+
+
+def run(args) -> dict:
+    from pathlib import Path
+
+    from mmdemo.errors import BadInput
+    from mmdemo.pipelines import subtitles
+    from mmdemo.pipelines.speech import score, transcribe, translate_transcript
+
+    transcript = transcribe(args.file, task=args.task, language=args.language, vad=not args.no_vad)
+    result = transcript.to_dict()
+    shown = transcript
+    if args.translate_to:
+        shown = translate_transcript(transcript, args.translate_to)
+        result["translation"] = shown.to_dict()
+    if args.reference:
+        reference = args.reference
+        if reference.startswith("@"):
+            ref_path = Path(reference[1:])
+            if not ref_path.is_file():
+                raise BadInput(f"reference file not found: {ref_path}")
+            reference = ref_path.read_text(encoding="utf-8")
+        result["score"] = score(reference, transcript.text)
+    result["_rendered"] = subtitles.render(shown, args.format)
+    if args.output:
+        Path(args.output).write_text(result["_rendered"], encoding="utf-8")
+    if args.json:
+        result.pop("_rendered")
+    return result
+
+
+def render(result: dict) -> str:
+    text = result.pop("_rendered").rstrip("\n")
+    extra = []
+    if "score" in result:
+        extra.append(f"WER {result['score']['wer']:.3f}  CER {result['score']['cer']:.3f}")
+    return "\n".join([text] + extra)
