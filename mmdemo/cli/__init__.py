@@ -14,7 +14,7 @@ import os
 import sys
 import traceback
 
-COMMANDS = ["models", "caption", "emotion"]
+COMMANDS = ["models", "caption", "emotion", "generate", "transcribe"]
 
 
 def _load_commands():
