@@ -39,7 +39,7 @@ def _gallery_items(records: list[dict]) -> list[tuple[str, str]]:
 
 def _scores_text(gen: t2i.Generation) -> str:
     lines = []
-    if gen.images:
+    if any(i.clip_score is not None for i in gen.images):
         scores = ", ".join(f"seed {i.seed}: **{i.clip_score:.1f}**" if i.clip_score is not None else f"seed {i.seed}: n/a"
                            for i in gen.images)
         lines.append(f"CLIP score (100 x cosine of image and prompt): {scores}")
@@ -103,6 +103,8 @@ def generate(prompt, negative, seed, steps, guidance, width, height, count, prev
                 break
             if item[0] == "progress":
                 progress(item[1], desc=item[2])
+                # also as text: once previews stream in, the progress overlay is no longer drawn
+                yield gr.skip(), gr.skip(), item[2], gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             else:
                 yield item[1], gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     finally:
@@ -161,10 +163,12 @@ def build() -> None:
             with gr.Row():
                 run = gr.Button("Generate", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
-            with gr.Row():
-                seed = gr.Number(label="Seed (-1 = random)", value=-1, precision=0, minimum=-1, maximum=t2i.MAX_SEED)
-                random_seed = gr.Button("🎲 Random", size="sm")
-                reuse_seed = gr.Button("♻️ Last seed", size="sm")
+            with gr.Row(equal_height=True):
+                seed = gr.Number(label="Seed (-1 = random)", value=-1, precision=0, minimum=-1, maximum=t2i.MAX_SEED,
+                                 scale=3)
+                with gr.Column(scale=1, min_width=120):
+                    random_seed = gr.Button("🎲 Random", size="sm")
+                    reuse_seed = gr.Button("♻️ Last seed", size="sm")
             steps = gr.Slider(1, t2i.MAX_STEPS, step=1, label="Steps", value=defaults.steps)
             guidance = gr.Slider(0, t2i.MAX_GUIDANCE, step=0.5, label="Guidance scale (CFG)",
                                  value=defaults.guidance)

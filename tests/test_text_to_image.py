@@ -293,8 +293,11 @@ def test_tab_generates_files_with_parameters_and_captions_them(tiny_sd_taesd, ti
     monkeypatch.setattr(tab, "OUTPUT_ROOT", str(tmp_path))
     use_backend("clip", tiny_models.get("clip"))  # scores under the images, and CLIP for the captioner
     outputs = _run_handler({"count": 2, "width": 96, "steps": 2}, SimpleNamespace(session_hash="one"))
-    previews = [o for o in outputs[:-1]]
-    assert len(previews) == 2 and all(isinstance(o[0], Image.Image) for o in previews)  # one per step
+    previews = [o[0] for o in outputs[:-1] if isinstance(o[0], Image.Image)]
+    assert len(previews) == 2  # one per step
+    progress = [o[2] for o in outputs[:-1] if isinstance(o[2], str)]  # streamed status: step and elapsed time
+    assert [p.split(" · ")[0] for p in progress[:-1]] == ["step 0/2", "step 1/2", "step 2/2"]
+    assert progress[1].endswith(" s") and progress[-1].startswith("done in")
     _, gallery, status, scores, parameters, records, last_seed, caption = outputs[-1]
     assert [label.split(" · ")[0] for _, label in gallery] == ["seed 5", "seed 6"]
     assert all(" · CLIP " in label and "n/a" not in label for _, label in gallery)

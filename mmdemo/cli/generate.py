@@ -34,6 +34,8 @@ def run(args) -> dict:
 
     if Path(args.out).suffix.lower() != ".png":
         raise BadInput(f"--out must name a .png file (the parameters live in PNG text chunks), not {args.out}.")
+    if args.model and args.model.startswith((".", "/", "~")) and not Path(args.model).expanduser().is_dir():
+        raise BadInput(f"--model {args.model}: no such folder (give a diffusers model folder or a Hub id).")
     if args.model:  # this process only: the registry reads the override when it loads the backend
         os.environ[backends.REGISTRY.spec("diffusion").env_var] = args.model
     result = generate(args.prompt, negative_prompt=args.negative, seed=args.seed, steps=args.steps,

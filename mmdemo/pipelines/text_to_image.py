@@ -146,6 +146,8 @@ def configured_defaults() -> tuple[Suggested, str]:
     folder = Path(name).expanduser() if Path(name).expanduser().is_dir() else hub.cached_snapshot(name)
     if folder is not None:
         where = f"Model: `{name}` (local files)."
+    elif name.startswith((".", "/", "~")):
+        where = f"{spec.env_var}={name} is not an existing folder: point it at a local diffusers model folder."
     else:
         where = (f"Model: `{name}`, downloaded from the Hugging Face Hub on first use; without Hub access set "
                  f"{spec.env_var} to a local diffusers folder (for example a copy of stabilityai/sd-turbo).")
