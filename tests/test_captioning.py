@@ -110,6 +110,9 @@ def test_clip_similarity_is_cosine_of_unit_rows(tiny_clip):
     image_features, text_features = (out["image_features"], out["text_features"]) if isinstance(out, dict) else out[:2]
     assert np.allclose(sims, (image_features @ text_features.T).numpy(), atol=1e-5)
     assert tiny_clip.encode_texts([]).shape == (0, 32)
+    # the text cache returns exactly what a fresh encoding gives, in the order asked, duplicates included
+    mixed = ["a red car", "a bird in a tree", "a red car"]
+    assert np.allclose(tiny_clip.encode_texts(mixed), tiny_clip._encode_texts(mixed, 64), atol=1e-6)
 
 
 def test_clip_folder_without_weights_is_refused(tiny_models, use_backend, tmp_path):

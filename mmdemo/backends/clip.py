@@ -7,6 +7,8 @@ built-in "ARCH:TAG" such as ``ViT-B-32:openai`` (downloaded by open_clip itself 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +18,15 @@ from mmdemo.errors import BackendUnavailable
 from mmdemo.registry import Loaded, Source, torch_footprint
 
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pth", "*.pt")
+TEXT_CACHE_SIZE = 4096  # label lists repeat across images and requests; a text is 77 tokens through 12 layers
 
 
 class Clip:
     def __init__(self, model, preprocess, tokenizer, device: str, dtype, name: str):
         self.model, self.preprocess, self.tokenizer = model, preprocess, tokenizer
         self.device, self.dtype, self.name = device, dtype, name
+        self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> unit row, least recent first
+        self._cache_lock = threading.Lock()
 
     @property
     def logit_scale(self) -> float:
@@ -41,16 +46,39 @@ class Clip:
         return torch.cat(out).numpy() if out else np.zeros((0, self._dim()), dtype=np.float32)
 
     def encode_texts(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """(n, d) float32 unit rows."""
+        """(n, d) float32 unit rows. Texts seen recently (label lists) come from a small cache."""
+        texts = list(texts)
+        with self._cache_lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._text_cache))
+        if missing:
+            fresh = self._encode_texts(missing, batch_size)
+            with self._cache_lock:
+                for text, row in zip(missing, fresh):
+                    self._text_cache[text] = row
+                while len(self._text_cache) > TEXT_CACHE_SIZE:
+                    self._text_cache.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self._dim()), dtype=np.float32)
+        with self._cache_lock:
+            rows = []
+            for text in texts:
+                row = self._text_cache.get(text)
+                if row is None:  # evicted by a concurrent caller in between: encode it again
+                    row = self._encode_texts([text], batch_size)[0]
+                else:
+                    self._text_cache.move_to_end(text)
+                rows.append(row)
+        return np.stack(rows).astype(np.float32)
+
+    def _encode_texts(self, texts: list[str], batch_size: int) -> np.ndarray:
         import torch
 
-        texts = list(texts)
         out = []
         with torch.inference_mode():
             for start in range(0, len(texts), batch_size):
                 tokens = self.tokenizer(texts[start:start + batch_size]).to(self.device)
                 out.append(self.model.encode_text(tokens, normalize=True).float().cpu())
-        return torch.cat(out).numpy() if out else np.zeros((0, self._dim()), dtype=np.float32)
+        return torch.cat(out).numpy()
 
     def similarity(self, images, texts: list[str]) -> np.ndarray:
         """(n_images, n_texts) cosine similarities."""
