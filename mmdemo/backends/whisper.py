@@ -182,7 +182,10 @@ class TransformersEngine:
                       no_repeat_ngram_size=_no_repeat(task), condition_on_prev_tokens=False)
         if attention_mask is not None:
             kwargs["attention_mask"] = attention_mask.to(self.device)
-        with torch.inference_mode():
+        # Temperature fallback samples; a fixed seed in a forked RNG makes the same audio give the same transcript
+        # without touching the process-wide random state.
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            torch.manual_seed(0)
             return self.model.generate(features, **kwargs)
 
     def _segments(self, out, index: int, offset: float, region_end: float) -> list[RawSegment]:
@@ -193,7 +196,8 @@ class TransformersEngine:
             text = self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
             if not text:
                 continue
-            start = offset + float(seg["start"])
+            # Whisper's timestamps are predictions: keep them inside the region the model was given.
+            start = min(offset + float(seg["start"]), region_end)
             end = min(offset + float(seg["end"]), region_end)
             found.append(RawSegment(start, max(end, start), text))
         return found

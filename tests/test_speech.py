@@ -1,0 +1,210 @@
+"""Speech tab: audio decoding and its errors, subtitles that FFmpeg opens as subtitle streams, WER/CER, the VAD,
+the tiny random Whisper through the transformers engine, and the UI handler's error paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmdemo.errors import BadInput
+from mmdemo.media.audio import load_audio
+from mmdemo.pipelines import speech, subtitles
+from mmdemo.pipelines.speech import Segment, Transcript
+from tests.conftest import requires_pack
+from tests.speech_clips import ASSETS, write_tone, write_video
+
+SR = 16000
+
+
+# -- load_audio ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["speech_en.flac", "speech_es.ogg", "speech_de.mp3"])
+def test_load_audio_formats(name):
+    samples = load_audio(ASSETS / name)
+    assert samples.dtype == np.float32 and samples.ndim == 1
+    assert 3 * SR < len(samples) < 15 * SR
+    assert 0.05 < np.abs(samples).max() <= 1.0
+
+
+def test_load_audio_resamples_and_downmixes(tmp_path):
+    import soundfile as sf
+
+    t = np.arange(44100) / 44100
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 440 * t)], axis=1) * 0.5
+    sf.write(tmp_path / "stereo.wav", stereo, 44100)
+    samples = load_audio(tmp_path / "stereo.wav")
+    assert abs(len(samples) - SR) < 200  # one second at 16 kHz
+    spectrum = np.abs(np.fft.rfft(samples))
+    assert abs(np.argmax(spectrum) * SR / len(samples) - 440) < 5  # same pitch after resampling
+
+
+def test_load_audio_from_video_track(tmp_path):
+    tone = write_tone(tmp_path / "tone.wav", seconds=2.0)
+    video = write_video(tmp_path / "clip.mp4", audio=load_audio(tone))
+    samples = load_audio(video)
+    assert abs(len(samples) / SR - 2.0) < 0.2
+
+
+def test_load_audio_bad_inputs(tmp_path, monkeypatch):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    garbage = tmp_path / "notes.mp3"
+    garbage.write_text("this is not audio at all " * 20)
+    silent_video = write_video(tmp_path / "mute.mp4", audio=None)
+    with pytest.raises(BadInput, match="empty"):
+        load_audio(empty)
+    with pytest.raises(BadInput, match="not an audio"):
+        load_audio(garbage)
+    with pytest.raises(BadInput, match="no audio track"):
+        load_audio(silent_video)
+    with pytest.raises(BadInput, match="not found"):
+        load_audio(tmp_path / "missing.wav")
+    monkeypatch.setenv("MMDEMO_MAX_AUDIO_MINUTES", "0.05")  # 3 s
+    with pytest.raises(BadInput, match="over the limit"):
+        load_audio(ASSETS / "speech_en.flac")
+
+
+# -- transcript outputs ----------------------------------------------------------------------------------------
+
+def _transcript() -> Transcript:
+    segments = [Segment(0.0, 2.5, "Hello there, this is a rather long first subtitle that needs two lines."),
+                Segment(2.4, 4.0, "Second --> line."), Segment(3661.25, 3662.0, "Late.")]
+    return Transcript("en", 0.9, 3662.0, " ".join(s.text for s in segments), segments)
+
+
+def test_timestamps():
+    assert subtitles.timestamp(3661.2505) == "01:01:01,251" or subtitles.timestamp(3661.2505) == "01:01:01,250"
+    assert subtitles.timestamp(0) == "00:00:00,000"
+    assert subtitles.timestamp(59.9996, ".") == "00:01:00.000"
+
+
+def test_subtitles_open_in_ffmpeg(tmp_path):
+    """What a player does: FFmpeg demuxes the SRT and VTT files and decodes every cue, with our times."""
+    import av
+
+    paths = subtitles.write_all(_transcript(), tmp_path, "talk")
+    assert set(paths) == set(subtitles.FORMATS)
+    for fmt in ("srt", "vtt"):
+        with av.open(str(paths[fmt])) as container:
+            stream = container.streams.subtitles[0]
+            starts = [float(packet.pts * stream.time_base) for packet in container.demux(stream)
+                      if packet.pts is not None]
+        assert starts == pytest.approx([0.0, 2.5, 3661.25], abs=0.01), fmt  # overlap removed: 2.4 -> 2.5
+    srt = paths["srt"].read_text()
+    assert srt.startswith("1\n00:00:00,000 --> 00:00:02,500\n")
+    assert paths["vtt"].read_text().startswith("WEBVTT\n\n00:00:00.000 --> ")
+    assert "Second -> line." in paths["vtt"].read_text()
+    assert paths["txt"].read_text().splitlines()[2] == "Late."
+    import json
+
+    assert json.loads(paths["json"].read_text())["segments"][2] == {"start": 3661.25, "end": 3662.0, "text": "Late."}
+    with pytest.raises(BadInput):
+        subtitles.render(_transcript(), "doc")
+
+
+def test_score_is_normalised():
+    assert speech.score("Hello, World.", "hello world") == {"wer": 0.0, "cer": 0.0}
+    assert speech.score("one two three four", "one two four")["wer"] == pytest.approx(0.25)
+    with pytest.raises(BadInput):
+        speech.score("  ", "x")
+
+
+def test_pack_regions():
+    from mmdemo.backends.whisper import pack_regions
+
+    assert pack_regions([(0, 5), (6, 20), (25, 40), (41, 42)], 30) == [(0, 20), (25, 42)]
+    long = pack_regions([(10, 75)], 30)
+    assert len(long) == 3 and long[0][0] == 10 and long[-1][1] == 75
+    assert all(e - s <= 30 + 1e-9 for s, e in long)
+
+
+# -- pipeline input checks (no model needed) --------------------------------------------------------------------
+
+def test_transcribe_rejects_bad_requests():
+    with pytest.raises(BadInput, match="task"):
+        speech.transcribe(np.zeros(SR, np.float32), task="summarise")
+    with pytest.raises(BadInput, match="too short"):
+        speech.transcribe(np.zeros(100, np.float32))
+    with pytest.raises(BadInput, match="mono"):
+        speech.transcribe(np.zeros((2, SR), np.float32))
+    silent = speech.transcribe(np.zeros(3 * SR, np.float32))
+    assert silent.segments == [] and silent.text == "" and silent.duration == pytest.approx(3.0)
+    with pytest.raises(BadInput, match="No speech"):
+        speech.transcribe(np.zeros(3 * SR, np.float32), require_speech=True)
+
+
+# -- VAD (offline pack) -----------------------------------------------------------------------------------------
+
+@requires_pack("silero-vad")
+def test_vad_finds_speech_and_skips_silence():
+    from mmdemo import backends
+
+    vad = backends.get("vad")
+    voice = load_audio(ASSETS / "speech_en.flac")
+    audio = np.concatenate([np.zeros(3 * SR, np.float32), voice, np.zeros(4 * SR, np.float32)])
+    spans = vad.speech_spans(audio)
+    assert spans, "no speech found in a spoken clip"
+    assert 2.5 < spans[0][0] < 3.6
+    assert abs(spans[-1][1] - (3 + len(voice) / SR)) < 0.8
+    assert vad.speech_spans(np.zeros(5 * SR, np.float32)) == []
+    noise = np.random.default_rng(0).normal(0, 0.02, 5 * SR).astype(np.float32)
+    assert vad.speech_spans(noise) == []
+
+
+# -- tiny random Whisper through the transformers engine --------------------------------------------------------
+
+@requires_pack("whisper-base")  # the tiny model borrows the pack's real tokenizer
+@requires_pack("silero-vad")
+def test_tiny_whisper_transformers_engine(tiny_models, use_backend):
+    """Through the registry's transformers engine: 40 s of silence then speech; the VAD hands Whisper only the
+    speech, timestamps keep their offset, and the same audio gives the same transcript."""
+    from mmdemo import backends
+
+    use_backend("whisper", tiny_models.get("whisper"))
+    voice = load_audio(ASSETS / "speech_en.flac")
+    audio = np.concatenate([np.zeros(40 * SR, np.float32), voice])
+    first = speech.transcribe(audio, language="en", task="translate")
+    loaded = backends.get_loaded("whisper")
+    assert loaded.engine == "transformers" and first.engine == "transformers"
+    assert first.language == "en" and first.language_probability == 1.0 and first.task == "translate"
+    assert first.duration == pytest.approx(40 + len(voice) / SR)
+    for seg in first.segments:
+        assert 39.0 <= seg.start <= seg.end <= first.duration + 1e-6  # nothing decoded from the silent 40 s
+    assert speech.transcribe(audio, language="en", task="translate").to_dict() == first.to_dict()
+
+    engine = backends.get("whisper")
+    language, probability = engine.detect_language(voice)
+    assert language in engine.languages and len(engine.languages) == 99
+    assert 0.0 < probability <= 1.0
+    with pytest.raises(BadInput, match="Unknown language"):
+        speech.transcribe(voice, language="klingon")
+
+
+# -- UI handler -------------------------------------------------------------------------------------------------
+
+def test_ui_errors_and_silence(tmp_path):
+    gr = pytest.importorskip("gradio")
+    from demos import speech as tab
+
+    with pytest.raises(gr.Error, match="Upload an audio"):
+        tab.run(None, "transcribe", "", "", "", progress=lambda *a, **k: None)
+    garbage = tmp_path / "x.wav"
+    garbage.write_text("no")
+    with pytest.raises(gr.Error, match="not an audio"):
+        tab.run(str(garbage), "transcribe", "", "", "", progress=lambda *a, **k: None)
+    import soundfile as sf
+
+    sf.write(tmp_path / "quiet.wav", np.zeros(2 * SR, np.float32), SR)
+    text, summary, rows, files, raw = tab.run(str(tmp_path / "quiet.wav"), "transcribe", "", "", "",
+                                              progress=lambda *a, **k: None)
+    assert text == "" and rows == [] and "No speech found" in summary and len(files) == 4
+
+
+def test_ui_declares_transcribe_endpoint():
+    gr = pytest.importorskip("gradio")
+    from demos import speech as tab
+
+    with gr.Blocks() as app:
+        tab.build()
+    names = [d.get("api_name") for d in app.config["dependencies"]]
+    assert "transcribe" in names
