@@ -1,0 +1,107 @@
+"""The real whisper-base pack (faster-whisper engine) on espeak-ng speech in English, Spanish and German:
+transcripts close to what was said, the right language detected, speech translated into English words, and the
+CLI's JSON and subtitle output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mmdemo import backends
+from mmdemo.pipelines import speech
+from tests.conftest import requires_pack
+from tests.speech_clips import espeak
+
+pytestmark = requires_pack("whisper-base")
+ROOT = Path(__file__).resolve().parent.parent
+
+# Sentences and speeds that espeak-ng pronounces clearly enough for whisper-base (its voices are robotic).
+CLIPS = {
+    "en": ("en", 150, "The quick brown fox jumps over the lazy dog. This is a test of the speech recognition system."),
+    "es": ("es", 140, "Buenos días. Me llamo María y vivo en Barcelona. Me gusta caminar por la playa."),
+    "de": ("de", 160, "Guten Tag, ich heiße Anna und wohne in Berlin. Das Wetter ist heute schön."),
+}
+MAX_WER = {"en": 0.35, "es": 0.35, "de": 0.5}
+ENGLISH_WORDS = {"the", "is", "and", "i", "in", "my", "good", "day", "today", "weather", "morning", "name", "live",
+                 "beach", "like", "walk", "walking", "nice", "beautiful", "i'm", "am", "to", "on", "of"}
+FOREIGN_WORDS = {"me", "llamo", "vivo", "gusta", "playa", "ich", "heiße", "wohne", "wetter", "heute", "ist", "das"}
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("speech-pack")
+    return {lang: espeak(folder / f"{lang}.wav", text, voice, speed) for lang, (voice, speed, text) in CLIPS.items()}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pack_whisper():
+    """The offline pack, whatever the environment says (and the Hub unreachable, as on these machines)."""
+    from mmdemo import hub
+
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MMDEMO_WHISPER_MODEL", raising=False)
+    mp.setattr(hub, "hub_reachable", lambda: False)
+    mp.setattr(hub, "cached_snapshot", lambda repo_id: None)
+    backends.unload("whisper")
+    yield
+    backends.unload("whisper")
+    mp.undo()
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "de"])
+def test_transcribes_and_detects_language(clips, lang):
+    progress = []
+    result = speech.transcribe(clips[lang], progress=lambda f, m: progress.append(f))
+    assert result.engine == "faster-whisper"
+    assert result.language == lang and result.language_probability > 0.5
+    wer = speech.score(CLIPS[lang][2], result.text)["wer"]
+    assert wer <= MAX_WER[lang], (result.text, wer)
+    assert result.segments and result.segments[-1].end <= result.duration + 0.5
+    assert progress and max(progress) == pytest.approx(1.0)
+    assert all(a <= b for a, b in zip(progress, progress[1:]))
+
+
+@pytest.mark.parametrize("lang", ["es", "de"])
+def test_translates_speech_to_english(clips, lang):
+    result = speech.transcribe(clips[lang], task="translate")
+    words = set(result.text.lower().replace(",", " ").replace(".", " ").split())
+    assert len(words & ENGLISH_WORDS) >= 2, result.text
+    assert len(words & FOREIGN_WORDS) <= 1, result.text
+    assert result.language == lang and result.task == "translate"
+
+
+def test_pack_model_folder_is_rebuilt_once(tmp_path, monkeypatch):
+    from mmdemo.backends.whisper import PACK_MODEL_BYTES, pack_model_folder
+
+    monkeypatch.setenv("MMDEMO_CACHE_DIR", str(tmp_path))
+    folder = pack_model_folder()
+    model = folder / "model.bin"
+    assert folder.parent == tmp_path and model.stat().st_size == PACK_MODEL_BYTES
+    stamp = model.stat().st_mtime_ns
+    assert pack_model_folder() == folder and model.stat().st_mtime_ns == stamp  # not rebuilt
+    assert not list(folder.glob("*.tmp"))
+
+
+def test_cli_json_and_srt(clips, tmp_path):
+    run = [sys.executable, "-m", "mmdemo", "transcribe", str(clips["es"]), "--language", "es"]
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    import os
+
+    env = {**os.environ, **env}
+    env.pop("MMDEMO_WHISPER_MODEL", None)
+    out = subprocess.run(run + ["--json", "--format", "srt", "-o", str(tmp_path / "es.srt")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert {"language", "language_probability", "duration", "text", "segments"} <= set(doc)
+    assert doc["language"] == "es" and "Barcelona" in doc["text"]
+    assert set(doc["segments"][0]) == {"start", "end", "text"}
+    assert (tmp_path / "es.srt").read_text().startswith("1\n00:00:00,000 --> ")
+
+    bad = subprocess.run([sys.executable, "-m", "mmdemo", "transcribe", str(tmp_path / "es.srt")], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error:")
