@@ -105,3 +105,22 @@ def test_cli_json_and_srt(clips, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "mmdemo", "transcribe", str(tmp_path / "es.srt")], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error:")
+
+
+@pytest.fixture(scope="module")
+def pack_as_transformers(tmp_path_factory) -> Path:
+    """The pack's weights converted from CTranslate2 to a transformers Whisper folder (the benchmark's converter)."""
+    from bench.whisper_ct2_to_hf import convert
+    from mmdemo.backends.whisper import pack_model_folder
+
+    return convert(pack_model_folder(), tmp_path_factory.mktemp("whisper-base-hf"))
+
+
+def test_transformers_engine_with_real_weights(clips, pack_as_transformers, use_backend):
+    """Same weights, other engine: the transformers path hears the same words and the same language."""
+    use_backend("whisper", pack_as_transformers)
+    result = speech.transcribe(clips["de"])
+    assert result.engine == "transformers"
+    assert result.language == "de" and result.language_probability > 0.5
+    assert speech.score(CLIPS["de"][2], result.text)["wer"] <= MAX_WER["de"], result.text
+    assert result.segments and result.segments[-1].end <= result.duration + 0.5
