@@ -94,11 +94,11 @@ def build() -> None:
                                        info="or type any Whisper code")
             translate_to = gr.Dropdown(TARGETS, value="", label="Translate the transcript's text to",
                                        info="translator backend (NLLB); offline, only English via Task: translate")
-            reference = gr.Textbox(label="Reference transcript (optional): shows WER / CER", lines=2)
+            reference = gr.Textbox("", label="Reference transcript (optional): shows WER / CER", lines=2)
             go = gr.Button("Transcribe", variant="primary")
         with gr.Column(scale=3):
             text = gr.Textbox(label="Transcript", lines=6, buttons=["copy"])
-            summary = gr.Markdown()
+            summary = gr.Markdown(label="Summary")
             table = gr.Dataframe(headers=["start (s)", "end (s)", "text"], datatype=["number", "number", "str"],
                                  label="Segments", wrap=True, interactive=False)
             files = gr.File(label="Downloads: SRT, VTT, TXT, JSON", file_count="multiple")

@@ -206,5 +206,7 @@ def test_ui_declares_transcribe_endpoint():
 
     with gr.Blocks() as app:
         tab.build()
-    names = [d.get("api_name") for d in app.config["dependencies"]]
-    assert "transcribe" in names
+    endpoint = app.get_api_info()["named_endpoints"]["/transcribe"]
+    required = [p["parameter_name"] for p in endpoint["parameters"] if not p.get("parameter_has_default")]
+    assert required == ["audio"]  # everything else is optional
+    assert endpoint["returns"][0]["label"] == "Transcript"  # the transcript comes first
