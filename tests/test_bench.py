@@ -1,0 +1,43 @@
+"""`python -m bench`: the row runner and the table's shape, on the fastest row. Never asserts timings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import requires_pack
+
+ROOT = Path(__file__).resolve().parent.parent
+COLUMNS = ["pipeline", "weights", "cold load (s)", "warm latency (s)", "plain call (s)", "wrapper overhead (%)",
+           "peak RSS (MB)", "same result"]
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+@requires_pack("fer")
+def test_one_row_table():
+    proc = subprocess.run([sys.executable, "-m", "bench", "--only", "emotion_face", "--runs", "1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("Machine: ") and "CPU cores" in lines[0] and "load average" in lines[0]
+    table = [line for line in lines if line.startswith("|")]
+    assert len(table) == 3  # header, separator, one row
+    assert _cells(table[0]) == COLUMNS
+    row = _cells(table[2])
+    assert row[0] == "emotion_face" and row[1].startswith("pack")
+    cold, warm, plain, overhead, rss = (float(v) for v in row[2:7])
+    assert cold > 0 and warm > 0 and plain > 0 and rss > 0
+    assert overhead == round(overhead, 1)  # a percentage, signed, one decimal
+    assert row[7] == "yes"  # the pipeline and the plain call found the same face with the same label
+    assert "- **emotion_face**:" in proc.stdout  # the plain call is spelled out under the table
+
+
+def test_unknown_row_is_one_clear_line():
+    proc = subprocess.run([sys.executable, "-m", "bench", "--only", "nope"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "unknown row 'nope'" in proc.stderr and "Traceback" not in proc.stderr
