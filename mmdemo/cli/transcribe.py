@@ -24,26 +24,27 @@ def run(args) -> dict:
     from pathlib import Path
 
     from mmdemo.errors import BadInput
+    from mmdemo.media.text import read_text_file
     from mmdemo.pipelines import subtitles
     from mmdemo.pipelines.speech import score, transcribe, translate_transcript
 
+    reference = args.reference
+    if reference and reference.startswith("@"):  # read before transcribing: a bad file fails in a second
+        reference = read_text_file(reference[1:], what=f"reference file {reference[1:]}")
     transcript = transcribe(args.file, task=args.task, language=args.language, vad=not args.no_vad)
     result = transcript.to_dict()
     shown = transcript
     if args.translate_to:
         shown = translate_transcript(transcript, args.translate_to)
         result["translation"] = shown.to_dict()
-    if args.reference:
-        reference = args.reference
-        if reference.startswith("@"):
-            ref_path = Path(reference[1:])
-            if not ref_path.is_file():
-                raise BadInput(f"reference file not found: {ref_path}")
-            reference = ref_path.read_text(encoding="utf-8")
+    if reference:
         result["score"] = score(reference, transcript.text)
     result["_rendered"] = subtitles.render(shown, args.format)
     if args.output:
-        Path(args.output).write_text(result["_rendered"], encoding="utf-8")
+        try:
+            Path(args.output).write_text(result["_rendered"], encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"cannot write --output {args.output}: {exc.strerror or exc}.") from None
     if args.json:
         result.pop("_rendered")
     return result

@@ -44,7 +44,9 @@ def load_audio(path: "str | os.PathLike", sample_rate: int = SAMPLE_RATE, max_se
         raise BadInput(f"{label}: not an audio or video file (or a format FFmpeg cannot read).") from None
     with container:
         if not container.streams.audio:
-            kind = "video" if container.streams.video else "file"
+            # FFmpeg opens a still image as a one-frame video: call it what the user would
+            still = container.format.name.endswith("_pipe") or container.format.name == "image2"
+            kind = "image" if still else "video" if container.streams.video else "file"
             raise BadInput(f"{label}: this {kind} has no audio track.")
         stream = container.streams.audio[0]
         declared = _declared_seconds(container, stream)

@@ -12,6 +12,8 @@ from mmdemo.errors import BadInput
 
 MAX_PIXELS = int(os.environ.get("MMDEMO_MAX_IMAGE_PIXELS", 50_000_000))  # decompression-bomb guard
 MIN_SIDE = 8  # smaller than this carries no content any model can use
+# Pillow's own guard (warning at the limit, error at twice it) then covers every other opener in the process too.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 def load_image(image: "str | os.PathLike | Image.Image", name: str | None = None) -> Image.Image:
@@ -20,27 +22,47 @@ def load_image(image: "str | os.PathLike | Image.Image", name: str | None = None
     if isinstance(image, Image.Image):
         img = image
     else:
-        path = Path(image)
-        if not path.is_file():
-            raise BadInput(f"{label}: file not found.")
-        if path.stat().st_size == 0:
-            raise BadInput(f"{label}: the file is empty.")
+        img = _open_checked(Path(image), label)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                img = Image.open(path)
-                _check_size(img, label)
                 img.load()  # decode now: truncated files fail here, not deep inside a model
-        except BadInput:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise BadInput(f"{label}: the image is too large to decode safely (limit {MAX_PIXELS:,} pixels).") from None
-        except UnidentifiedImageError:
-            raise BadInput(f"{label}: not an image file (or a format Pillow cannot read).") from None
-        except (OSError, SyntaxError, ValueError) as exc:
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
             raise BadInput(f"{label}: the image file is damaged or truncated ({exc}).") from None
     _check_size(img, label)
     return img.convert("RGB") if img.mode != "RGB" else img
+
+
+def check_image_file(path: "str | os.PathLike", name: str | None = None) -> tuple[int, int]:
+    """(width, height) of an image file from its header alone, or BadInput: empty, not an image, over the pixel
+    cap or too small. Cheap enough to run before anything else (e.g. a web framework) decodes the upload."""
+    path = Path(path)
+    with _open_checked(path, name or path.name) as img:
+        return img.size
+
+
+def _open_checked(path: Path, label: str) -> Image.Image:
+    """The image opened lazily (header read, pixels not decoded) after the file and size checks."""
+    if not path.is_file():
+        raise BadInput(f"{label}: file not found.")
+    if path.stat().st_size == 0:
+        raise BadInput(f"{label}: the file is empty.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadInput(f"{label}: the image is too large to decode safely (limit {MAX_PIXELS:,} pixels).") from None
+    except UnidentifiedImageError:
+        raise BadInput(f"{label}: not an image file (or a format Pillow cannot read).") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BadInput(f"{label}: the image file is damaged or truncated ({exc}).") from None
+    try:
+        _check_size(img, label)
+    except BadInput:
+        img.close()
+        raise
+    return img
 
 
 def _check_size(img: Image.Image, label: str) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.image import load_image
+from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
 from mmdemo.pipelines import zero_shot
 
 DEFAULT_ALPHA = 1.0
@@ -135,7 +136,8 @@ def caption_images(images, labels=None, question: str | None = None, *, names: l
         if not np.isfinite(value) or value < 0:
             raise BadInput(f"{what} must be a number >= 0, not {value}.")
     label_list = zero_shot.parse_labels(labels)
-    question = (question or "").strip() or None
+    question = check_text(question, "the question", MAX_PROMPT_CHARS).strip() or None
+    prompt = check_text(prompt, "the caption prompt", MAX_PROMPT_CHARS).strip() or None
     names = names or [_name(img, i) for i, img in enumerate(images)]
     pil = [load_image(img, name=name) for img, name in zip(images, names)]
     results = [ImageResult(name, img.width, img.height, top_tags=top_tags) for name, img in zip(names, pil)]

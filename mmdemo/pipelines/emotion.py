@@ -19,6 +19,8 @@ import numpy as np
 from PIL import Image
 
 from mmdemo.errors import BadInput
+from mmdemo.media.text import check_text
+from mmdemo.media.text import read_text_file as read_text
 from mmdemo.pipelines import emotion_text
 from mmdemo.pipelines.emotion_fusion import fuse, parse_weights
 from mmdemo.pipelines.emotion_labels import LABELS, scores_dict, top_label
@@ -206,6 +208,8 @@ def _check_texts(texts: list[str] | None) -> list[str] | None:
         raise BadInput("the text is empty.")
     if len(texts) > MAX_TEXTS:
         raise BadInput(f"{len(texts)} texts is over the limit of {MAX_TEXTS} (MMDEMO_MAX_EMOTION_TEXTS).")
+    for i, t in enumerate(texts):
+        check_text(t, "the text" if len(texts) == 1 else f"text {i + 1} of {len(texts)}")
     blank = [i + 1 for i, t in enumerate(texts) if not t.strip()]
     if blank:
         raise BadInput(f"text {blank[0]} of {len(texts)} is empty.")
@@ -215,12 +219,7 @@ def _check_texts(texts: list[str] | None) -> list[str] | None:
 def read_text_file(path) -> list[str]:
     """Non-blank lines of a UTF-8 text file, one text each."""
     path = Path(path)
-    if not path.is_file():
-        raise BadInput(f"{path.name}: file not found.")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise BadInput(f"{path.name}: not a UTF-8 text file.") from None
+    lines = read_text(path).splitlines()
     texts = [line.strip() for line in lines if line.strip()]
     if not texts:
         raise BadInput(f"{path.name}: no text in the file (one text per line).")

@@ -97,6 +97,9 @@ def _check_language(language: str | None, known: list[str]) -> str | None:
     if language is None or not str(language).strip() or str(language).strip().lower() == "auto":
         return None
     code = str(language).strip().lower()
+    if len(code) > 16:  # never echo a pasted essay back in the message
+        raise BadInput("Unknown language: use a Whisper language code such as en, es, de, fr "
+                       "(or leave it empty to detect it).")
     if code not in known:
         raise BadInput(f"Unknown language {language!r}: use a Whisper language code such as en, es, de, fr "
                        "(or leave it empty to detect it).")
@@ -127,8 +130,11 @@ def score(reference: str, hypothesis: str) -> dict:
     removing punctuation, so that "Hello, world." and "hello world" count as the same words."""
     import jiwer
 
-    if not reference or not reference.strip():
+    from mmdemo.media.text import check_text
+
+    if not check_text(reference, "the reference text").strip():
         raise BadInput("The reference text is empty.")
+    hypothesis = check_text(hypothesis, "the transcript")
     words = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
                            jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
     chars = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),

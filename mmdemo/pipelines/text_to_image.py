@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from mmdemo.errors import BadInput, MMDemoError
+from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
 from mmdemo.pipelines.png_parameters import infotext, save_png
 
 log = logging.getLogger(__name__)
@@ -184,8 +185,8 @@ def generate(prompt: str, negative_prompt: str = "", seed: int | None = None, st
     draws a random seed (always reported). ``stop`` (an Event or a callable) ends the run mid-way."""
     from mmdemo import backends
 
-    prompt = (prompt or "").strip()
-    negative_prompt = (negative_prompt or "").strip()
+    prompt = check_text(prompt, "the prompt", MAX_PROMPT_CHARS).strip()
+    negative_prompt = check_text(negative_prompt, "the negative prompt", MAX_PROMPT_CHARS).strip()
     if not prompt:
         raise BadInput("Write a prompt first: the text describing the image to generate.")
     seed = _check_seed(seed)

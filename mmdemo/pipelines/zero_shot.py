@@ -36,6 +36,10 @@ def parse_labels(labels: "str | list[str] | None") -> list[str]:
     """Labels from a comma/newline separated string or a list: stripped, de-duplicated, order kept."""
     if labels is None:
         return default_labels()
+    if isinstance(labels, str):
+        from mmdemo.media.text import check_text
+
+        check_text(labels, "the label list", MAX_LABELS * (MAX_LABEL_CHARS + 2))
     items = labels.replace("\n", ",").split(",") if isinstance(labels, str) else list(labels)
     out: list[str] = []
     for item in items:
