@@ -25,16 +25,26 @@ def build_app() -> gr.Blocks:
     return app
 
 
-def main(argv: list[str] | None = None) -> None:
+# Requests queue (position shown in the UI); heavy events further limit themselves per backend (concurrency_id).
+QUEUE = dict(default_concurrency_limit=2, max_size=64)
+
+
+def launch_options(argv: list[str] | None = None) -> dict:
+    """The keyword arguments of launch(): private by default (127.0.0.1, no share link) unless asked for."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
     parser.add_argument("--host", default=None, help="bind address (default 127.0.0.1, or GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, default=None, help="port (default 7860, or GRADIO_SERVER_PORT)")
     args = parser.parse_args(argv)
-    # Requests queue (position shown in the UI); heavy events further limit themselves per backend.
-    app = build_app().queue(default_concurrency_limit=2, max_size=64)
-    app.launch(server_name=args.host, server_port=args.port, share=args.share,
-               max_file_size=os.environ.get("MMDEMO_MAX_UPLOAD", "1gb"))
+    # GRADIO_SERVER_NAME is how a host (Hugging Face Spaces, Docker) asks for 0.0.0.0; nothing else widens it.
+    host = args.host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
+    return dict(server_name=host, server_port=args.port, share=args.share,
+                max_file_size=os.environ.get("MMDEMO_MAX_UPLOAD", "1gb"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    options = launch_options(argv)
+    build_app().queue(**QUEUE).launch(**options)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import user_errors
+from demos.common import ImageInput, gpu, user_errors
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import captioning, zero_shot
 
@@ -59,6 +59,7 @@ def _show(d: dict):
     return _summary(d), _candidates(d), labels or None, imagenet or None, d.get("answer") or "", d
 
 
+@gpu
 @user_errors
 def caption(image, labels, question, prompt, decoding, candidates, max_tokens, alpha, beta, seed, translate_to,
             progress=gr.Progress()):
@@ -79,6 +80,7 @@ def rerank(result, alpha, beta):
     return _show(captioning.rerank(result, float(alpha), float(beta)))
 
 
+@gpu
 @user_errors
 def caption_batch(files, labels, question, prompt, decoding, candidates, max_tokens, alpha, beta, seed,
                   translate_to, progress=gr.Progress()):
@@ -119,7 +121,7 @@ def build() -> None:
     with gr.Tab("One image"):
         with gr.Row():
             with gr.Column(scale=2):
-                image = gr.Image(type="filepath", label="Image", height=320)
+                image = ImageInput(type="filepath", label="Image", height=320)
                 run = gr.Button("Caption", variant="primary")
                 gr.Examples([[str(p)] for p in EXAMPLES if p.is_file()], inputs=[image], cache_examples=False)
             with gr.Column(scale=3):

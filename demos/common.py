@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
+import os
+from pathlib import Path
 
 import gradio as gr
 
@@ -32,3 +35,47 @@ def user_errors(fn):
 
 def pending_notice(what: str) -> None:
     gr.Markdown(f"*{what} arrives in a coming release; the other tabs work now.*")
+
+
+class ImageInput(gr.Image):
+    """gr.Image whose uploads are checked by mmdemo before Gradio opens them with Pillow.
+
+    Gradio decodes an uploaded image (and re-encodes it when its mode differs) before any handler runs, so an
+    empty, truncated or non-image upload, or a decompression bomb, used to fail inside Gradio with a generic
+    "the app raised an exception". Checking the header first turns each into one clear message."""
+
+    is_template = True  # the browser draws it with the plain Image component
+
+    def preprocess(self, payload):
+        from mmdemo.media.image import check_image_file
+
+        label = Path(payload.orig_name or payload.path).name if payload is not None and payload.path else "image"
+        if payload is not None and payload.path:
+            try:
+                check_image_file(payload.path, name=label)
+            except MMDemoError as exc:
+                raise gr.Error(str(exc)) from None
+        try:
+            return super().preprocess(payload)
+        except gr.Error:
+            raise
+        except Exception as exc:  # Pillow fails on pixel data past a valid header: a damaged file
+            raise gr.Error(f"{label}: the image file is damaged or truncated ({exc}).") from None
+
+
+def on_space() -> bool:
+    """True on a Hugging Face Space (the platform sets SPACE_ID)."""
+    return bool(os.environ.get("SPACE_ID"))
+
+
+def gpu(fn=None, *, duration: int | None = None):
+    """Mark a heavy handler for ZeroGPU: ``spaces.GPU`` when running on a Space that provides the ``spaces``
+    package, else ``fn`` itself, unchanged (locally there is nothing to allocate). Usable as ``@gpu`` or
+    ``@gpu(duration=120)``; apply it outside ``user_errors`` so the GPU is held for the whole call."""
+    if fn is None:
+        return lambda f: gpu(f, duration=duration)
+    if not on_space() or importlib.util.find_spec("spaces") is None:
+        return fn
+    import spaces
+
+    return spaces.GPU(duration=duration)(fn) if duration else spaces.GPU(fn)

@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from demos.common import user_errors
+from demos.common import ImageInput, gpu, user_errors
 from mmdemo.pipelines import emotion
 from mmdemo.pipelines.emotion_fusion import MODALITIES, fuse
 from mmdemo.pipelines.emotion_labels import LABELS, scores_dict, top_label
@@ -98,6 +98,7 @@ def _outputs(result: dict):
     )
 
 
+@gpu
 @user_errors
 def analyze(text, audio, image, video, w_text, w_voice, w_face, progress=gr.Progress()):
     text = text if text and text.strip() else None
@@ -129,7 +130,7 @@ def build() -> None:
         with gr.Column(scale=1):
             text = gr.Textbox(label="Text", lines=3, placeholder="How do you feel today?")
             audio = gr.Audio(label="Speech (file or microphone)", sources=["upload", "microphone"], type="filepath")
-            image = gr.Image(label="Face photo", type="filepath", sources=["upload", "webcam", "clipboard"])
+            image = ImageInput(label="Face photo", type="filepath", sources=["upload", "webcam", "clipboard"])
             video = gr.Video(label="Video (faces over time; its sound is read if no audio is given)",
                              sources=["upload"])
             with gr.Row():

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import user_errors
+from demos.common import gpu, user_errors
 from mmdemo.errors import BackendUnavailable, BadInput
+from mmdemo.media.text import check_text
 from mmdemo.pipelines import speech, subtitles
 
 TITLE = "Speech"
@@ -44,10 +45,12 @@ def _summary(t: speech.Transcript, notes: list[str], scores: dict | None) -> str
     return "\n\n".join(lines)
 
 
+@gpu
 @user_errors
 def run(audio, task, language, translate_to, reference, progress=gr.Progress()):
     if not audio:
         raise BadInput("Upload an audio or video file, or record from the microphone, first.")
+    check_text(reference, "the reference transcript")  # before minutes of transcription, not after
     transcript = speech.transcribe(audio, task=task or "transcribe", language=language or None,
                                    progress=lambda fraction, message: progress(fraction, desc=message))
     notes: list[str] = []

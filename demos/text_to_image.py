@@ -10,7 +10,7 @@ import threading
 
 import gradio as gr
 
-from demos.common import user_errors
+from demos.common import gpu, user_errors
 from mmdemo.errors import MMDemoError
 from mmdemo.pipelines import text_to_image as t2i
 from mmdemo.pipelines.png_parameters import infotext
@@ -69,6 +69,7 @@ def _output_root() -> str:
     return OUTPUT_ROOT
 
 
+@gpu(duration=120)
 def generate(prompt, negative, seed, steps, guidance, width, height, count, previews, fast_decode, records,
              request: gr.Request, progress=gr.Progress()):
     """Runs the pipeline in a worker thread so this handler can stream previews and progress, and so Stop (a
@@ -123,6 +124,7 @@ def stop_generation(request: gr.Request):
         flag.set()
 
 
+@gpu
 @user_errors
 def use_model_defaults():
     """Loads the model and applies its family's steps, guidance and size."""
@@ -139,6 +141,7 @@ def select_image(records: list[dict], evt: gr.SelectData):
     return index, records[index]["parameters"]
 
 
+@gpu
 @user_errors
 def caption_it(records: list[dict], index: int):
     """The round trip: the generated image goes through the captioning pipeline."""

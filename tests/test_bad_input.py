@@ -1,0 +1,289 @@
+"""Bad input across every CLI command and API endpoint: empty files, wrong types, truncated images, audio and video,
+zero-length audio, one-frame videos, decompression bombs, oversize uploads, non-UTF-8 and very long text.
+
+Each case must end in one clear sentence: one ``error:`` line on stderr and exit status 2 for the CLI (status 1 is
+an internal error, i.e. a bug), the message itself at the API client for the server, which must keep serving.
+No case reaches a model: every input is refused before one would load, so the whole file runs in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+
+from mmdemo.cli import main as cli_main
+from tests.conftest import requires_pack
+from tests.speech_clips import write_video
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+MAX_UPLOAD_BYTES = 1024 * 1024  # the server under test is launched with MMDEMO_MAX_UPLOAD=1mb
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory) -> dict[str, Path]:
+    """Every bad input, written once for the module."""
+    d = tmp_path_factory.mktemp("bad-input")
+    files: dict[str, Path] = {}
+
+    def put(name: str, data: bytes) -> None:
+        files[name.replace(".", "_")] = d / name
+        (d / name).write_bytes(data)
+
+    put("empty.png", b"")
+    put("empty.wav", b"")
+    put("empty.mp4", b"")
+    put("notes.png", b"a shopping list, not a picture\n" * 10)
+    put("notes.wav", b"a shopping list, not a sound\n" * 10)
+    put("notes.mp4", b"a shopping list, not a video\n" * 10)
+    noise = d / "noise.png"
+    Image.effect_noise((256, 256), 64).save(noise)
+    put("truncated.png", noise.read_bytes()[: noise.stat().st_size // 2])
+    flac = (ASSETS / "speech_en.flac").read_bytes()
+    put("truncated.flac", flac[:200])  # the stream header survives, not one decodable frame
+    Image.new("1", (20000, 20000)).save(d / "bomb.png")  # 400 Mpx declared, 48 kB on disk
+    files["bomb_png"] = d / "bomb.png"
+    Image.new("RGB", (1, 1)).save(d / "dot.png")
+    files["dot_png"] = d / "dot.png"
+    sf.write(d / "zero.wav", np.zeros(0, np.float32), 16000)  # a valid WAV header with no samples
+    files["zero_wav"] = d / "zero.wav"
+    put("latin1.txt", "café, très bien\n".encode("latin-1"))
+    put("big.wav", np.random.default_rng(0).bytes(MAX_UPLOAD_BYTES + 512 * 1024))
+    video = write_video(d / "grey.mp4", None, seconds=2.0)
+    files["grey_mp4"] = video
+    put("truncated.mp4", video.read_bytes()[: video.stat().st_size // 2])
+    files["one_frame_mp4"] = write_video(d / "one_frame.mp4", None, seconds=0.2)  # 5 fps: one frame
+    return files
+
+
+LONG_TEXT = "I am so happy today. " * 6000  # 126,000 characters: over MMDEMO_MAX_TEXT_CHARS (100,000)
+LONG_PROMPT = "a red bicycle " * 200  # 2,800 characters: over the 2,000 of a prompt or question
+NOT_UTF8 = "caf\udce9"  # what Python makes of the Latin-1 byte 0xE9 in a command-line argument
+
+# -- the CLI ------------------------------------------------------------------------------------------------------
+# "file:NAME" stands for the path of bad[NAME]; each case is (argv, what the one error line must say).
+CLI_CASES = {
+    "caption-empty": (["caption", "file:empty_png"], "the file is empty"),
+    "caption-not-an-image": (["caption", "file:notes_png"], "not an image"),
+    "caption-truncated": (["caption", "file:truncated_png"], "damaged or truncated"),
+    "caption-bomb": (["caption", "file:bomb_png"], "too large to decode safely"),
+    "caption-one-pixel": (["caption", "file:dot_png"], "too small"),
+    "caption-missing": (["caption", "no-such-picture.jpg"], "no-such-picture.jpg: file not found"),
+    "caption-long-question": (["caption", str(ASSETS / "captioning_cat.jpg"), "--question", LONG_PROMPT],
+                              "The question is 2,800 characters long"),
+    "transcribe-empty": (["transcribe", "file:empty_wav"], "the file is empty"),
+    "transcribe-zero-length": (["transcribe", "file:zero_wav"], "no audio samples"),
+    "transcribe-not-audio": (["transcribe", "file:notes_wav"], "not an audio or video file"),
+    "transcribe-truncated": (["transcribe", "file:truncated_flac"], "could not be decoded"),
+    "transcribe-image": (["transcribe", str(ASSETS / "captioning_cat.jpg")], "this image has no audio track"),
+    "transcribe-silent-video": (["transcribe", "file:grey_mp4"], "this video has no audio track"),
+    "transcribe-reference-not-utf8": (["transcribe", str(ASSETS / "speech_en.flac"), "--reference", "@file:latin1_txt"],
+                                      "not a UTF-8 text file"),
+    "transcribe-long-language": (["transcribe", str(ASSETS / "speech_en.flac"), "--language", LONG_PROMPT],
+                                 "Unknown language"),
+    "emotion-text-not-utf8": (["emotion", "--text", NOT_UTF8], "not valid Unicode"),
+    "emotion-text-file-not-utf8": (["emotion", "--text-file", "file:latin1_txt"], "not a UTF-8 text file"),
+    "emotion-long-text": (["emotion", "--text", LONG_TEXT], "126,000 characters long, over the limit of 100,000"),
+    "emotion-empty-text": (["emotion", "--text", "   "], "the text is empty"),
+    "emotion-bomb": (["emotion", "--image", "file:bomb_png"], "too large to decode safely"),
+    "emotion-zero-length-audio": (["emotion", "--audio", "file:zero_wav"], "no audio samples"),
+    "emotion-empty-video": (["emotion", "--video", "file:empty_mp4"], "the file is empty"),
+    "emotion-not-a-video": (["emotion", "--video", "file:notes_mp4"], "not a readable video"),
+    "emotion-truncated-video": (["emotion", "--video", "file:truncated_mp4"], "truncated.mp4:"),
+    "generate-long-prompt": (["generate", LONG_PROMPT, "--out", "out.png"], "The prompt is 2,800 characters long"),
+    "generate-not-utf8": (["generate", NOT_UTF8, "--out", "out.png"], "not valid Unicode"),
+    "generate-empty-prompt": (["generate", "  ", "--out", "out.png"], "Write a prompt first"),
+    "models-unknown-backend": (["models", "--load", "nonsense"], "unknown backend"),
+}
+
+
+def _resolve(arg: str, bad: dict[str, Path]) -> str:
+    prefix, _, name = arg.rpartition("file:")
+    return prefix + str(bad[name]) if name and arg.count("file:") == 1 and name in bad else arg
+
+
+@pytest.mark.parametrize("case", list(CLI_CASES))
+def test_cli_refuses_bad_input_in_one_line(case, bad, capsys, tmp_path, monkeypatch):
+    argv, message = CLI_CASES[case]
+    monkeypatch.chdir(tmp_path)  # "out.png" of the generate cases lands here (it never should)
+    status = cli_main([_resolve(a, bad) for a in argv])
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert status == 2, err  # 1 would be an internal error: a bug, not a refusal
+    assert out == "" and len(lines) == 1 and lines[0].startswith("error: "), err
+    assert message in lines[0]
+    assert not list(tmp_path.iterdir())
+
+
+# -- the API of the running app -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server(bad):
+    """The whole app, launched in-process on a free 127.0.0.1 port with a 1 MB upload limit."""
+    import gradio as gr
+    from gradio_client import Client
+
+    import app as studio
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MMDEMO_MAX_UPLOAD", "1mb")
+        mp.setenv("MMDEMO_DIFFUSION_MODEL", "/nonexistent/diffusion-model")  # the cases must fail before it
+        options = studio.launch_options([])
+        assert options["server_name"] == "127.0.0.1" and options["share"] is False
+        blocks = studio.build_app().queue(**studio.QUEUE)
+        blocks.launch(**{**options, "server_port": None}, prevent_thread_lock=True, quiet=True)
+        try:
+            yield blocks, Client(blocks.local_url, verbose=False)
+        finally:
+            blocks.close()
+    assert isinstance(blocks, gr.Blocks)
+
+
+def _file(value):
+    from gradio_client import handle_file
+
+    return handle_file(str(value)) if value is not None else None
+
+
+def _call(client, endpoint: str, bad: dict[str, Path], **kw):
+    """One request with the tab's defaults; "file:NAME" values are uploads of bad[NAME]."""
+    kw = {k: bad[v[5:]] if isinstance(v, str) and v.startswith("file:") else v for k, v in kw.items()}
+    if endpoint == "/caption":
+        return client.predict(_file(kw.get("image")), "dog, cat", kw.get("question", ""), "", "beam", 2, 6, 1.0, 0.2,
+                              0, "", api_name="/caption")
+    if endpoint == "/transcribe":
+        return client.predict(_file(kw.get("audio")), "transcribe", "", "", kw.get("reference", ""),
+                              api_name="/transcribe")
+    if endpoint == "/emotion":
+        return client.predict(kw.get("text", ""), _file(kw.get("audio")), _file(kw.get("image")), _file(kw.get("video")),
+                              1, 1, 1,
+                              api_name="/emotion")
+    if endpoint == "/generate":
+        return client.predict(kw.get("prompt", ""), "", 0, 1, 0, 64, 64, 1, False, False, api_name="/generate")
+    raise AssertionError(endpoint)
+
+
+API_CASES = {
+    "caption-empty": ("/caption", dict(image="file:empty_png"), "empty.png: the file is empty."),
+    "caption-not-an-image": ("/caption", dict(image="file:notes_png"), "notes.png: not an image file"),
+    "caption-truncated": ("/caption", dict(image="file:truncated_png"), "truncated.png: the image file is damaged"),
+    "caption-bomb": ("/caption", dict(image="file:bomb_png"), "bomb.png: the image is too large to decode safely"),
+    "caption-one-pixel": ("/caption", dict(image="file:dot_png"), "dot.png: 1x1 pixels is too small"),
+    "caption-no-image": ("/caption", dict(), "Upload an image first."),
+    "caption-long-question": ("/caption", dict(image=ASSETS / "captioning_cat.jpg", question=LONG_PROMPT),
+                              "The question is 2,800 characters long"),
+    "transcribe-empty": ("/transcribe", dict(audio="file:empty_wav"), "empty.wav: the file is empty."),
+    "transcribe-zero-length": ("/transcribe", dict(audio="file:zero_wav"), "zero.wav: the file contains no audio"),
+    "transcribe-not-audio": ("/transcribe", dict(audio="file:notes_wav"), "notes.wav: not an audio or video file"),
+    "transcribe-truncated": ("/transcribe", dict(audio="file:truncated_flac"), "the audio could not be decoded"),
+    "transcribe-image": ("/transcribe", dict(audio=ASSETS / "captioning_cat.jpg"), "this image has no audio track"),
+    "transcribe-long-reference": ("/transcribe", dict(audio=ASSETS / "speech_en.flac", reference=LONG_TEXT),
+                                  "The reference transcript is 126,000 characters long"),
+    "emotion-nothing": ("/emotion", dict(), "give at least one input"),
+    "emotion-long-text": ("/emotion", dict(text=LONG_TEXT), "The text is 126,000 characters long"),
+    "emotion-empty-image": ("/emotion", dict(image="file:empty_png"), "empty.png: the file is empty."),
+    "emotion-bomb": ("/emotion", dict(image="file:bomb_png"), "too large to decode safely"),
+    "emotion-zero-length-audio": ("/emotion", dict(audio="file:zero_wav"), "no audio samples"),
+    "emotion-empty-video": ("/emotion", dict(video="file:empty_mp4"), "the file is empty"),
+    "emotion-not-a-video": ("/emotion", dict(video="file:notes_mp4"), "not a readable video"),
+    "emotion-truncated-video": ("/emotion", dict(video="file:truncated_mp4"), "truncated.mp4:"),
+    "generate-long-prompt": ("/generate", dict(prompt=LONG_PROMPT), "The prompt is 2,800 characters long"),
+    "generate-empty-prompt": ("/generate", dict(prompt=""), "Write a prompt first"),
+}
+
+
+def _still_serving(client) -> None:
+    rows = client.predict(api_name="/models")[1]
+    assert {row["name"] for row in rows} >= {"whisper", "captioner", "diffusion"}
+
+
+@pytest.mark.parametrize("case", list(API_CASES))
+def test_api_refuses_bad_input_with_its_message(case, server, bad):
+    from gradio_client.exceptions import AppError
+
+    _, client = server
+    endpoint, kwargs, message = API_CASES[case]
+    with pytest.raises(AppError) as refused:
+        _call(client, endpoint, bad, **kwargs)
+    assert message in str(refused.value)
+    assert "Internal error" not in str(refused.value)
+    _still_serving(client)
+
+
+# Requests gradio_client cannot make (it validates uploads and encodes JSON as UTF-8 itself) go over plain HTTP.
+def _raw_call(url: str, endpoint: str, data: list) -> tuple[str, str]:
+    """(event, data) of the last server-sent event of one queued API call."""
+    body = json.dumps({"data": data})  # ensure_ascii: a lone surrogate travels as the escape \ud800
+    with httpx.Client(base_url=url, timeout=60) as http:
+        posted = http.post(f"gradio_api/call{endpoint}", content=body, headers={"content-type": "application/json"})
+        assert posted.status_code == 200, posted.text
+        event_id = posted.json()["event_id"]
+        stream = http.get(f"gradio_api/call{endpoint}/{event_id}").text
+    events = [block for block in stream.strip().split("\n\n") if block.startswith("event:")]
+    kind, _, payload = events[-1].partition("\n")
+    return kind.removeprefix("event:").strip(), payload.removeprefix("data:").strip()
+
+
+def test_api_text_that_is_not_unicode_is_refused(server):
+    blocks, client = server
+    kind, payload = _raw_call(blocks.local_url, "/emotion", ["bad \ud800 text", None, None, None, 1, 1, 1])
+    assert kind == "error" and "not valid Unicode" in payload
+    kind, payload = _raw_call(blocks.local_url, "/generate",
+                              ["a \udfff cat", "", 0, 1, 0, 64, 64, 1, False, False])
+    assert kind == "error" and "not valid Unicode" in payload
+    _still_serving(client)
+
+
+def test_oversize_upload_is_refused_by_client_and_server(server, bad):
+    blocks, client = server
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):
+        _call(client, "/transcribe", bad, audio="file:big_wav")
+    with open(bad["big_wav"], "rb") as handle:  # a client that skips the check: the server refuses it too
+        refused = httpx.post(f"{blocks.local_url}gradio_api/upload", files={"files": ("big.wav", handle)}, timeout=60)
+    assert refused.status_code == 413
+    _still_serving(client)
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", str(ASSETS / "captioning_cat.jpg"), str(ROOT / "app.py")])
+def test_server_paths_outside_the_upload_area_are_never_opened(server, path):
+    blocks, client = server
+    named = {"path": path, "orig_name": Path(path).name, "meta": {"_type": "gradio.FileData"}}
+    # a real image from the repo: had the server opened it, this would be a caption, not an error
+    kind, payload = _raw_call(blocks.local_url, "/caption", [named, "dog", "", "", "beam", 1, 6, 1.0, 0.2, 0, ""])
+    assert kind == "error", payload
+    kind, payload = _raw_call(blocks.local_url, "/transcribe", [named, "transcribe", "", "", ""])
+    assert kind == "error", payload
+    served = httpx.get(f"{blocks.local_url}gradio_api/file={path}", timeout=30)
+    assert served.status_code in (403, 404) and "root:" not in served.text
+    _still_serving(client)
+
+
+@requires_pack("minilm")
+@requires_pack("fer")
+def test_after_every_refusal_real_requests_still_get_real_answers(server, bad, tmp_path):
+    """Runs after the cases above on the same server: nothing they did left it broken. A one-frame video is not
+    bad input: its single frame of a smiling face is read like a photo."""
+    _, client = server
+    out = _call(client, "/emotion", bad, text="I finally got the job, I can't stop smiling!")
+    assert out[-3]["fused"]["label"] == "joy"
+    face = np.asarray(Image.open(ASSETS / "emotion_smiling_astronaut.jpg").convert("RGB").resize((320, 320)))
+    one_frame = _one_frame_video(tmp_path / "face.mp4", face)
+    out = _call(client, "/emotion", bad, video=one_frame)
+    assert out[-3]["modalities"]["face"]["label"] == "joy"
+    assert out[-3]["modalities"]["face"]["video"]["frames_sampled"] == 1
+
+
+def _one_frame_video(path: Path, rgb: np.ndarray) -> Path:
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=5)
+        stream.width, stream.height, stream.pix_fmt = rgb.shape[1], rgb.shape[0], "yuv420p"
+        for packet in [*stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")), *stream.encode()]:
+            out.mux(packet)
+    return path
