@@ -24,6 +24,7 @@ EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi")
 DEFAULT_MAX_MINUTES = 30.0
 # Seeking costs a flush plus decoding from the previous keyframe; below this gap decoding forward is cheaper.
 SEEK_GAP_SECONDS = 2.0
+_SKIPPABLE = {"h264", "hevc"}  # decoders that honour skip_frame=NONREF without dropping reference frames
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ def sample_frames(path: "str | os.PathLike", every_seconds: float | None = None,
         info = _info(container, label)
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame + slice threads: decoding is the bulk of the cost
+        if every_seconds is not None and info.fps and every_seconds * info.fps >= 4 and info.codec in _SKIPPABLE:
+            # Sparse sampling: frames no other frame refers to (most B-frames) need not be decoded at all;
+            # measured 2x faster on x264 720p, and a sample lands at most a frame or two later.
+            stream.codec_context.skip_frame = "NONREF"
         if times is not None:
             targets: Iterator[float] | None = iter(sorted({min(max(float(t), 0.0), info.duration) for t in times}))
         elif every_seconds is not None:
@@ -109,8 +114,8 @@ class _open:
             raise BadInput(f"{self.label}: unsupported video type {self.path.suffix or '(no extension)'}; "
                            f"use {', '.join(e[1:] for e in EXTENSIONS)}.")
         try:
-            self.container = av.open(str(self.path), mode="r")
-        except av.FFmpegError as exc:
+            self.container = av.open(str(self.path), mode="r", metadata_errors="ignore")
+        except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
             raise BadInput(f"{self.label}: not a readable video (the file is damaged or not a video: "
                            f"{_reason(exc)}).") from None
         return self.container
