@@ -1,0 +1,94 @@
+"""Abstractive summarization with a transformers seq2seq model (default: sshleifer/distilbart-cnn-12-6; any
+BART/PEGASUS/T5-class summarizer folder works).
+
+No summarization weights exist offline: without the Hub or a local folder this backend raises BackendUnavailable
+and the video summary stays extractive (MiniLM centrality).
+"""
+
+from __future__ import annotations
+
+from mmdemo.device import dtype_name, pick_device, torch_dtype
+from mmdemo.errors import BadInput
+from mmdemo.registry import Loaded, Source, torch_footprint
+
+MAX_INPUT_TOKENS = 1024  # BART/PEGASUS position limit; T5 was trained on 512 but accepts this much
+MIN_CHUNK_TOKENS = 16  # a tail shorter than this is folded into the previous chunk
+
+
+class Summarizer:
+    def __init__(self, model, tokenizer, device: str, model_id: str, prefix: str = ""):
+        self.model, self.tokenizer, self.device, self.model_id = model, tokenizer, device, model_id
+        self.prefix = prefix  # T5 checkpoints expect "summarize: " in front of the text
+
+    @property
+    def max_input_tokens(self) -> int:
+        limits = [MAX_INPUT_TOKENS, getattr(self.model.config, "max_position_embeddings", None) or MAX_INPUT_TOKENS]
+        tokenizer_limit = getattr(self.tokenizer, "model_max_length", None)
+        if tokenizer_limit and tokenizer_limit < 100_000:  # "no limit" is stored as a huge number
+            limits.append(tokenizer_limit)
+        return min(limits) - 2  # room for the special tokens
+
+    def chunks(self, text: str) -> list[str]:
+        """``text`` cut on word boundaries into pieces that fit the encoder (long transcripts would be truncated
+        otherwise, and the end of a video would never reach the summary)."""
+        words = text.split()
+        budget = self.max_input_tokens - len(self.tokenizer(self.prefix, add_special_tokens=False)["input_ids"])
+        costs = [len(ids) for ids in self.tokenizer([" " + w for w in words], add_special_tokens=False)["input_ids"]]
+        out: list[list[str]] = [[]]
+        used = 0
+        for word, cost in zip(words, costs):
+            if used + cost > budget and out[-1]:
+                out.append([])
+                used = 0
+            out[-1].append(word)
+            used += cost
+        if len(out) > 1 and used < MIN_CHUNK_TOKENS:
+            tail = out.pop()
+            out[-1] += tail  # slightly over budget: truncation trims a few tokens rather than a lost sentence
+        return [" ".join(chunk) for chunk in out if chunk]
+
+    def summarize(self, text: str, max_new_tokens: int = 142, min_new_tokens: int = 20, num_beams: int = 4) -> str:
+        """A summary of ``text``; texts longer than the encoder are summarized chunk by chunk, then once more."""
+        text = " ".join((text or "").split())
+        if not text:
+            raise BadInput("There is no text to summarize.")
+        if not 1 <= max_new_tokens <= 1024 or not 0 <= min_new_tokens <= max_new_tokens:
+            raise BadInput("Summary length must satisfy 0 <= min <= max <= 1024 tokens.")
+        parts = self._generate(self.chunks(text), max_new_tokens, min_new_tokens, num_beams)
+        if len(parts) > 1:
+            joined = " ".join(parts)
+            parts = self._generate(self.chunks(joined)[:1], max_new_tokens, min_new_tokens, num_beams)
+        return parts[0]
+
+    def _generate(self, texts: list[str], max_new_tokens: int, min_new_tokens: int, num_beams: int) -> list[str]:
+        import torch
+
+        out: list[str] = []
+        with torch.inference_mode():
+            for text in texts:
+                batch = self.tokenizer([self.prefix + text], return_tensors="pt", truncation=True,
+                                       max_length=self.max_input_tokens + 2).to(self.device)
+                ids = self.model.generate(**batch, num_beams=num_beams, max_new_tokens=max_new_tokens,
+                                          min_new_tokens=min_new_tokens, no_repeat_ngram_size=3, early_stopping=True)
+                out.append(" ".join(self.tokenizer.decode(ids[0], skip_special_tokens=True).split()))
+        return out
+
+
+def load(source: Source) -> Loaded:
+    from pathlib import Path
+
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    device = pick_device()
+    dtype = torch_dtype(device)
+    local = source.kind != "hub"
+    safetensors = True if local and any(Path(source.location).glob("*.safetensors")) else None
+    tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=local)
+    model = AutoModelForSeq2SeqLM.from_pretrained(source.location, local_files_only=local, dtype=dtype,
+                                                  use_safetensors=safetensors)
+    model.to(device).eval()
+    prefix = "summarize: " if model.config.model_type in ("t5", "mt5", "umt5", "longt5") else ""
+    params, nbytes = torch_footprint(model)
+    model_id = source.model_id or Path(source.location).name
+    return Loaded(Summarizer(model, tokenizer, device, model_id, prefix), device, dtype_name(dtype), params, nbytes,
+                  engine="transformers")
