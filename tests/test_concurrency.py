@@ -1,0 +1,112 @@
+"""Concurrency: requests fired at once at several endpoints of the running app all get their own right answer,
+every backend is loaded exactly once however many requests ask for it first, and each heavy event holds one
+slot of its backend's queue (concurrency_limit=1, concurrency_id named after the backend)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from mmdemo import backends, hub
+from tests.conftest import requires_pack
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+JOY = "I got the job! Best day of my life!"
+SADNESS = "My grandmother passed away last night and I can't stop crying."
+# public events that only read results already computed, or list backends: no model of their own
+LIGHT_EVENTS = {"models", "_table"}
+
+
+def _events(blocks):
+    return [fn for fn in blocks.fns.values() if fn.api_name and fn.api_visibility == "public"]
+
+
+def test_every_heavy_event_holds_one_slot_of_its_backend():
+    import app as studio
+
+    blocks = studio.build_app()
+    heavy = [fn for fn in _events(blocks) if fn.api_name not in LIGHT_EVENTS]
+    assert {"caption", "caption_batch", "generate", "transcribe", "emotion"} <= {fn.api_name for fn in heavy}
+    for fn in heavy:
+        assert fn.concurrency_limit == 1, f"/{fn.api_name} must run one at a time (concurrency_limit=1)"
+        assert fn.concurrency_id in backends.REGISTRY.names, \
+            f"/{fn.api_name}: concurrency_id {fn.concurrency_id!r} must name the backend it mostly uses"
+    # tabs sharing a backend share its slot: the text-to-image "Caption it" button queues with /caption
+    ids = {fn.name: fn.concurrency_id for fn in blocks.fns.values()}
+    assert ids["caption_it"] == ids["caption"] == "captioner"
+
+
+@pytest.fixture
+def offline_app(tiny_models, use_backend, monkeypatch):
+    """The whole app on a free 127.0.0.1 port: offline packs everywhere, a tiny Stable Diffusion for /generate."""
+    import app as studio
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    monkeypatch.setattr(hub, "cached_snapshot", lambda repo_id: None)
+    for name in backends.REGISTRY.names:
+        monkeypatch.delenv(backends.REGISTRY.spec(name).env_var, raising=False)
+        backends.unload(name)  # every backend starts cold: the first requests race to load it
+    use_backend("diffusion", tiny_models.get("sd"))
+    monkeypatch.delenv("MMDEMO_TAESD_MODEL", raising=False)
+    blocks = studio.build_app().queue(**studio.QUEUE)
+    blocks.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    yield blocks
+    blocks.close()
+    for name in backends.REGISTRY.names:
+        backends.unload(name)
+
+
+REQUESTS = [  # (endpoint, inputs); each endpoint is asked twice at once
+    ("/transcribe", "speech"), ("/transcribe", "speech"),
+    ("/emotion", JOY), ("/emotion", SADNESS),
+    ("/caption", "cat"), ("/caption", "coffee"),
+    ("/generate", 1), ("/generate", 2),
+]
+
+
+def _request(url: str, endpoint: str, what):
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)  # one client per caller, as separate browsers would be
+    if endpoint == "/transcribe":
+        return client.predict(handle_file(str(ASSETS / "speech_en.flac")), "transcribe", "", "", "",
+                              api_name="/transcribe")
+    if endpoint == "/emotion":
+        return client.predict(what, None, None, None, 1, 1, 1, api_name="/emotion")
+    if endpoint == "/caption":
+        image = ASSETS / f"captioning_{what}.jpg"
+        return client.predict(handle_file(str(image)), "cat, cup of coffee, rocket", "", "", "beam", 2, 8, 1.0, 0.2,
+                              0, "", api_name="/caption")
+    return client.predict("a lighthouse at dusk", "", what, 2, 0, 64, 64, 1, False, False, api_name="/generate")
+
+
+@requires_pack("whisper-base")
+@requires_pack("silero-vad")
+@requires_pack("minilm")
+@requires_pack("efficientnet-lite0")
+def test_parallel_requests_get_right_answers_and_load_each_model_once(offline_app):
+    before = {name: backends.REGISTRY.load_count(name) for name in backends.REGISTRY.names}
+    with ThreadPoolExecutor(len(REQUESTS)) as pool:
+        futures = [pool.submit(_request, offline_app.local_url, endpoint, what) for endpoint, what in REQUESTS]
+        answers = [f.result(timeout=600) for f in futures]
+
+    for (endpoint, what), out in zip(REQUESTS, answers):
+        if endpoint == "/transcribe":
+            assert "lazy dog" in out[0].lower() and "speech recognition" in out[0].lower() and out[-1]["language"] == "en"
+        elif endpoint == "/emotion":
+            assert out[-3]["fused"]["label"] == ("joy" if what == JOY else "sadness")
+        elif endpoint == "/caption":
+            raw = out[-1]
+            assert raw["backend"] == "offline fallback: image_classifier"
+            assert raw["labels"][0]["label"] == {"cat": "cat", "coffee": "cup of coffee"}[what]
+        else:
+            gallery, parameters = out[1], out[4]
+            assert len(gallery) == 1 and f"Seed: {what}," in parameters and "a lighthouse at dusk" in parameters
+
+    loads = {name: backends.REGISTRY.load_count(name) - before[name] for name in backends.REGISTRY.names}
+    used = {"whisper", "embedder", "image_classifier", "diffusion"}
+    assert {name for name, n in loads.items() if n} >= used  # every model these requests need was loaded...
+    assert all(n <= 1 for n in loads.values()), loads  # ...and none twice, though two requests raced for each
