@@ -3,7 +3,8 @@ zero-length audio, one-frame videos, decompression bombs, oversize uploads, non-
 
 Each case must end in one clear sentence: one ``error:`` line on stderr and exit status 2 for the CLI (status 1 is
 an internal error, i.e. a bug), the message itself at the API client for the server, which must keep serving.
-No case reaches a model: every input is refused before one would load, so the whole file runs in seconds.
+Inputs are refused before any model would load (the unknown-language check alone needs Whisper's language list),
+so the whole file runs in about a minute.
 """
 
 from __future__ import annotations
@@ -154,17 +155,21 @@ def _call(client, endpoint: str, bad: dict[str, Path], **kw):
     """One request with the tab's defaults; "file:NAME" values are uploads of bad[NAME]."""
     kw = {k: bad[v[5:]] if isinstance(v, str) and v.startswith("file:") else v for k, v in kw.items()}
     if endpoint == "/caption":
-        return client.predict(_file(kw.get("image")), "dog, cat", kw.get("question", ""), "", "beam", 2, 6, 1.0, 0.2,
-                              0, "", api_name="/caption")
+        return client.predict(_file(kw.get("image")), "dog, cat", kw.get("question", ""), "", kw.get("decoding", "beam"),
+                              kw.get("candidates", 2), 6, 1.0, 0.2, 0, "", api_name="/caption")
+    if endpoint == "/caption_batch":
+        return client.predict([_file(f) for f in kw.get("images", [])], "dog, cat", "", "", "beam", 2, 6, 1.0, 0.2,
+                              0, "", api_name="/caption_batch")
     if endpoint == "/transcribe":
-        return client.predict(_file(kw.get("audio")), "transcribe", "", "", kw.get("reference", ""),
-                              api_name="/transcribe")
+        return client.predict(_file(kw.get("audio")), kw.get("task", "transcribe"), kw.get("language", ""), "",
+                              kw.get("reference", ""), api_name="/transcribe")
     if endpoint == "/emotion":
         return client.predict(kw.get("text", ""), _file(kw.get("audio")), _file(kw.get("image")), _file(kw.get("video")),
-                              1, 1, 1,
+                              *kw.get("weights", (1, 1, 1)),
                               api_name="/emotion")
     if endpoint == "/generate":
-        return client.predict(kw.get("prompt", ""), "", 0, 1, 0, 64, 64, 1, False, False, api_name="/generate")
+        return client.predict(kw.get("prompt", ""), "", 0, kw.get("steps", 1), 0, 64, 64, 1, False, False,
+                              api_name="/generate")
     raise AssertionError(endpoint)
 
 
@@ -194,6 +199,18 @@ API_CASES = {
     "emotion-truncated-video": ("/emotion", dict(video="file:truncated_mp4"), "truncated.mp4:"),
     "generate-long-prompt": ("/generate", dict(prompt=LONG_PROMPT), "The prompt is 2,800 characters long"),
     "generate-empty-prompt": ("/generate", dict(prompt=""), "Write a prompt first"),
+    # values the UI's widgets could never send: Gradio's own checks word them
+    "caption-too-many-candidates": ("/caption", dict(image=ASSETS / "captioning_cat.jpg", candidates=1000),
+                                    "Value 1000 is greater than maximum value 10"),
+    "caption-unknown-decoding": ("/caption", dict(image=ASSETS / "captioning_cat.jpg", decoding="greedy"),
+                                 "is not in the list of choices"),
+    "caption-batch-nothing": ("/caption_batch", dict(), "No image was given."),
+    "transcribe-unknown-task": ("/transcribe", dict(audio=ASSETS / "speech_en.flac", task="summarise"),
+                                "is not in the list of choices"),
+    "transcribe-unknown-language": ("/transcribe", dict(audio=ASSETS / "speech_en.flac", language="klingon"),
+                                    "Unknown language 'klingon'"),
+    "emotion-negative-weight": ("/emotion", dict(text="hello", weights=(-1, 1, 1)), "less than minimum value 0"),
+    "generate-zero-steps": ("/generate", dict(prompt="a cat", steps=0), "Value 0 is less than minimum value 1"),
 }
 
 
