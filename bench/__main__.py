@@ -38,8 +38,9 @@ def table(results: list[dict]) -> list[str]:
         if "error" in r:
             out.append(f"| {r['name']} | {ROWS[r['name']].weights} | failed: {r['error']} | | | | | |")
             continue
+        overhead = f"{r['overhead_pct']:+.1f}" if ROWS[r["name"]].same_work else "n/a: different work"
         out.append(f"| {r['name']} | {r['weights']} | {r['cold_s']:.2f} | {r['warm_s']:.3f} | {r['plain_s']:.3f} | "
-                   f"{r['overhead_pct']:+.1f} | {r['peak_rss_mb']:.0f} | {'yes' if r['agree'] else 'NO'} |")
+                   f"{overhead} | {r['peak_rss_mb']:.0f} | {'yes' if r['agree'] else 'NO'} |")
     return out
 
 
@@ -67,10 +68,11 @@ def main(argv=None) -> int:
     print(f"\nCold load: the first call in a fresh process (model load + first inference; `torch` already imported). "
           f"Warm latency and plain call: medians over {args.runs} alternating pairs of samples after one warm-up each "
           f"(a sample repeats a short call until it lasts about {MIN_SAMPLE_S:g} s and is divided by the count). "
-          "Overhead: the median of the per-pair ratios (pipeline / plain - 1), so machine load shifts cancel out. "
+          "Overhead: best pipeline sample / best plain sample - 1 (the best samples are the least disturbed by other "
+          "processes; on this shared machine medians move by more than the 5% being measured). "
           f"Peak RSS: the whole process after the pipeline's warm-up, before the plain model is loaded; an idle "
           f"Python with numpy and torch imported is {baseline:.0f} MB. Same result: the pipeline's and the plain "
-          "call's outputs agree (same text, labels, vectors or pixels).\n")
+          "call's outputs agree (same text, labels, vectors, pixels or cuts).\n")
     print("What each plain call is:\n")
     for name in names:
         row = ROWS[name]
