@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 
 import gradio as gr
 
@@ -38,8 +39,10 @@ def launch_options(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     # GRADIO_SERVER_NAME is how a host (Hugging Face Spaces, Docker) asks for 0.0.0.0; nothing else widens it.
     host = args.host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
-    return dict(server_name=host, server_port=args.port, share=args.share,
-                max_file_size=os.environ.get("MMDEMO_MAX_UPLOAD", "1gb"))
+    max_upload = os.environ.get("MMDEMO_MAX_UPLOAD", "").strip() or "1gb"
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[kmgt]?b", max_upload, re.IGNORECASE):  # else Gradio fails deep in launch()
+        parser.error(f"MMDEMO_MAX_UPLOAD must be a size such as 200mb or 1gb, not {max_upload!r}")
+    return dict(server_name=host, server_port=args.port, share=args.share, max_file_size=max_upload)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -46,6 +46,14 @@ def test_wider_exposure_only_when_asked(clean_env, monkeypatch):
     assert studio.launch_options([])["max_file_size"] == "20mb"
 
 
+def test_unreadable_upload_limit_is_one_line_at_start_up(clean_env, monkeypatch, capsys):
+    monkeypatch.setenv("MMDEMO_MAX_UPLOAD", "lots")
+    with pytest.raises(SystemExit) as stopped:
+        studio.launch_options([])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stopped.value.code == 2 and "MMDEMO_MAX_UPLOAD must be a size such as 200mb" in err[-1]
+
+
 def _calls(tree: ast.AST):
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
