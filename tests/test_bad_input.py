@@ -101,6 +101,10 @@ CLI_CASES = {
     "generate-not-utf8": (["generate", NOT_UTF8, "--out", "out.png"], "not valid Unicode"),
     "generate-empty-prompt": (["generate", "  ", "--out", "out.png"], "Write a prompt first"),
     "models-unknown-backend": (["models", "--load", "nonsense"], "unknown backend"),
+    "summarize-video-empty": (["summarize-video", "file:empty_mp4"], "the file is empty"),
+    "summarize-video-not-a-video": (["summarize-video", "file:notes_mp4"], "not a readable video"),
+    "summarize-video-truncated": (["summarize-video", "file:truncated_mp4"], "truncated.mp4:"),
+    "summarize-video-audio-file": (["summarize-video", str(ASSETS / "speech_en.flac")], "unsupported video type .flac"),
 }
 
 
@@ -109,7 +113,20 @@ def _resolve(arg: str, bad: dict[str, Path]) -> str:
     return prefix + str(bad[name]) if name and arg.count("file:") == 1 and name in bad else arg
 
 
-@pytest.mark.parametrize("case", list(CLI_CASES))
+def _video_summary_landed() -> bool:
+    from mmdemo.cli import COMMANDS
+
+    return "summarize_video" in COMMANDS
+
+
+VIDEO_TAB = pytest.mark.skipif(not _video_summary_landed(), reason="the Video summarization tab has not landed yet")
+
+
+def _params(cases: dict) -> list:
+    return [pytest.param(case, marks=VIDEO_TAB) if case.startswith("summarize") else case for case in cases]
+
+
+@pytest.mark.parametrize("case", _params(CLI_CASES))
 def test_cli_refuses_bad_input_in_one_line(case, bad, capsys, tmp_path, monkeypatch):
     argv, message = CLI_CASES[case]
     monkeypatch.chdir(tmp_path)  # "out.png" of the generate cases lands here (it never should)
@@ -167,6 +184,8 @@ def _call(client, endpoint: str, bad: dict[str, Path], **kw):
         return client.predict(kw.get("text", ""), _file(kw.get("audio")), _file(kw.get("image")), _file(kw.get("video")),
                               *kw.get("weights", (1, 1, 1)),
                               api_name="/emotion")
+    if endpoint == "/summarize_video":
+        return client.predict(_file(kw.get("video")), "content", 0.5, "extractive", 3, api_name="/summarize_video")
     if endpoint == "/generate":
         return client.predict(kw.get("prompt", ""), "", 0, kw.get("steps", 1), 0, 64, 64, 1, False, False,
                               api_name="/generate")
@@ -210,6 +229,12 @@ API_CASES = {
     "transcribe-unknown-language": ("/transcribe", dict(audio=ASSETS / "speech_en.flac", language="klingon"),
                                     "Unknown language 'klingon'"),
     "emotion-negative-weight": ("/emotion", dict(text="hello", weights=(-1, 1, 1)), "less than minimum value 0"),
+    "summarize-video-nothing": ("/summarize_video", dict(), "Upload a video"),
+    "summarize-video-empty": ("/summarize_video", dict(video="file:empty_mp4"), "empty.mp4: the file is empty."),
+    "summarize-video-not-a-video": ("/summarize_video", dict(video="file:notes_mp4"), "notes.mp4: not a readable video"),
+    "summarize-video-truncated": ("/summarize_video", dict(video="file:truncated_mp4"), "truncated.mp4:"),
+    "summarize-video-audio-file": ("/summarize_video", dict(video=ASSETS / "speech_en.flac"),
+                                   "unsupported video type .flac"),
     "generate-zero-steps": ("/generate", dict(prompt="a cat", steps=0), "Value 0 is less than minimum value 1"),
 }
 
@@ -219,7 +244,7 @@ def _still_serving(client) -> None:
     assert {row["name"] for row in rows} >= {"whisper", "captioner", "diffusion"}
 
 
-@pytest.mark.parametrize("case", list(API_CASES))
+@pytest.mark.parametrize("case", _params(API_CASES))
 def test_api_refuses_bad_input_with_its_message(case, server, bad):
     from gradio_client.exceptions import AppError
 
@@ -304,3 +329,13 @@ def _one_frame_video(path: Path, rgb: np.ndarray) -> Path:
         for packet in [*stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")), *stream.encode()]:
             out.mux(packet)
     return path
+
+
+@VIDEO_TAB
+def test_cli_one_frame_video_is_summarized_as_one_shot(bad, capsys):
+    status = cli_main(["summarize-video", str(bad["one_frame_mp4"]), "--json"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    result = json.loads(out)
+    assert len(result["shots"]) == 1 and result["shots"][0]["start"] == 0.0
+    assert result["duration"] == pytest.approx(0.2, abs=0.05)
