@@ -100,6 +100,10 @@ CLI_CASES = {
     "generate-long-prompt": (["generate", LONG_PROMPT, "--out", "out.png"], "The prompt is 2,800 characters long"),
     "generate-not-utf8": (["generate", NOT_UTF8, "--out", "out.png"], "not valid Unicode"),
     "generate-empty-prompt": (["generate", "  ", "--out", "out.png"], "Write a prompt first"),
+    "generate-out-is-a-folder": (["generate", "a cat", "--out", "folder.png"], "--out folder.png is a folder"),
+    "generate-out-not-writable": (["generate", "a cat", "--out", "/proc/mmdemo/out.png"], "cannot create the folder"),
+    "transcribe-output-not-writable": (["transcribe", "file:empty_wav", "--output", "/proc/mmdemo/out.srt"],
+                                       "cannot create the folder"),
     "models-unknown-backend": (["models", "--load", "nonsense"], "unknown backend"),
     "summarize-video-empty": (["summarize-video", "file:empty_mp4"], "the file is empty"),
     "summarize-video-not-a-video": (["summarize-video", "file:notes_mp4"], "not a readable video"),
@@ -130,13 +134,15 @@ def _params(cases: dict) -> list:
 def test_cli_refuses_bad_input_in_one_line(case, bad, capsys, tmp_path, monkeypatch):
     argv, message = CLI_CASES[case]
     monkeypatch.chdir(tmp_path)  # "out.png" of the generate cases lands here (it never should)
+    if "folder.png" in argv:
+        (tmp_path / "folder.png").mkdir()
     status = cli_main([_resolve(a, bad) for a in argv])
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
     assert status == 2, err  # 1 would be an internal error: a bug, not a refusal
     assert out == "" and len(lines) == 1 and lines[0].startswith("error: "), err
     assert message in lines[0]
-    assert not list(tmp_path.iterdir())
+    assert not [p for p in tmp_path.iterdir() if p.name != "folder.png"]
 
 
 # -- the API of the running app -----------------------------------------------------------------------------------

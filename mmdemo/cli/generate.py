@@ -30,12 +30,14 @@ def run(args) -> dict:
 
     from mmdemo import backends
     from mmdemo.errors import BadInput
+    from mmdemo.outputs import check_writable
     from mmdemo.pipelines.text_to_image import generate
 
     if Path(args.out).suffix.lower() != ".png":
         raise BadInput(f"--out must name a .png file (the parameters live in PNG text chunks), not {args.out}.")
     if args.model and args.model.startswith((".", "/", "~")) and not Path(args.model).expanduser().is_dir():
         raise BadInput(f"--model {args.model}: no such folder (give a diffusers model folder or a Hub id).")
+    check_writable(args.out, "--out")  # before the generation, not after it
     if args.model:  # this process only: the registry reads the override when it loads the backend
         os.environ[backends.REGISTRY.spec("diffusion").env_var] = args.model
     result = generate(args.prompt, negative_prompt=args.negative, seed=args.seed, steps=args.steps,

@@ -25,12 +25,15 @@ def run(args) -> dict:
 
     from mmdemo.errors import BadInput
     from mmdemo.media.text import read_text_file
+    from mmdemo.outputs import check_writable
     from mmdemo.pipelines import subtitles
     from mmdemo.pipelines.speech import score, transcribe, translate_transcript
 
     reference = args.reference
     if reference and reference.startswith("@"):  # read before transcribing: a bad file fails in a second
         reference = read_text_file(reference[1:], what=f"reference file {reference[1:]}")
+    if args.output:
+        check_writable(args.output, "--output")
     transcript = transcribe(args.file, task=args.task, language=args.language, vad=not args.no_vad)
     result = transcript.to_dict()
     shown = transcript
