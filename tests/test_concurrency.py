@@ -1,9 +1,14 @@
 """Concurrency: requests fired at once at several endpoints of the running app all get their own right answer,
 every backend is loaded exactly once however many requests ask for it first, and each heavy event holds one
-slot of its backend's queue (concurrency_limit=1, concurrency_id named after the backend)."""
+slot of its backend's queue (concurrency_limit=1, concurrency_id named after the backend): calls of one pipeline
+never overlap, and a request waiting for its slot is told its queue position."""
 
 from __future__ import annotations
 
+import functools
+import importlib
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -59,39 +64,78 @@ def offline_app(tiny_models, use_backend, monkeypatch):
         backends.unload(name)
 
 
-REQUESTS = [  # (endpoint, inputs); each endpoint is asked twice at once
-    ("/transcribe", "speech"), ("/transcribe", "speech"),
+REQUESTS = [  # (endpoint, inputs); each endpoint is asked twice at once, /transcribe three times
+    ("/transcribe", "speech"), ("/transcribe", "speech"), ("/transcribe", "speech"),
     ("/emotion", JOY), ("/emotion", SADNESS),
     ("/caption", "cat"), ("/caption", "coffee"),
     ("/generate", 1), ("/generate", 2),
 ]
+# the pipeline entry point behind each endpoint: watched to see how many run at once
+ENTRY_POINTS = {"/transcribe": ("mmdemo.pipelines.speech", "transcribe"),
+                "/emotion": ("mmdemo.pipelines.emotion", "analyze"),
+                "/caption": ("mmdemo.pipelines.captioning", "caption_images"),
+                "/generate": ("mmdemo.pipelines.text_to_image", "generate")}
 
 
-def _request(url: str, endpoint: str, what):
+def _submit(url: str, endpoint: str, what):
     from gradio_client import Client, handle_file
 
     client = Client(url, verbose=False)  # one client per caller, as separate browsers would be
     if endpoint == "/transcribe":
-        return client.predict(handle_file(str(ASSETS / "speech_en.flac")), "transcribe", "", "", "",
-                              api_name="/transcribe")
+        return client.submit(handle_file(str(ASSETS / "speech_en.flac")), "transcribe", "", "", "",
+                             api_name="/transcribe")
     if endpoint == "/emotion":
-        return client.predict(what, None, None, None, 1, 1, 1, api_name="/emotion")
+        return client.submit(what, None, None, None, 1, 1, 1, api_name="/emotion")
     if endpoint == "/caption":
         image = ASSETS / f"captioning_{what}.jpg"
-        return client.predict(handle_file(str(image)), "cat, cup of coffee, rocket", "", "", "beam", 2, 8, 1.0, 0.2,
-                              0, "", api_name="/caption")
-    return client.predict("a lighthouse at dusk", "", what, 2, 0, 64, 64, 1, False, False, api_name="/generate")
+        return client.submit(handle_file(str(image)), "cat, cup of coffee, rocket", "", "", "beam", 2, 8, 1.0, 0.2,
+                             0, "", api_name="/caption")
+    return client.submit("a lighthouse at dusk", "", what, 2, 0, 64, 64, 1, False, False, api_name="/generate")
+
+
+class Overlap:
+    """Counts the calls of each entry point running at the same moment."""
+
+    def __init__(self):
+        self.lock, self.running, self.most = threading.Lock(), {}, {}
+
+    def watch(self, endpoint: str, fn):
+        @functools.wraps(fn)
+        def watched(*args, **kwargs):
+            with self.lock:
+                self.running[endpoint] = self.running.get(endpoint, 0) + 1
+                self.most[endpoint] = max(self.most.get(endpoint, 0), self.running[endpoint])
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self.lock:
+                    self.running[endpoint] -= 1
+        return watched
 
 
 @requires_pack("whisper-base")
 @requires_pack("silero-vad")
 @requires_pack("minilm")
 @requires_pack("efficientnet-lite0")
-def test_parallel_requests_get_right_answers_and_load_each_model_once(offline_app):
+def test_parallel_requests_get_right_answers_and_load_each_model_once(offline_app, monkeypatch):
+    from gradio_client.utils import Status
+
+    overlap = Overlap()
+    for endpoint, (module, name) in ENTRY_POINTS.items():
+        target = importlib.import_module(module)
+        monkeypatch.setattr(target, name, overlap.watch(endpoint, getattr(target, name)))
     before = {name: backends.REGISTRY.load_count(name) for name in backends.REGISTRY.names}
     with ThreadPoolExecutor(len(REQUESTS)) as pool:
-        futures = [pool.submit(_request, offline_app.local_url, endpoint, what) for endpoint, what in REQUESTS]
-        answers = [f.result(timeout=600) for f in futures]
+        jobs = list(pool.map(lambda request: _submit(offline_app.local_url, *request), REQUESTS))
+    ranks: dict[str, set[int]] = {}
+    deadline = time.monotonic() + 600
+    while not all(job.done() for job in jobs) and time.monotonic() < deadline:
+        for (endpoint, _), job in zip(REQUESTS, jobs):
+            status = job.status()
+            if status.code == Status.IN_QUEUE and status.rank is not None:
+                ranks.setdefault(endpoint, set()).add(status.rank)
+        time.sleep(0.05)
+    answers = [job.result(timeout=5) for job in jobs]
 
     for (endpoint, what), out in zip(REQUESTS, answers):
         if endpoint == "/transcribe":
@@ -106,6 +150,9 @@ def test_parallel_requests_get_right_answers_and_load_each_model_once(offline_ap
             gallery, parameters = out[1], out[4]
             assert len(gallery) == 1 and f"Seed: {what}," in parameters and "a lighthouse at dusk" in parameters
 
+    # one job per backend slot at a time; the third transcription waited behind two and was told its position
+    assert overlap.most == {endpoint: 1 for endpoint in ENTRY_POINTS}, overlap.most
+    assert ranks.get("/transcribe"), f"no queue position was reported while transcriptions waited: {ranks}"
     loads = {name: backends.REGISTRY.load_count(name) - before[name] for name in backends.REGISTRY.names}
     used = {"whisper", "embedder", "image_classifier", "diffusion"}
     assert {name for name, n in loads.items() if n} >= used  # every model these requests need was loaded...
