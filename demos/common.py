@@ -6,6 +6,7 @@ import functools
 import importlib.util
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import gradio as gr
@@ -55,10 +56,18 @@ class ImageInput(gr.Image):
                 check_image_file(payload.path, name=label)
             except MMDemoError as exc:
                 raise gr.Error(str(exc)) from None
+        from PIL import Image
+
+        from mmdemo.media.image import MAX_PIXELS
+
         try:
-            return super().preprocess(payload)
+            with warnings.catch_warnings():  # images sent inline (data: URLs) meet the pixel cap here
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                return super().preprocess(payload)
         except gr.Error:
             raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise gr.Error(f"{label}: the image is too large to decode safely (limit {MAX_PIXELS:,} pixels).") from None
         except Exception as exc:  # Pillow fails on pixel data past a valid header: a damaged file
             raise gr.Error(f"{label}: the image file is damaged or truncated ({exc}).") from None
 

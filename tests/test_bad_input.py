@@ -345,3 +345,15 @@ def test_cli_one_frame_video_is_summarized_as_one_shot(bad, capsys):
     result = json.loads(out)
     assert len(result["shots"]) == 1 and result["shots"][0]["start"] == 0.0
     assert result["duration"] == pytest.approx(0.2, abs=0.05)
+
+
+def test_api_inline_image_bomb_is_refused(server, bad):
+    """An image sent inline as a data: URL skips the upload area; Gradio decodes it, under our pixel cap."""
+    import base64
+
+    blocks, client = server
+    inline = "data:image/png;base64," + base64.b64encode(bad["bomb_png"].read_bytes()).decode()
+    image = {"url": inline, "meta": {"_type": "gradio.FileData"}}
+    kind, payload = _raw_call(blocks.local_url, "/caption", [image, "dog", "", "", "beam", 1, 6, 1.0, 0.2, 0, ""])
+    assert kind == "error" and "too large to decode safely" in payload, payload
+    _still_serving(client)
