@@ -9,13 +9,16 @@ keyframe. Keyframes that nearly duplicate an earlier one (A-B-A editing, a retur
 
 Cut detectors (``detector=``), compared by ``python -m bench.video`` on generated videos with known cuts
 (``tests/videos.random_scenes``: hue-only changes, fast shapes, fast photo pans, A-B-A editing):
-  "content"   PySceneDetect's ContentDetector (mean HSV change between samples; a minimum shot length merges
-              flashes). The default: at 10 samples/s it found every cut within 0.5 s with no extra cut, at about a
-              millisecond per sample. At 5 samples/s a fast pan scores like a cut and one real cut was lost.
-  "adaptive"  PySceneDetect's AdaptiveDetector (a sample's change relative to its neighbours'): as exact as
-              "content" at 10 samples/s, slower, and it needs a few samples of context on each side of a cut.
+  "adaptive"  PySceneDetect's AdaptiveDetector: a sample's mean HSV change relative to its neighbours' (a cut is a
+              spike; a pan is a plateau). The default: at 10 samples/s it found every cut within 0.5 s with no
+              extra cut on all test videos, for adaptive thresholds 2 to 3 and windows of 1 to 3 samples.
+  "content"   PySceneDetect's ContentDetector (the same HSV change against a fixed threshold). A textured photo
+              panned fast changes as much between samples as some real cuts (hue-only ones) do, so no threshold
+              separates them: it missed cuts next to fast pans.
   "embedding" cosine distance between consecutive samples' image-backend features. It runs the CNN on every
               sample (about 100x the cost) and still missed and added cuts on pans: an option, not the default.
+At 5 samples/s every detector lost or added a cut on the fast-pan videos: decoding at 10 samples/s costs about
+1.5x as much (the bulk of decoding is the reference frames either way).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.video import VideoInfo, probe, sample_frames
 
 DEFAULT_EVERY_SECONDS = 0.1  # 10 samples/s: fast pans change little between samples; cut times within +-0.05 s
-DEFAULT_DETECTOR = "content"  # measured in bench.video (see the module docstring)
+DEFAULT_DETECTOR = "adaptive"  # measured (see the module docstring and bench.video)
 DEFAULT_THRESHOLDS = {
     "adaptive": 3.0,  # PySceneDetect's default: a sample's change must be 3x its neighbours' mean change
     "content": 27.0,  # PySceneDetect's default mean HSV change

@@ -1,0 +1,162 @@
+"""Video reading and shot detection on generated videos with known cuts: every cut found within 0.5 s, no extra
+cut, in every container; keyframe centrality; duplicate keyframes; damaged, empty and over-long files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmdemo.errors import BadInput
+from mmdemo.media.video import probe, sample_frames
+from mmdemo.pipelines import shots
+from tests.conftest import requires_pack
+from tests.videos import Scene, make_video, photos, random_scenes
+
+TOLERANCE = 0.5  # seconds: the issue's bar for a found cut
+
+
+@pytest.fixture(scope="module")
+def pictures():
+    return photos()
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("videos")
+
+
+def match(found: list[float], truth: list[float]) -> tuple[list[float], list[float]]:
+    """(true cuts with no found cut within TOLERANCE, found cuts with no true cut within TOLERANCE)."""
+    missed = [c for c in truth if not any(abs(c - f) <= TOLERANCE for f in found)]
+    extra = [f for f in found if not any(abs(c - f) <= TOLERANCE for c in truth)]
+    return missed, extra
+
+
+# -- reading -----------------------------------------------------------------------------------------------------
+def test_probe_and_sparse_sampling(folder):
+    made = make_video(folder / "probe.mp4", [Scene(2.0, (200, 30, 30)), Scene(2.0, (30, 30, 200))], fps=25)
+    info = probe(made.path)
+    assert (info.width, info.height, info.has_audio, info.codec) == (320, 180, False, "h264")
+    assert info.duration == pytest.approx(4.0, abs=0.05) and info.fps == pytest.approx(25)
+    # every 0.4 s = 10 frames: the NONREF fast path; samples land within two frames of each request
+    samples = list(sample_frames(made.path, every_seconds=0.4, max_side=160))
+    assert len(samples) == 10
+    for k, (t, image) in enumerate(samples):
+        assert -1e-6 <= t - 0.4 * k <= 2 / 25 + 1e-6
+        assert image.size == (160, 90)
+    # the colour on each side of the cut is the scene's colour
+    (_, before), (_, after) = list(sample_frames(made.path, times=[1.5, 2.5]))
+    assert np.asarray(before)[..., 0].mean() > 150 and np.asarray(after)[..., 2].mean() > 150
+
+
+def test_bad_files(folder, monkeypatch):
+    (folder / "empty.mp4").write_bytes(b"")
+    with pytest.raises(BadInput, match="empty"):
+        probe(folder / "empty.mp4")
+    (folder / "noise.mkv").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(BadInput, match="not a readable video"):
+        shots.detect_shots(folder / "noise.mkv")
+    (folder / "clip.gif").write_bytes(b"GIF89a")
+    with pytest.raises(BadInput, match="unsupported video type"):
+        probe(folder / "clip.gif")
+    with pytest.raises(BadInput, match="file not found"):
+        probe(folder / "missing.mp4")
+    made = make_video(folder / "long.mp4", [Scene(4.0, (10, 200, 10))])
+    monkeypatch.setenv("MMDEMO_MAX_VIDEO_MINUTES", "0.05")  # 3 s
+    with pytest.raises(BadInput, match="longer than the limit of 0.05 minutes"):
+        shots.detect_shots(made.path)
+    monkeypatch.setenv("MMDEMO_MAX_VIDEO_MINUTES", "soon")
+    with pytest.raises(BadInput, match="MMDEMO_MAX_VIDEO_MINUTES must be a number"):
+        probe(made.path)
+
+
+def test_truncated_file_keeps_what_decodes(folder):
+    made = make_video(folder / "cut.mkv", [Scene(3.0, (200, 200, 30)), Scene(3.0, (30, 30, 200))], gop=25)
+    data = made.path.read_bytes()
+    truncated = folder / "truncated.mkv"
+    truncated.write_bytes(data[: len(data) * 6 // 10])
+    found = shots.detect_shots(truncated)
+    assert len(found.shots) == 1 and found.shots[-1].end < made.duration - 2
+    assert any("truncated" in note for note in found.notes)
+
+
+# -- cut accuracy ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("extension,seed", [(".mp4", 11), (".mkv", 12), (".webm", 13), (".avi", 14), (".mov", 15)])
+def test_every_cut_found_no_extra(folder, pictures, extension, seed):
+    rng = np.random.default_rng(seed)
+    made = make_video(folder / f"mix{seed}{extension}", random_scenes(rng, 6, pictures, 1.0, 3.0), seed=seed)
+    found = shots.detect_shots(made.path, dedupe=False)
+    missed, extra = match(found.cuts, made.cuts)
+    assert not missed and not extra, f"cuts {made.cuts}, found {found.cuts}"
+    assert found.shots[0].start == 0.0 and found.shots[-1].end == pytest.approx(made.duration, abs=0.05)
+    for a, b in zip(found.shots, found.shots[1:]):
+        assert a.end == b.start  # the timeline has no gap and no overlap
+    for shot in found.shots:
+        assert shot.start <= shot.keyframe_time <= shot.end
+
+
+def test_fast_pan_is_not_a_cut_at_default_rate(folder, pictures):
+    """The case that set the default rate: a photo panned across 60% of its width, then a hard cut."""
+    made = make_video(folder / "pan.mp4", [Scene(3.4, photo=pictures[0], pan=0.6), Scene(1.8, photo=pictures[2],
+                                                                                         pan=0.6),
+                                           Scene(2.0, (40, 160, 60))])
+    found = shots.detect_shots(made.path, dedupe=False)
+    assert match(found.cuts, made.cuts) == ([], [])
+
+
+def test_single_shot(folder, pictures):
+    made = make_video(folder / "one.webm", [Scene(3.0, photo=pictures[1])])
+    found = shots.detect_shots(made.path)
+    assert len(found.shots) == 1 and found.cuts == []
+    assert found.shots[0].start == 0 and found.shots[0].end == pytest.approx(3.0, abs=0.05)
+    assert found.shots[0].keyframe().size[0] <= shots.KEYFRAME_SIDE
+
+
+def test_options_are_checked(folder):
+    made = make_video(folder / "opts.mp4", [Scene(1.0, (1, 2, 3))])
+    with pytest.raises(BadInput, match="Unknown shot detector"):
+        shots.detect_shots(made.path, detector="magic")
+    with pytest.raises(BadInput, match="Sample frames every"):
+        shots.detect_shots(made.path, every_seconds=0.0)
+    with pytest.raises(BadInput, match="threshold"):
+        shots.detect_shots(made.path, threshold=-1)
+
+
+# -- keyframes and duplicates -------------------------------------------------------------------------------------
+def test_keyframe_is_the_most_central_candidate():
+    """Four samples of one set-up and a flash: the medoid is one of the four, never the flash."""
+    from PIL import Image
+
+    frames = [(i, i * 0.1, Image.new("RGB", (8, 8), (i, i, i))) for i in range(7)]
+    base = np.array([1.0, 0.0, 0.0])
+    flash = np.array([0.0, 1.0, 0.0])
+    vectors = {0: base, 1: base, 2: flash, 3: base * 0.9 + flash * 0.1, 4: base, 5: base, 6: base}
+
+    def embed(images):
+        rows = [vectors[im.getpixel((0, 0))[0]] for im in images]
+        return np.array([r / np.linalg.norm(r) for r in rows])
+
+    t, image, vector, method = shots._pick_keyframe(frames, embed)
+    assert method == "centrality" and image.getpixel((0, 0))[0] not in (0, 2, 6)  # ends dropped, flash not central
+    assert vector @ base > 0.99
+
+
+def test_duplicate_marking_on_vectors():
+    def shot(i, v):
+        v = np.asarray(v, dtype=float)
+        return shots.Shot(i, i, i + 1, i + 0.5, embedding=v / np.linalg.norm(v))
+
+    listed = [shot(0, [1, 0, 0]), shot(1, [0, 1, 0]), shot(2, [1, 0.05, 0]), shot(3, [0.7, 0.7, 0])]
+    shots.mark_duplicates(listed)
+    assert [s.duplicate_of for s in listed] == [None, None, 0, None]
+    assert listed[2].similarity_to_duplicate > shots.DUPLICATE_COSINE
+
+
+@requires_pack("efficientnet-lite0")
+def test_a_b_a_editing_marks_the_return_as_duplicate(folder, pictures):
+    made = make_video(folder / "aba.mp4", [Scene(2.0, photo=pictures[0]), Scene(2.0, photo=pictures[3]),
+                                           Scene(2.0, photo=pictures[0])])
+    found = shots.detect_shots(made.path)
+    assert len(found.shots) == 3
+    assert [s.duplicate_of for s in found.shots] == [None, None, 0]
+    assert all(s.keyframe_method == "centrality" for s in found.shots)
