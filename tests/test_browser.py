@@ -232,6 +232,35 @@ def test_speech_example_transcript_segments_and_downloads(page):
     _screenshot(page, "speech")
 
 
+def test_video_example_gives_timeline_and_summary(page):
+    panel = _tab(page, "Video summarization")
+    _example(panel, "video_example.mp4").click()
+    panel.get_by_role("button", name="Summarize", exact=True).click()
+    _wait_for_result(page, panel.get_by_text("Time per stage"))
+    text = panel.inner_text()
+    assert "Nothing was said or shown" not in text
+    assert "4 shots" in text, text
+    # the shots table: one row per shot, starting at the example's known cuts (assets/video_CREDITS.md)
+    shots = panel.locator(".block").filter(has=page.get_by_text("Shots", exact=True)).last
+    starts = [float(t) for t in _column(shots, 1)]
+    assert [round(t) for t in starts] == [0, 5, 10, 14], starts
+    said = _column(shots, 4)
+    assert any(words.strip() for words in said), said  # the narration was transcribed and placed in shots
+    timeline = panel.locator(".block").filter(has_text="Timeline: keyframe").last
+    assert timeline.locator("img").count() == 4  # one keyframe per shot
+    downloads = re.sub(r"\s+", "", panel.locator(".block").filter(has_text="Downloads").last.inner_text())
+    for ext in ("md", "json", "png"):  # Markdown and JSON reports, storyboard
+        assert re.search(rf"video_example[\w-]*\.{ext}", downloads), downloads
+    _no_traceback(page)
+    USED_BACKENDS.update({"whisper", "embedder", "image_classifier"})
+    _screenshot(page, "video")
+
+
+def _column(block, column: int) -> list[str]:
+    """The cells of one column of a gr.Dataframe, top to bottom."""
+    return [cell.inner_text().strip() for cell in block.locator(f"[role=gridcell][data-col='{column}']").all()]
+
+
 def test_emotion_example_reads_joy_with_plots(page):
     panel = _tab(page, "Emotion analysis")
     panel.get_by_role("gridcell").filter(has_text="I finally got the job").click()  # text + smiling photo
