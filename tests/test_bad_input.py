@@ -86,6 +86,8 @@ CLI_CASES = {
     "transcribe-silent-video": (["transcribe", "file:grey_mp4"], "this video has no audio track"),
     "transcribe-reference-not-utf8": (["transcribe", str(ASSETS / "speech_en.flac"), "--reference", "@file:latin1_txt"],
                                       "not a UTF-8 text file"),
+    "transcribe-long-reference": (["transcribe", "file:empty_wav", "--reference", LONG_TEXT],
+                                  "The reference text is 126,000 characters long"),
     "transcribe-long-language": (["transcribe", str(ASSETS / "speech_en.flac"), "--language", LONG_PROMPT],
                                  "Unknown language"),
     "emotion-text-not-utf8": (["emotion", "--text", NOT_UTF8], "not valid Unicode"),

@@ -24,7 +24,7 @@ def run(args) -> dict:
     from pathlib import Path
 
     from mmdemo.errors import BadInput
-    from mmdemo.media.text import read_text_file
+    from mmdemo.media.text import check_text, read_text_file
     from mmdemo.outputs import check_writable
     from mmdemo.pipelines import subtitles
     from mmdemo.pipelines.speech import score, transcribe, translate_transcript
@@ -32,6 +32,7 @@ def run(args) -> dict:
     reference = args.reference
     if reference and reference.startswith("@"):  # read before transcribing: a bad file fails in a second
         reference = read_text_file(reference[1:], what=f"reference file {reference[1:]}")
+    check_text(reference, "the reference text")
     if args.output:
         check_writable(args.output, "--output")
     transcript = transcribe(args.file, task=args.task, language=args.language, vad=not args.no_vad)
