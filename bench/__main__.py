@@ -1,6 +1,6 @@
 """All pipelines in one table: cold load, warm latency, the plain library call they wrap, overhead, peak memory.
 
-    python -m bench [--only NAME[,NAME...]] [--runs 7]
+    python -m bench [--only NAME[,NAME...]] [--runs 5]
 
 Each row runs in a fresh Python process (``bench.pipeline_row``), so one row's models never inflate another's
 load time or memory. Per-tab benchmarks with more detail: ``python -m bench.<tab>``.
@@ -32,22 +32,24 @@ def run_row(name: str, runs: int) -> dict:
 
 def table(results: list[dict]) -> list[str]:
     out = ["| pipeline | weights | cold load (s) | warm latency (s) | plain call (s) | wrapper overhead (%) | "
-           "peak RSS (MB) | same result |",
-           "|---|---|---|---|---|---|---|---|"]
+           "CPU-time overhead (%) | peak RSS (MB) | same result |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if "error" in r:
-            out.append(f"| {r['name']} | {ROWS[r['name']].weights} | failed: {r['error']} | | | | | |")
+            out.append(f"| {r['name']} | {ROWS[r['name']].weights} | failed: {r['error']} | | | | | | |")
             continue
-        overhead = f"{r['overhead_pct']:+.1f}" if ROWS[r["name"]].same_work else "n/a: different work"
+        same = ROWS[r["name"]].same_work
+        overhead = f"{r['overhead_pct']:+.1f}" if same else "n/a: different work"
+        cpu = f"{r['cpu_overhead_pct']:+.1f}" if same else "n/a"
         out.append(f"| {r['name']} | {r['weights']} | {r['cold_s']:.2f} | {r['warm_s']:.3f} | {r['plain_s']:.3f} | "
-                   f"{overhead} | {r['peak_rss_mb']:.0f} | {'yes' if r['agree'] else 'NO'} |")
+                   f"{overhead} | {cpu} | {r['peak_rss_mb']:.0f} | {'yes' if r['agree'] else 'NO'} |")
     return out
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help=f"comma-separated rows, from: {', '.join(ROWS)}")
-    parser.add_argument("--runs", type=int, default=7, help="warm samples per side (median), after one warm-up")
+    parser.add_argument("--runs", type=int, default=5, help="warm samples per side (median), after one warm-up")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(ROWS)
     unknown = [n for n in names if n not in ROWS]
@@ -69,7 +71,8 @@ def main(argv=None) -> int:
           f"Warm latency and plain call: medians over {args.runs} alternating pairs of samples after one warm-up each "
           f"(a sample repeats a short call until it lasts about {MIN_SAMPLE_S:g} s and is divided by the count). "
           "Overhead: best pipeline sample / best plain sample - 1 (the best samples are the least disturbed by other "
-          "processes; on this shared machine medians move by more than the 5% being measured). "
+          "processes; on this shared machine medians move by more than the 5% being measured). CPU-time overhead: the "
+          "same with the process's CPU time (all its threads), which other processes' load barely moves. "
           f"Peak RSS: the whole process after the pipeline's warm-up, before the plain model is loaded; an idle "
           f"Python with numpy and torch imported is {baseline:.0f} MB. Same result: the pipeline's and the plain "
           "call's outputs agree (same text, labels, vectors, pixels or cuts).\n")

@@ -10,7 +10,7 @@ from tests.conftest import requires_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = ["pipeline", "weights", "cold load (s)", "warm latency (s)", "plain call (s)", "wrapper overhead (%)",
-           "peak RSS (MB)", "same result"]
+           "CPU-time overhead (%)", "peak RSS (MB)", "same result"]
 
 
 def _cells(line: str) -> list[str]:
@@ -29,10 +29,10 @@ def test_one_row_table():
     assert _cells(table[0]) == COLUMNS
     row = _cells(table[2])
     assert row[0] == "emotion_face" and row[1].startswith("pack")
-    cold, warm, plain, overhead, rss = (float(v) for v in row[2:7])
+    cold, warm, plain, overhead, cpu_overhead, rss = (float(v) for v in row[2:8])
     assert cold > 0 and warm > 0 and plain > 0 and rss > 0
-    assert overhead == round(overhead, 1)  # a percentage, signed, one decimal
-    assert row[7] == "yes"  # the pipeline and the plain call found the same face with the same label
+    assert overhead == round(overhead, 1) and cpu_overhead == round(cpu_overhead, 1)  # percentages, one decimal
+    assert row[8] == "yes"  # the pipeline and the plain call found the same face with the same label
     assert "- **emotion_face**:" in proc.stdout  # the plain call is spelled out under the table
 
 
