@@ -11,6 +11,7 @@ import gradio as gr
 
 from demos.common import gpu, user_errors
 from mmdemo.errors import BackendUnavailable, BadInput
+from mmdemo.media.audio import load_audio
 from mmdemo.media.text import check_text
 from mmdemo.pipelines import speech, subtitles
 
@@ -51,9 +52,10 @@ def run(audio, task, language, translate_to, reference, progress=gr.Progress()):
     if not audio:
         raise BadInput("Upload an audio or video file, or record from the microphone, first.")
     check_text(reference, "the reference transcript")  # before minutes of transcription, not after
-    transcript = speech.transcribe(audio, task=task or "transcribe", language=language or None,
-                                   progress=lambda fraction, message: progress(fraction, desc=message))
     notes: list[str] = []
+    samples = load_audio(audio, notes=notes)  # decoded here so that a damaged file's note reaches the user
+    transcript = speech.transcribe(samples, task=task or "transcribe", language=language or None,
+                                   progress=lambda fraction, message: progress(fraction, desc=message))
     shown = transcript
     if translate_to and transcript.segments:
         if task == "translate" and translate_to == "en":

@@ -359,3 +359,27 @@ def test_api_inline_image_bomb_is_refused(server, bad):
     kind, payload = _raw_call(blocks.local_url, "/caption", [image, "dog", "", "", "beam", 1, 6, 1.0, 0.2, 0, ""])
     assert kind == "error" and "too large to decode safely" in payload, payload
     _still_serving(client)
+
+
+@requires_pack("whisper-base")
+def test_truncated_audio_is_transcribed_up_to_the_damage_and_says_so(bad, tmp_path, capsys):
+    """A file cut mid-stream is not refused (its start is good audio, as a media player would play it), but the
+    transcript says that only part of it was heard: through the CLI and the Speech tab's handler."""
+    from demos import speech as tab
+
+    half = tmp_path / "half.mp3"
+    data = (ASSETS / "speech_de.mp3").read_bytes()
+    half.write_bytes(data[: len(data) // 2])
+    assert cli_main(["transcribe", str(half), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["text"] and result["duration"] < 4.0
+    assert result["notes"] == [f"half.mp3 is damaged or truncated: only its first {result['duration']:.1f} s "
+                               "could be decoded, and only they were used."]
+    text, summary, *_ = tab.run(str(half), "transcribe", "", "", "", progress=lambda *a, **k: None)
+    assert text and "half.mp3 is damaged or truncated" in summary
+    from mmdemo.media.audio import load_audio
+
+    for whole in ("speech_en.flac", "speech_es.ogg", "speech_de.mp3"):  # whole files: no false alarm
+        notes: list[str] = []
+        load_audio(ASSETS / whole, notes=notes)
+        assert notes == [], whole

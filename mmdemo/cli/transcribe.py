@@ -24,6 +24,7 @@ def run(args) -> dict:
     from pathlib import Path
 
     from mmdemo.errors import BadInput
+    from mmdemo.media.audio import load_audio
     from mmdemo.media.text import check_text, read_text_file
     from mmdemo.outputs import check_writable
     from mmdemo.pipelines import subtitles
@@ -35,8 +36,11 @@ def run(args) -> dict:
     check_text(reference, "the reference text")
     if args.output:
         check_writable(args.output, "--output")
-    transcript = transcribe(args.file, task=args.task, language=args.language, vad=not args.no_vad)
+    notes: list[str] = []
+    samples = load_audio(args.file, notes=notes)  # decoded here so that a damaged file's note is reported
+    transcript = transcribe(samples, task=args.task, language=args.language, vad=not args.no_vad)
     result = transcript.to_dict()
+    result["notes"] = notes
     shown = transcript
     if args.translate_to:
         shown = translate_transcript(transcript, args.translate_to)
@@ -56,6 +60,10 @@ def run(args) -> dict:
 
 def render(result: dict) -> str:
     text = result.pop("_rendered").rstrip("\n")
+    import sys
+
+    for note in result.get("notes", []):  # stderr: stdout stays a clean subtitle file
+        print(f"note: {note}", file=sys.stderr)
     extra = []
     if "score" in result:
         extra.append(f"WER {result['score']['wer']:.3f}  CER {result['score']['cer']:.3f}")

@@ -26,9 +26,10 @@ def max_audio_seconds() -> float:
 
 
 def load_audio(path: "str | os.PathLike", sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None,
-               name: str | None = None) -> np.ndarray:
+               name: str | None = None, notes: list[str] | None = None) -> np.ndarray:
     """Mono float32 samples at ``sample_rate``. Audio longer than ``max_seconds`` (default:
-    MMDEMO_MAX_AUDIO_MINUTES, 120 minutes) is refused with BadInput rather than silently cut."""
+    MMDEMO_MAX_AUDIO_MINUTES, 120 minutes) is refused with BadInput rather than silently cut. A file damaged
+    part-way gives the audio before the damage, and a sentence saying so is appended to ``notes``."""
     import av
 
     path = Path(path)
@@ -53,20 +54,27 @@ def load_audio(path: "str | os.PathLike", sample_rate: int = SAMPLE_RATE, max_se
         if declared is not None and declared > limit + 1.0:
             raise BadInput(f"{label}: {_minutes(declared)} of audio is over the limit of {_minutes(limit)} "
                            "(MMDEMO_MAX_AUDIO_MINUTES).")
-        samples = _decode(container, stream, sample_rate, limit, label)
+        samples, damaged = _decode(container, stream, sample_rate, limit, label)
     if samples.size == 0:
         raise BadInput(f"{label}: the file contains no audio samples.")
+    if declared is not None and samples.size / sample_rate < declared - max(0.5, 0.02 * declared):
+        damaged = True  # the stream ended early without an error (mp3, ogg): the header knew the real length
+    if damaged and notes is not None:
+        notes.append(f"{label} is damaged or truncated: only its first {samples.size / sample_rate:.1f} s "
+                     "could be decoded, and only they were used.")
     if not np.isfinite(samples).all():
         samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
     return samples
 
 
-def _decode(container, stream, sample_rate: int, limit: float, label: str) -> np.ndarray:
+def _decode(container, stream, sample_rate: int, limit: float, label: str) -> tuple[np.ndarray, bool]:
+    """(samples, whether decoding stopped at damage before the end of the stream)."""
     import av
 
     # Packed float, mono, target rate: FFmpeg's resampler downmixes and resamples in one step.
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
     chunks: list[np.ndarray] = []
+    damaged = False
     total, max_samples = 0, int((limit + 1.0) * sample_rate)
     try:
         for frame in container.decode(stream):
@@ -84,7 +92,9 @@ def _decode(container, stream, sample_rate: int, limit: float, label: str) -> np
         if not chunks:
             raise BadInput(f"{label}: the audio could not be decoded ({exc}).") from None
         # A truncated tail still yields the audio before the damage; FFmpeg players behave the same way.
-    return np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
+        damaged = True
+    samples = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
+    return samples, damaged
 
 
 def _declared_seconds(container, stream) -> float | None:
