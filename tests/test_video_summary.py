@@ -243,3 +243,16 @@ def test_tab_handler(silent, folder, no_summarizer):
     assert [r[0] for r in rows] == [1, 2] and Path(storyboard).is_file()
     assert sorted(Path(f).suffix for f in files) == [".json", ".md", ".png"]
     assert raw["summary_method"] == summ.EXTRACTIVE_METHOD
+
+
+def test_tab_declares_summarize_video_endpoint():
+    gr = pytest.importorskip("gradio")
+    from demos import video as tab
+
+    with gr.Blocks() as app:
+        tab.build()
+    endpoint = app.get_api_info()["named_endpoints"]["/summarize_video"]
+    required = [p["parameter_name"] for p in endpoint["parameters"] if not p.get("parameter_has_default")]
+    assert required == ["video"]  # the detector, sampling and summary options have defaults
+    assert [r["label"] for r in endpoint["returns"]][:2] == ["Summary", "Timeline: keyframe, time range, caption, "
+                                                                        "what was said"]

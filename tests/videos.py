@@ -158,7 +158,8 @@ def _painter(scene: Scene, size, rng):
         return paint_photo
 
     colour = scene.colour or tuple(int(c) for c in rng.integers(0, 256, 3))
-    shapes = [(rng.uniform(0.1, 0.9, 2), rng.uniform(-0.3, 0.3, 2) * scene.speed, int(rng.integers(8, max(9, height // 4))),
+    shapes = [(rng.uniform(0.1, 0.9, 2), rng.uniform(-0.3, 0.3, 2) * scene.speed,
+               int(rng.integers(8, max(9, height // 4))),
                tuple(int(c) for c in rng.integers(0, 256, 3))) for _ in range(scene.shapes)]
     noise = rng.integers(-12, 13, (height, width, 1), dtype=np.int16)  # texture, so frames are not flat
 

@@ -9,7 +9,7 @@ MERGES = ["t h", "th e", "Ġ th", "Ġth e", "a n", "Ġ a", "i n", "e r", "o n", 
 
 def _byte_symbols() -> list[str]:
     """GPT-2's printable stand-ins for the 256 bytes (the same table every byte-level BPE uses)."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     symbols, extra = {}, 0
     for b in range(256):
         if b in keep:
