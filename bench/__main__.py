@@ -65,12 +65,12 @@ def main(argv=None) -> int:
     for name in names:
         print(f"bench: {name}...", file=sys.stderr, flush=True)
         results.append(run_row(name, args.runs))
-    print(f"{machine_line(load_start)}; median of {args.runs} warm runs per side\n")
+    print(f"{machine_line(load_start)}; at least {args.runs} warm calls per side\n")
     print("\n".join(table(results)))
     print(f"\nCold load: the first call in a fresh process (model load + first inference; `torch` already imported). "
-          f"Warm latency and plain call: medians over {args.runs} alternating pairs of samples after one warm-up each "
-          f"(a sample repeats a short call until it lasts about {MIN_SAMPLE_S:g} s and is divided by the count). "
-          "Overhead: best pipeline sample / best plain sample - 1 (the best samples are the least disturbed by other "
+          f"Warm latency and plain call: medians over {args.runs} alternating pairs of calls after one warm-up each "
+          f"(calls under {MIN_SAMPLE_S:g} s get more pairs: about {args.runs} x {MIN_SAMPLE_S:g} s per side). "
+          "Overhead: best pipeline call / best plain call - 1 (the best calls are the least disturbed by other "
           "processes; on this shared machine medians move by more than the 5% being measured). CPU-time overhead: the "
           "same with the process's CPU time (all its threads), which other processes' load barely moves. "
           f"Peak RSS: the whole process after the pipeline's warm-up, before the plain model is loaded; an idle "

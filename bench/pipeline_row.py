@@ -8,8 +8,8 @@ Order of work, so that each number means one thing:
 3. one warm-up call, then the peak RSS of the process is read: the pipeline's footprint, before the plain model
    exists in the same process;
 4. the plain library call is loaded and warmed up once, its output compared with the pipeline's;
-5. ``--runs`` pairs, alternating which goes first, so a change in machine load hits both sides equally; a call
-   shorter than half a second is repeated inside each sample (the same count on both sides) and averaged.
+5. ``--runs`` pairs of calls (more for calls under a second: about ``runs`` x 1 s per side), alternating
+   which goes first, so a change in machine load hits both sides equally.
 
 Rows use the offline packs or, where no weights exist here, real architecture classes with random weights; every
 MMDEMO_*_MODEL variable is cleared first so that the rows measure what the table says they measure.
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
 PACK = "pack"
 RANDOM = "random weights"
-MIN_SAMPLE_S = 0.5  # shortest timed sample: fast calls are repeated inside it
+MIN_SAMPLE_S = 1.0  # calls shorter than this get more pairs (runs x MIN_SAMPLE_S per side)
 
 
 @dataclass
@@ -358,24 +358,22 @@ def measure(row: Row, folder: Path, runs: int) -> dict:
     peak = peak_rss_mb()
     plain = case.load_plain()
     plain_first = plain()  # warm-up of the plain side
-    # Calls of a few milliseconds are repeated inside one sample, so that one scheduler hiccup on this shared
-    # machine does not make a whole sample; both sides get the same repeat count.
+    # Fast calls get more pairs (the same time budget per side as a one-second call): on a shared machine the
+    # best of many short samples finds the quiet moments, which a few long samples would average away.
     began = time.perf_counter()
     plain()
-    repeats = max(1, math.ceil(MIN_SAMPLE_S / (time.perf_counter() - began)))
-    ours_times, plain_times, ratios, cpu = [], [], [], {"ours": [], "plain": []}
-    for i in range(runs):
-        pair = {}
+    pairs = runs * max(1, math.ceil(MIN_SAMPLE_S / (time.perf_counter() - began)))
+    wall, cpu = {"ours": [], "plain": []}, {"ours": [], "plain": []}
+    ratios = []
+    for i in range(pairs):
         for side, fn in ((("ours", case.pipeline), ("plain", plain)) if i % 2 == 0 else
                          (("plain", plain), ("ours", case.pipeline))):
             began, began_cpu = time.perf_counter(), time.process_time()
-            for _ in range(repeats):
-                fn()
-            pair[side] = (time.perf_counter() - began) / repeats
-            cpu[side].append((time.process_time() - began_cpu) / repeats)  # all threads of this process
-        ours_times.append(pair["ours"])
-        plain_times.append(pair["plain"])
-        ratios.append(pair["ours"] / pair["plain"])
+            fn()
+            wall[side].append(time.perf_counter() - began)
+            cpu[side].append(time.process_time() - began_cpu)  # all threads of this process
+        ratios.append(wall["ours"][-1] / wall["plain"][-1])
+    ours_times, plain_times = wall["ours"], wall["plain"]
     return {"name": row.name, "weights": row.weights, "cold_s": cold, "warm_s": statistics.median(ours_times),
             "plain_s": statistics.median(plain_times),
             # best samples: the least disturbed by other processes on a shared machine, the fairest comparison
@@ -383,8 +381,8 @@ def measure(row: Row, folder: Path, runs: int) -> dict:
             "paired_median_overhead_pct": 100.0 * (statistics.median(ratios) - 1.0),
             # CPU time is what the work costs; other processes' load barely moves it, unlike wall time
             "cpu_overhead_pct": 100.0 * (min(cpu["ours"]) / min(cpu["plain"]) - 1.0),
-            "peak_rss_mb": peak, "agree": bool(case.agree(first, plain_first)), "runs": runs, "repeats": repeats,
-            "torch_threads": torch.get_num_threads()}
+            "peak_rss_mb": peak, "agree": bool(case.agree(first, plain_first)), "runs": runs,
+            "pairs": pairs, "torch_threads": torch.get_num_threads()}
 
 
 def clean_environment() -> None:
