@@ -156,7 +156,7 @@ def build() -> None:
     with gr.Accordion("Raw result (JSON)", open=False):
         raw = gr.JSON()
     gr.Examples(
-        examples=[["I finally got the job, I can't stop smiling!", str(SAMPLE_FACE)],
+        examples=[["I finally got the job and I am so happy!", str(SAMPLE_FACE)],
                   ["I can't believe they cancelled my flight again. This is outrageous.", None],
                   ["My old dog died this morning and the house feels empty.", None]],
         inputs=[text, image], cache_examples=False, label="Examples",
