@@ -70,9 +70,9 @@ def main(argv=None) -> int:
     print(f"\nCold load: the first call in a fresh process (model load + first inference; `torch` already imported). "
           f"Warm latency and plain call: medians over {args.runs} alternating pairs of calls after one warm-up each "
           f"(calls under {MIN_SAMPLE_S:g} s get more pairs: about {args.runs} x {MIN_SAMPLE_S:g} s per side). "
-          "Overhead: best pipeline call / best plain call - 1 (the best calls are the least disturbed by other "
-          "processes; on this shared machine medians move by more than the 5% being measured). CPU-time overhead: the "
-          "same with the process's CPU time (all its threads), which other processes' load barely moves. "
+          "Overhead: the median over pairs of (pipeline call / plain call - 1); the two calls of a pair run back to back, "
+          "so the shared machine's changing load hits both alike. CPU-time overhead: the same with the process's CPU "
+          "time (all its threads). "
           f"Peak RSS: the whole process after the pipeline's warm-up, before the plain model is loaded; an idle "
           f"Python with numpy and torch imported is {baseline:.0f} MB. Same result: the pipeline's and the plain "
           "call's outputs agree (same text, labels, vectors, pixels or cuts).\n")
