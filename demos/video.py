@@ -42,8 +42,6 @@ def _overview(result: video_summary.VideoSummary) -> str:
              f"{clock(result.duration)} · {len(result.shots)} shot{'s' if len(result.shots) != 1 else ''} · "
              f"{result.info.width}x{result.info.height} · cuts by **{result.detector}** · "
              f"spoken language {d['language'] or '—'}"]
-    if any(s.caption_fallback for s in result.shots):
-        lines.append("*Keyframes are described by offline ImageNet tags, not captions (no captioner weights).*")
     lines += [f"*{note}*" for note in d["notes"]]
     timings = " · ".join(f"{k} {result.timings[k]:.1f} s" for k in STAGES if k in result.timings)
     lines.append(f"Time per stage: {timings} · total {sum(result.timings.values()):.1f} s")

@@ -256,3 +256,13 @@ def test_tab_declares_summarize_video_endpoint():
     assert required == ["video"]  # the detector, sampling and summary options have defaults
     assert [r["label"] for r in endpoint["returns"]][:2] == ["Summary", "Timeline: keyframe, time range, caption, "
                                                                         "what was said"]
+
+
+def test_summarizer_decodes_with_the_checkpoints_settings(tiny_models, use_backend):
+    use_backend("summarizer", tiny_models.get("bart"))
+    summarizer = backends.get("summarizer")
+    options = summarizer.generation_options()
+    assert (options["num_beams"], options["max_length"], options["min_length"]) == (2, 16, 4)  # its config's
+    assert summarizer.generation_options(max_length=30, num_beams=None)["max_length"] == 30
+    with pytest.raises(BadInput, match="Summary length"):
+        summarizer.summarize("some words here", max_length=5, min_length=9)

@@ -13,6 +13,7 @@ from mmdemo.registry import Loaded, Source, torch_footprint
 
 MAX_INPUT_TOKENS = 1024  # BART/PEGASUS position limit; T5 was trained on 512 but accepts this much
 MIN_CHUNK_TOKENS = 16  # a tail shorter than this is folded into the previous chunk
+DECODING_KEYS = {"num_beams", "max_length", "min_length", "length_penalty", "no_repeat_ngram_size", "early_stopping"}
 
 
 class Summarizer:
@@ -47,20 +48,37 @@ class Summarizer:
             out[-1] += tail  # slightly over budget: truncation trims a few tokens rather than a lost sentence
         return [" ".join(chunk) for chunk in out if chunk]
 
-    def summarize(self, text: str, max_new_tokens: int = 142, min_new_tokens: int = 20, num_beams: int = 4) -> str:
-        """A summary of ``text``; texts longer than the encoder are summarized chunk by chunk, then once more."""
+    def generation_options(self, **overrides) -> dict:
+        """How to decode: our defaults, then the checkpoint's own summarization settings (``task_specific_params``,
+        as T5 ships them, and its generation_config, as distilbart-cnn ships num_beams=4, max_length=142,
+        min_length=56, length_penalty=2.0), then the caller's non-None ``overrides``."""
+        from transformers import GenerationConfig
+
+        options = dict(num_beams=4, max_length=142, min_length=20, no_repeat_ngram_size=3, early_stopping=True)
+        task = (getattr(self.model.config, "task_specific_params", None) or {}).get("summarization", {})
+        options.update({k: v for k, v in task.items() if k in DECODING_KEYS})
+        own = self.model.generation_config.to_diff_dict() if self.model.generation_config is not None else {}
+        defaults = GenerationConfig().to_dict()
+        options.update({k: v for k, v in own.items() if k in DECODING_KEYS and v != defaults.get(k)})
+        options.update({k: v for k, v in overrides.items() if v is not None})
+        return options
+
+    def summarize(self, text: str, max_length: int | None = None, min_length: int | None = None,
+                  num_beams: int | None = None) -> str:
+        """A summary of ``text`` (lengths in tokens; None: the checkpoint's settings). Texts longer than the
+        encoder are summarized chunk by chunk, then the joined chunk summaries once more."""
         text = " ".join((text or "").split())
         if not text:
             raise BadInput("There is no text to summarize.")
-        if not 1 <= max_new_tokens <= 1024 or not 0 <= min_new_tokens <= max_new_tokens:
+        options = self.generation_options(max_length=max_length, min_length=min_length, num_beams=num_beams)
+        if not 1 <= options["max_length"] <= 1024 or not 0 <= options["min_length"] <= options["max_length"]:
             raise BadInput("Summary length must satisfy 0 <= min <= max <= 1024 tokens.")
-        parts = self._generate(self.chunks(text), max_new_tokens, min_new_tokens, num_beams)
+        parts = self._generate(self.chunks(text), options)
         if len(parts) > 1:
-            joined = " ".join(parts)
-            parts = self._generate(self.chunks(joined)[:1], max_new_tokens, min_new_tokens, num_beams)
+            parts = self._generate(self.chunks(" ".join(parts))[:1], options)
         return parts[0]
 
-    def _generate(self, texts: list[str], max_new_tokens: int, min_new_tokens: int, num_beams: int) -> list[str]:
+    def _generate(self, texts: list[str], options: dict) -> list[str]:
         import torch
 
         out: list[str] = []
@@ -68,8 +86,7 @@ class Summarizer:
             for text in texts:
                 batch = self.tokenizer([self.prefix + text], return_tensors="pt", truncation=True,
                                        max_length=self.max_input_tokens + 2).to(self.device)
-                ids = self.model.generate(**batch, num_beams=num_beams, max_new_tokens=max_new_tokens,
-                                          min_new_tokens=min_new_tokens, no_repeat_ngram_size=3, early_stopping=True)
+                ids = self.model.generate(**batch, **options)
                 out.append(" ".join(self.tokenizer.decode(ids[0], skip_special_tokens=True).split()))
         return out
 
