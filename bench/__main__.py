@@ -1,6 +1,6 @@
 """All pipelines in one table: cold load, warm latency, the plain library call they wrap, overhead, peak memory.
 
-    python -m bench [--only NAME[,NAME...]] [--runs 5]
+    python -m bench [--only NAME[,NAME...]] [--runs 7]
 
 Each row runs in a fresh Python process (``bench.pipeline_row``), so one row's models never inflate another's
 load time or memory. Per-tab benchmarks with more detail: ``python -m bench.<tab>``.
@@ -49,7 +49,7 @@ def table(results: list[dict]) -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help=f"comma-separated rows, from: {', '.join(ROWS)}")
-    parser.add_argument("--runs", type=int, default=5, help="warm samples per side (median), after one warm-up")
+    parser.add_argument("--runs", type=int, default=7, help="warm calls per side (median), after one warm-up")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(ROWS)
     unknown = [n for n in names if n not in ROWS]

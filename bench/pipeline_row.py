@@ -1,6 +1,6 @@
 """One row of `python -m bench`: one pipeline measured in this (fresh) process, printed as one line of JSON.
 
-    python -m bench.pipeline_row speech [--runs 5]
+    python -m bench.pipeline_row speech [--runs 7]
 
 Order of work, so that each number means one thing:
 1. inputs are prepared (generated model folders and videos in a child process, so their memory is not counted);
@@ -397,7 +397,7 @@ def clean_environment() -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=list(ROWS))
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--folder", type=Path, default=None, help="where generated inputs go (default: a temp dir)")
     parser.add_argument("--prepare", action="store_true", help="only generate the row's inputs into --folder")
     args = parser.parse_args(argv)
