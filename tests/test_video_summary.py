@@ -266,3 +266,14 @@ def test_summarizer_decodes_with_the_checkpoints_settings(tiny_models, use_backe
     assert summarizer.generation_options(max_length=30, num_beams=None)["max_length"] == 30
     with pytest.raises(BadInput, match="Summary length"):
         summarizer.summarize("some words here", max_length=5, min_length=9)
+
+
+@requires_pack("efficientnet-lite0")
+def test_captioner_path_with_a_tiny_blip(silent, tiny_models, use_backend):
+    """With captioner weights the keyframes get captions (noise from a random BLIP), not the offline tags."""
+    use_backend("captioner", tiny_models.get("blip"))
+    use_backend("summarizer", tiny_models.get("bart"))
+    result = vs.summarize_video(silent.path)
+    assert all(not s.caption_fallback and s.caption_backend.startswith("captioner") for s in result.shots)
+    assert not any("offline fallback" in n for n in result.notes)
+    assert result.summary.method.startswith("abstractive (")

@@ -154,13 +154,13 @@ def _caption(found, results: list[ShotResult], notes: list[str], report) -> None
                                        num_candidates=1, batch_size=CAPTION_BATCH)
             for shot, r in zip(batch, described):
                 captions[shot.index] = (r.describe(), r.backend, r.fallback)
-                if r.fallback:
-                    notes.append("Keyframes are described by ImageNet tags (offline fallback), not captions: no "
-                                 "captioner weights were found (set MMDEMO_CAPTIONER_MODEL).")
             report(min(1.0, (start + len(batch)) / max(1, len(originals))), "captioning keyframes")
     except BackendUnavailable as exc:
         notes.append(f"Keyframes are not described: {exc}")
         return
+    if any(fallback for _, _, fallback in captions.values()):
+        notes.append("Keyframes are described by ImageNet tags (offline fallback), not captions: no captioner "
+                     "weights were found (set MMDEMO_CAPTIONER_MODEL).")
     for r in results:
         source = r.index if r.duplicate_of is None else r.duplicate_of
         r.caption, r.caption_backend, r.caption_fallback = captions.get(source, ("", "", False))
