@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import user_errors
+from demos.common import gpu, user_errors
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import video_summary
 from mmdemo.pipelines.video_summary import clock
@@ -52,6 +52,7 @@ def _rows(result: video_summary.VideoSummary) -> list[list]:
     return [[s.index + 1, round(s.start, 2), round(s.end, 2), s.caption, s.transcript] for s in result.shots]
 
 
+@gpu(duration=120)
 @user_errors
 def run(video, detector, every, method, sentences, progress=gr.Progress()):
     if not video:
