@@ -1,1 +1,2 @@
-"""Benchmarks: each module prints a Markdown table (python -m bench.<name>)."""
+"""Benchmarks: `python -m bench` prints one table over all pipelines (each against the plain library call it
+wraps); each module prints its tab's detailed table (python -m bench.<name>)."""
