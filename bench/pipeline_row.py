@@ -358,8 +358,8 @@ def measure(row: Row, folder: Path, runs: int) -> dict:
     peak = peak_rss_mb()
     plain = case.load_plain()
     plain_first = plain()  # warm-up of the plain side
-    # Fast calls get more pairs (the same time budget per side as a one-second call): on a shared machine the
-    # best of many short samples finds the quiet moments, which a few long samples would average away.
+    # Fast calls get more pairs (the same time budget per side as one-second calls): the median over many short
+    # back-to-back pairs is steadier on a shared machine than over a few.
     began = time.perf_counter()
     plain()
     pairs = runs * max(1, math.ceil(MIN_SAMPLE_S / (time.perf_counter() - began)))
@@ -403,6 +403,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.prepare and args.folder is None:
+        parser.error("--prepare needs --folder")
     clean_environment()
     row = ROWS[args.name]
     if args.prepare:
