@@ -41,3 +41,16 @@ def test_unknown_row_is_one_clear_line():
                           text=True, timeout=60)
     assert proc.returncode == 2
     assert "unknown row 'nope'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_failed_row_keeps_the_table_shape():
+    from bench.__main__ import table
+
+    ok = {"name": "embedder", "weights": "pack (MiniLM)", "cold_s": 4.0, "warm_s": 0.1, "plain_s": 0.1,
+          "overhead_pct": 1.04, "cpu_overhead_pct": -0.5, "peak_rss_mb": 900.0, "agree": False}
+    lines = table([ok, {"name": "speech", "error": "ModuleNotFoundError: No module named 'faster_whisper'"},
+                   dict(ok, name="video_shots")])
+    assert [len(_cells(line)) for line in lines] == [len(COLUMNS)] * 5
+    assert _cells(lines[2])[5:] == ["+1.0", "-0.5", "900", "NO"]  # disagreeing outputs are flagged, not hidden
+    assert _cells(lines[3])[2] == "failed: ModuleNotFoundError: No module named 'faster_whisper'"
+    assert _cells(lines[4])[5:7] == ["n/a: different work", "n/a"]  # no overhead claimed for a different job
