@@ -338,10 +338,10 @@ ROWS = {row.name: row for row in [
         "diffusers `AutoPipelineForText2Image(...)(prompt, 2 steps, guidance 0, 256x256, generator seed 0)`",
         _text_to_image, _prepare_t2i),
     Row("video_shots", f"{PACK} (EfficientNet-Lite0 keyframes)",
-        "`shots.detect_shots(15 s video, 5 shots)`: 5 samples/s, PySceneDetect ContentDetector on each, keyframe = "
-        "the most central of up to 5 candidates per shot (EfficientNet-Lite0 features)",
+        "`shots.detect_shots(15 s video, 5 shots)` with its defaults: 10 samples/s, PySceneDetect AdaptiveDetector on "
+        "each, keyframe = the most central of up to 3 candidates per shot (EfficientNet-Lite0 features)",
         "PySceneDetect `detect(file, ContentDetector())` with its defaults: every frame (25 fps) decoded by OpenCV, "
-        "no keyframes. Not the same work: the pipeline's extra time is the keyframe CNN (about 25 images)",
+        "no keyframes. Not the same work: the pipeline's extra time is the keyframe CNN (about 15 images)",
         _shots, _prepare_shots, same_work=False),
 ]}
 
