@@ -289,10 +289,21 @@ def load(source: Source) -> Loaded:
     return _load_transformers(source.location, local=False)
 
 
+def _ctranslate2_device() -> str:
+    """pick_device()'s answer without importing torch when nothing is forced: CTranslate2 counts CUDA devices
+    itself, and importing torch (2+ s) was most of the gap between `python -m mmdemo transcribe` and a plain
+    faster-whisper script (bench.speech)."""
+    if os.environ.get("MMDEMO_DEVICE", "").strip():
+        return pick_device()
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
 def _load_faster_whisper(location, local: bool = True, note: str = "") -> Loaded:
     from faster_whisper import WhisperModel
 
-    device = pick_device()
+    device = _ctranslate2_device()
     ct2_device = "cuda" if device.startswith("cuda") else "cpu"  # CTranslate2 has no MPS backend
     compute = "int8" if ct2_device == "cpu" else "float16"
     index = int(device.split(":")[1]) if ":" in device else 0
