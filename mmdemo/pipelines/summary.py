@@ -78,10 +78,14 @@ def summarize(sentences: list[Sentence], method: str = "auto", max_sentences: in
     if method in ("auto", "abstractive"):
         try:
             return abstractive(sentences)
-        except BackendUnavailable as exc:
+        except BackendUnavailable:
             if method == "abstractive":
                 raise
-            notes.append(f"Extractive summary: no summarization model is available ({_first_clause(exc)}).")
+            from mmdemo import backends
+
+            variable = backends.REGISTRY.spec("summarizer").env_var
+            notes.append(f"Extractive summary: no summarization model is available (set {variable} to a "
+                         "summarization model folder or Hub id for an abstractive one).")
     summary = extractive(sentences, max_sentences)
     summary.notes = notes + summary.notes
     return summary
@@ -149,7 +153,3 @@ def _as_sentence(s: Sentence) -> str:
     if s.source == "caption":
         text = "Shown: " + text
     return text if text[-1:] in ".!?" else text + "."
-
-
-def _first_clause(exc: Exception) -> str:
-    return str(exc).split(":")[0].rstrip(".")
