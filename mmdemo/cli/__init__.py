@@ -54,10 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: internal error ({type(exc).__name__}: {exc}); set MMDEMO_DEBUG=1 for details",
               file=sys.stderr)
         return 1
-    if args.json:
-        json.dump(result, sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        render = getattr(module, "render", None)
-        print(render(result) if render else json.dumps(result, indent=2, ensure_ascii=False))
+    try:
+        if args.json:
+            json.dump(result, sys.stdout, ensure_ascii=False)
+            sys.stdout.write("\n")
+        else:
+            render = getattr(module, "render", None)
+            print(render(result) if render else json.dumps(result, indent=2, ensure_ascii=False))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `... | head`: the reader left; no traceback, and none again at interpreter exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
