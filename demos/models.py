@@ -61,7 +61,7 @@ def build() -> None:
         "weight packs of `requirements-weights.txt`."
     )
     table = gr.Dataframe(value=_table, headers=COLUMNS, interactive=False, wrap=True,
-                         column_widths=WIDTHS, max_height=700)
+                         column_widths=WIDTHS, max_height=1400)  # every backend without an inner scroll bar
     with gr.Row():
         choice = gr.Dropdown(backends.REGISTRY.names, label="Backend", scale=3)
         load_btn = gr.Button("Load", scale=1)
