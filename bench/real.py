@@ -1,0 +1,164 @@
+"""The app against the plain libraries on real recordings and films, side by side in one run.
+
+    python -m bench.real [--data DIR] [--asterisk DIR] [--fetch-asterisk] [--per-language 10] [--only speech,video]
+
+Speech: ``pipelines.speech.transcribe(file)`` with the app's defaults against faster-whisper with its own defaults
+(``WhisperModel(folder).transcribe(file)``: beam 5, no VAD), on the same whisper-base weights (the offline pack);
+both scored by the app's scorer (Whisper's normalizers), corpus-level per language. Clips: the English readings of
+the development data folder, and with ``--asterisk`` (or ``--fetch-asterisk``) recorded telephone prompts in
+en/es/fr/it/ru from Debian's Asterisk sound packages.
+Video: ``pipelines.shots.detect_shots(file)`` against PySceneDetect's ``detect(file, ContentDetector())`` on every
+frame, cut precision and recall with a 0.5 s tolerance, on the films whose cut times the data README gives.
+Calls alternate which side goes first; the machine is shared, so compare the ratio of times, not the times.
+Prints one line and exits 0 when the data folder is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from bench.common import load_average, machine_line
+from bench.real_data import DEFAULT_DATA, Clip, asterisk_prompts, fetch_asterisk, films, readings
+
+TOLERANCE = 0.5  # seconds between a found cut and a true one
+
+
+def match_cuts(found: list[float], truth: list[float], tolerance: float = TOLERANCE) -> int:
+    """How many true cuts have a found cut within ``tolerance``, each found cut used once (nearest first)."""
+    pairs = sorted((abs(f - t), i, j) for i, f in enumerate(found) for j, t in enumerate(truth) if abs(f - t) <= tolerance)
+    used_found, used_truth = set(), set()
+    for _, i, j in pairs:
+        if i not in used_found and j not in used_truth:
+            used_found.add(i)
+            used_truth.add(j)
+    return len(used_truth)
+
+
+def _timed(call):
+    start = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - start
+
+
+# -- speech ---------------------------------------------------------------------------------------------------------
+
+def speech_rows(clips: list[Clip]) -> list[str]:
+    from faster_whisper import WhisperModel
+
+    from mmdemo import backends
+    from mmdemo.backends.whisper import pack_model_folder
+    from mmdemo.pipelines.speech import corpus_score, transcribe
+
+    plain = WhisperModel(str(pack_model_folder()))  # its defaults: device, compute type, threads
+    transcribe(clips[0].path)  # load the app's model before timing
+    backends.get_loaded("whisper")
+    refs, ours, theirs = defaultdict(list), defaultdict(list), defaultdict(list)
+    seconds = defaultdict(lambda: [0.0, 0.0, 0.0])  # audio, app, plain
+    for i, clip in enumerate(clips):
+        def app():
+            return transcribe(clip.path).text
+
+        def lib():
+            segments, _ = plain.transcribe(str(clip.path))
+            return " ".join(s.text.strip() for s in segments)
+
+        first, second = (app, lib) if i % 2 == 0 else (lib, app)
+        a, ta = _timed(first)
+        b, tb = _timed(second)
+        (text_app, t_app), (text_lib, t_lib) = ((a, ta), (b, tb)) if i % 2 == 0 else ((b, tb), (a, ta))
+        refs[clip.language].append(clip.reference)
+        ours[clip.language].append(text_app)
+        theirs[clip.language].append(text_lib)
+        info = seconds[clip.language]
+        info[0] += _duration(clip.path)
+        info[1] += t_app
+        info[2] += t_lib
+        print(f"  {clip.language} {clip.path.name}: app {t_app:.1f} s, plain {t_lib:.1f} s", file=sys.stderr)
+    rows = ["| language | clips | audio (s) | app WER | plain WER | app CER | plain CER | normalizer | app time (s) | "
+            "plain time (s) | time ratio |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for lang in refs:
+        mine, base = corpus_score(refs[lang], ours[lang], lang), corpus_score(refs[lang], theirs[lang], lang)
+        audio, t_app, t_lib = seconds[lang]
+        rows.append(f"| {lang} | {len(refs[lang])} | {audio:.0f} | {mine['wer']:.3f} | {base['wer']:.3f} | "
+                    f"{mine['cer']:.3f} | {base['cer']:.3f} | {mine['normalizer']} | {t_app:.1f} | {t_lib:.1f} | "
+                    f"{t_app / t_lib:.2f} |")
+    return rows
+
+
+def _duration(path: Path) -> float:
+    import soundfile as sf
+
+    return sf.info(str(path)).duration
+
+
+# -- video ----------------------------------------------------------------------------------------------------------
+
+def video_rows(data: Path) -> list[str]:
+    from scenedetect import ContentDetector, detect
+
+    from mmdemo.pipelines.shots import detect_shots
+
+    found = films(data)
+    rows = ["| film | true cuts | app found | app extra | plain found | plain extra | app time (s) | plain time (s) |",
+            "|---|---|---|---|---|---|---|---|"]
+    totals = [0, 0, 0, 0, 0]
+    detect_shots(found[0].path)  # warm the keyframe model
+    for i, film in enumerate(found):
+        def app():
+            return detect_shots(film.path).cuts
+
+        def lib():
+            return [start.seconds for start, _ in detect(str(film.path), ContentDetector())[1:]]
+
+        first, second = (app, lib) if i % 2 == 0 else (lib, app)
+        a, ta = _timed(first)
+        b, tb = _timed(second)
+        (ours, t_app), (theirs, t_lib) = ((a, ta), (b, tb)) if i % 2 == 0 else ((b, tb), (a, ta))
+        hit_app, hit_lib = match_cuts(ours, film.cuts), match_cuts(theirs, film.cuts)
+        totals = [x + y for x, y in zip(totals, [len(film.cuts), hit_app, len(ours) - hit_app, hit_lib,
+                                                 len(theirs) - hit_lib])]
+        rows.append(f"| {film.path.name} | {len(film.cuts)} | {hit_app} | {len(ours) - hit_app} | {hit_lib} | "
+                    f"{len(theirs) - hit_lib} | {t_app:.2f} | {t_lib:.2f} |")
+    rows.append("| **all** | {} | {} | {} | {} | {} | | |".format(*totals))
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="development data folder (speech/, video/)")
+    parser.add_argument("--asterisk", type=Path, default=None,
+                        help="folder with Debian's asterisk-core-sounds packages unpacked (dpkg-deb -x)")
+    parser.add_argument("--fetch-asterisk", action="store_true",
+                        help="apt-get download the Asterisk packages into --asterisk (default ~/.cache/mmdemo-bench)")
+    parser.add_argument("--per-language", type=int, default=10, help="Asterisk prompts per language")
+    parser.add_argument("--only", default="speech,video", help="speech, video or both")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"bench.real: skipped, no data folder at {args.data} (pass --data).")
+        return 0
+    parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    load_start = load_average()
+    out = []
+    if "speech" in parts:
+        clips = readings(args.data)
+        if args.fetch_asterisk:
+            args.asterisk = fetch_asterisk(args.asterisk or Path.home() / ".cache" / "mmdemo-bench" / "asterisk")
+        if args.asterisk:
+            clips += asterisk_prompts(args.asterisk, args.per_language)
+        else:
+            out.append("(Asterisk prompts in es/fr/it/ru skipped: pass --asterisk DIR or --fetch-asterisk.)\n")
+        out += ["Speech: app defaults vs faster-whisper defaults, whisper-base (offline pack)\n", *speech_rows(clips), ""]
+    if "video" in parts:
+        out += ["Shots: app defaults vs PySceneDetect ContentDetector on every frame (cuts within "
+                f"{TOLERANCE} s)\n", *video_rows(args.data), ""]
+    print(machine_line(load_start) + "\n")
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
