@@ -34,10 +34,6 @@ def user_errors(fn):
     return wrapper
 
 
-def pending_notice(what: str) -> None:
-    gr.Markdown(f"*{what} arrives in a coming release; the other tabs work now.*")
-
-
 class ImageInput(gr.Image):
     """gr.Image whose uploads are checked by mmdemo before Gradio opens them with Pillow.
 

@@ -11,7 +11,6 @@ import threading
 import gradio as gr
 
 from demos.common import gpu, user_errors
-from mmdemo.errors import MMDemoError
 from mmdemo.pipelines import text_to_image as t2i
 from mmdemo.pipelines.png_parameters import infotext
 

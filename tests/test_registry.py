@@ -71,6 +71,25 @@ def test_mistyped_override_folder_is_reported(no_hub, monkeypatch):
         Registry([_spec()]).resolve("thing")
 
 
+def test_source_chosen_in_the_app_wins_and_reloads(tmp_path, monkeypatch, no_hub):
+    """set_source: the Models tab's (and the CLI's --model) choice, ahead of the environment, without a restart."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.setenv("MMDEMO_THING_MODEL", str(first))
+    registry = Registry([_spec()], loaders={"thing": lambda source: Loaded(source.location, "cpu", "float32")})
+    assert registry.get("thing") == str(first.resolve())
+    registry.set_source("thing", str(second))
+    assert not registry.is_loaded("thing")  # the old model is let go at once
+    assert registry.configured("thing") == (str(second), "chosen in the app")
+    assert registry.get("thing") == str(second.resolve()) and registry.load_count("thing") == 2
+    registry.set_source("thing", None)  # back to the environment
+    assert registry.get("thing") == str(first.resolve())
+    registry.set_source("thing", "./not/there")
+    with pytest.raises(BackendUnavailable, match=r"\./not/there \(chosen in the app\) is neither"):
+        registry.get("thing")
+
+
 # -- the Hub probe ---------------------------------------------------------------------------------------------
 def test_hub_probe_honours_hf_hub_offline(monkeypatch):
     hub.hub_reachable.cache_clear()

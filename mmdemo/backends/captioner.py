@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmdemo.device import dtype_name, pick_device, torch_dtype
+from mmdemo.backends.pretrained import load_pretrained
 from mmdemo.errors import BadInput
-from mmdemo.registry import Loaded, Source, torch_footprint
+from mmdemo.registry import Loaded, Source
 
 MAX_CANDIDATES = 10
 MAX_NEW_TOKENS = 60
@@ -75,8 +75,6 @@ class Captioner:
 
     def _loglik(self, sequences, image_embeds, prompt_len: int) -> list[float]:
         """Mean log-probability of each sequence's tokens after ``prompt_len`` (through [SEP]), given the image."""
-        import torch
-
         pad = self.text_config.pad_token_id
         mask = (sequences != pad).long()
         logits = self.model.text_decoder(input_ids=sequences, attention_mask=mask,
@@ -92,22 +90,5 @@ class Captioner:
 def load(source: Source) -> Loaded:
     from transformers import BlipForConditionalGeneration, BlipProcessor
 
-    device = pick_device()
-    dtype = torch_dtype(device)
-    local = source.kind != "hub"
-    processor = BlipProcessor.from_pretrained(source.location, local_files_only=local)
-    model = BlipForConditionalGeneration.from_pretrained(source.location, local_files_only=local, dtype=dtype,
-                                                         use_safetensors=_has_safetensors(source))
-    model.to(device).eval()
-    params, nbytes = torch_footprint(model)
-    return Loaded(Captioner(model, processor, device, dtype), device, dtype_name(dtype), params, nbytes,
-                  engine="transformers")
-
-
-def _has_safetensors(source: Source) -> bool | None:
-    """Prefer safetensors; a local folder that only has a .bin loads it (torch.load is weights_only there)."""
-    from pathlib import Path
-
-    if source.kind == "hub":
-        return None  # transformers prefers safetensors when the repo has them
-    return True if any(Path(source.location).glob("*.safetensors")) else None
+    model, (processor,), placement = load_pretrained(source, BlipForConditionalGeneration, BlipProcessor)
+    return placement.loaded(Captioner(model, processor, placement.device, placement.dtype), model)

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from mmdemo import hub
 from mmdemo.device import dtype_name, pick_device, torch_dtype
 from mmdemo.errors import BackendUnavailable, MMDemoError
-from mmdemo.registry import Loaded, Source, torch_footprint
+from mmdemo.registry import Loaded, Source, locate, torch_footprint
 
 log = logging.getLogger(__name__)
 
@@ -211,10 +210,6 @@ class Diffusion:
         return [m.register_forward_pre_hook(check) for m in modules]
 
 
-def _local(source: Source) -> bool:
-    return source.kind != "hub"
-
-
 def _load_pipeline(location: str, local: bool, dtype):
     from diffusers import AutoPipelineForText2Image
 
@@ -233,42 +228,37 @@ def _load_pipeline(location: str, local: bool, dtype):
         raise BackendUnavailable(f"Could not load the diffusion model from {location}: {exc}") from None
 
 
-def _taesd_source() -> tuple[str, bool] | None:
-    """(location, local_only) of the tiny autoencoder when MMDEMO_TAESD_MODEL is set, else None."""
+def _taesd_source() -> Source | None:
+    """Where the tiny autoencoder loads from when MMDEMO_TAESD_MODEL is set, else None."""
     value = os.environ.get(TAESD_ENV, "").strip()
     if not value:
         return None
-    folder = Path(value).expanduser()
-    if folder.is_dir():
-        return str(folder.resolve()), True
-    cached = hub.cached_snapshot(value)
-    if cached is not None:
-        return str(cached), True
-    if hub.hub_reachable() and not value.startswith((".", "/", "~")):
-        return value, False
-    raise BackendUnavailable(f"{TAESD_ENV}={value} is neither a local folder nor a reachable Hub id; unset it or "
-                             "point it at an AutoencoderTiny folder (e.g. a copy of madebyollin/taesd).")
+    source = locate(value, TAESD_ENV, explicit=True)
+    if source is None:
+        raise BackendUnavailable(f"{TAESD_ENV}={value} is neither a local folder nor a reachable Hub id; unset it or "
+                                 "point it at an AutoencoderTiny folder (e.g. a copy of madebyollin/taesd).")
+    return source
 
 
 def _load_taesd(device: str, dtype):
     from diffusers import AutoencoderTiny
 
-    where = _taesd_source()
-    if where is None:
+    source = _taesd_source()
+    if source is None:
         return None, ""
-    location, local = where
     try:
-        model = AutoencoderTiny.from_pretrained(location, local_files_only=local, dtype=dtype,
+        model = AutoencoderTiny.from_pretrained(source.location, local_files_only=source.local, dtype=dtype,
                                                 use_safetensors=True)
     except (OSError, ValueError) as exc:
-        raise BackendUnavailable(f"{TAESD_ENV}={location} could not be loaded as an AutoencoderTiny: {exc}") from None
-    return model.to(device).eval(), location
+        raise BackendUnavailable(f"{TAESD_ENV}={source.location} could not be loaded as an AutoencoderTiny: "
+                                 f"{exc}") from None
+    return model.to(device).eval(), source.location
 
 
 def load(source: Source) -> Loaded:
     device = pick_device()
     dtype = torch_dtype(device)
-    pipe = _load_pipeline(source.location, _local(source), dtype)
+    pipe = _load_pipeline(source.location, source.local, dtype)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)  # progress goes to the caller's callback instead
     if os.environ.get("MMDEMO_ATTENTION_SLICING", "").strip().lower() in {"1", "true", "yes", "on"}:

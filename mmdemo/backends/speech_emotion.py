@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmdemo.device import dtype_name, pick_device, torch_dtype
+from mmdemo.backends.pretrained import load_pretrained
 from mmdemo.errors import BackendUnavailable
 from mmdemo.pipelines.emotion_labels import LabelMap, label_map
-from mmdemo.registry import Loaded, Source, torch_footprint
+from mmdemo.registry import Loaded, Source
 
 WINDOW_S = 20.0  # longer clips are cut into windows: attention cost grows with length, emotion changes anyway
 
@@ -57,19 +57,12 @@ class SpeechEmotion:
 def load(source: Source) -> Loaded:
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
-    device = pick_device()
-    dtype = torch_dtype(device)
-    local = source.kind != "hub"
-    extractor = AutoFeatureExtractor.from_pretrained(source.location, local_files_only=local)
-    # use_safetensors left at None: transformers prefers safetensors and loads a .bin only with weights_only=True
-    # (superb/wav2vec2-base-superb-er ships only pytorch_model.bin on its main branch).
-    model = AutoModelForAudioClassification.from_pretrained(source.location, local_files_only=local, dtype=dtype)
-    model.to(device).eval()
+    # superb/wav2vec2-base-superb-er ships only pytorch_model.bin on its main branch: prefer_safetensors lets
+    # transformers load it with weights_only=True.
+    model, (extractor,), placement = load_pretrained(source, AutoModelForAudioClassification, AutoFeatureExtractor)
     name = source.model_id or source.location
     try:
-        classifier = SpeechEmotion(model, extractor, device, dtype, name)
+        classifier = SpeechEmotion(model, extractor, placement.device, placement.dtype, name)
     except ValueError as exc:
         raise BackendUnavailable(f"the speech_emotion model {name} is not an emotion classifier: {exc}.") from None
-    params, nbytes = torch_footprint(model)
-    return Loaded(classifier, device, dtype_name(dtype), params, nbytes, engine="transformers",
-                  note=f"covers {', '.join(classifier.covered)}")
+    return placement.loaded(classifier, model, note=f"covers {', '.join(classifier.covered)}")

@@ -7,9 +7,9 @@ and the video summary stays extractive (MiniLM centrality).
 
 from __future__ import annotations
 
-from mmdemo.device import dtype_name, pick_device, torch_dtype
+from mmdemo.backends.pretrained import load_pretrained
 from mmdemo.errors import BadInput
-from mmdemo.registry import Loaded, Source, torch_footprint
+from mmdemo.registry import Loaded, Source
 
 MAX_INPUT_TOKENS = 1024  # BART/PEGASUS position limit; T5 was trained on 512 but accepts this much
 MIN_CHUNK_TOKENS = 16  # a tail shorter than this is folded into the previous chunk
@@ -96,16 +96,7 @@ def load(source: Source) -> Loaded:
 
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    device = pick_device()
-    dtype = torch_dtype(device)
-    local = source.kind != "hub"
-    safetensors = True if local and any(Path(source.location).glob("*.safetensors")) else None
-    tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=local)
-    model = AutoModelForSeq2SeqLM.from_pretrained(source.location, local_files_only=local, dtype=dtype,
-                                                  use_safetensors=safetensors)
-    model.to(device).eval()
+    model, (tokenizer,), placement = load_pretrained(source, AutoModelForSeq2SeqLM, AutoTokenizer)
     prefix = "summarize: " if model.config.model_type in ("t5", "mt5", "umt5", "longt5") else ""
-    params, nbytes = torch_footprint(model)
     model_id = source.model_id or Path(source.location).name
-    return Loaded(Summarizer(model, tokenizer, device, model_id, prefix), device, dtype_name(dtype), params, nbytes,
-                  engine="transformers")
+    return placement.loaded(Summarizer(model, tokenizer, placement.device, model_id, prefix), model)

@@ -7,9 +7,9 @@ and callers fall back to Whisper's own speech translation to English.
 
 from __future__ import annotations
 
-from mmdemo.device import dtype_name, pick_device, torch_dtype
+from mmdemo.backends.pretrained import load_pretrained
 from mmdemo.errors import BadInput
-from mmdemo.registry import Loaded, Source, torch_footprint
+from mmdemo.registry import Loaded, Source
 
 # ISO 639-1 -> NLLB (FLORES-200) codes for the languages people ask for most; NLLB codes are accepted as is.
 NLLB_CODES = {
@@ -61,17 +61,10 @@ class Translator:
 def load(source: Source) -> Loaded:
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    device = pick_device()
-    dtype = torch_dtype(device)
-    local = source.kind != "hub"
-    tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=local)
-    model = AutoModelForSeq2SeqLM.from_pretrained(source.location, local_files_only=local, dtype=dtype)
-    model.to(device).eval()
+    model, (tokenizer,), placement = load_pretrained(source, AutoModelForSeq2SeqLM, AutoTokenizer)
     model_type = model.config.model_type
     name = type(tokenizer).__name__.lower()
     kind = "nllb" if "nllb" in name else "m2m100" if model_type == "m2m_100" else "marian" if model_type == "marian" \
         else model_type
-    params, nbytes = torch_footprint(model)
     note = "fixed language pair (Marian)" if kind == "marian" else ""
-    return Loaded(Translator(model, tokenizer, device, kind), device, dtype_name(dtype), params, nbytes,
-                  engine="transformers", note=note)
+    return placement.loaded(Translator(model, tokenizer, placement.device, kind), model, note=note)

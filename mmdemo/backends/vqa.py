@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mmdemo.device import dtype_name, pick_device, torch_dtype
+from mmdemo.backends.pretrained import load_pretrained
 from mmdemo.errors import BadInput
-from mmdemo.registry import Loaded, Source, torch_footprint
+from mmdemo.registry import Loaded, Source
 
 MAX_QUESTION_CHARS = 300
 
@@ -35,15 +35,5 @@ class VisualQA:
 def load(source: Source) -> Loaded:
     from transformers import BlipForQuestionAnswering, BlipProcessor
 
-    from mmdemo.backends.captioner import _has_safetensors
-
-    device = pick_device()
-    dtype = torch_dtype(device)
-    local = source.kind != "hub"
-    processor = BlipProcessor.from_pretrained(source.location, local_files_only=local)
-    model = BlipForQuestionAnswering.from_pretrained(source.location, local_files_only=local, dtype=dtype,
-                                                     use_safetensors=_has_safetensors(source))
-    model.to(device).eval()
-    params, nbytes = torch_footprint(model)
-    return Loaded(VisualQA(model, processor, device, dtype), device, dtype_name(dtype), params, nbytes,
-                  engine="transformers")
+    model, (processor,), placement = load_pretrained(source, BlipForQuestionAnswering, BlipProcessor)
+    return placement.loaded(VisualQA(model, processor, placement.device, placement.dtype), model)

@@ -25,21 +25,21 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> dict:
-    import os
     from pathlib import Path
 
     from mmdemo import backends
     from mmdemo.errors import BadInput
     from mmdemo.outputs import check_writable
     from mmdemo.pipelines.text_to_image import generate
+    from mmdemo.registry import looks_like_path
 
     if Path(args.out).suffix.lower() != ".png":
         raise BadInput(f"--out must name a .png file (the parameters live in PNG text chunks), not {args.out}.")
-    if args.model and args.model.startswith((".", "/", "~")) and not Path(args.model).expanduser().is_dir():
+    if args.model and looks_like_path(args.model) and not Path(args.model).expanduser().is_dir():
         raise BadInput(f"--model {args.model}: no such folder (give a diffusers model folder or a Hub id).")
     check_writable(args.out, "--out")  # before the generation, not after it
-    if args.model:  # this process only: the registry reads the override when it loads the backend
-        os.environ[backends.REGISTRY.spec("diffusion").env_var] = args.model
+    if args.model:
+        backends.REGISTRY.set_source("diffusion", args.model)
     result = generate(args.prompt, negative_prompt=args.negative, seed=args.seed, steps=args.steps,
                       guidance=args.guidance, width=args.width, height=args.height, num_images=args.num_images,
                       fast_decode=args.fast_decode, score=not args.no_score)

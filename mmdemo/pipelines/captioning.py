@@ -26,6 +26,7 @@ from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.image import load_image
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
 from mmdemo.pipelines import zero_shot
+from mmdemo.pipelines.translation import translate
 
 DEFAULT_ALPHA = 1.0
 DEFAULT_BETA = 0.2  # a CLIP logit moves about 5x more between captions than a mean log-likelihood does
@@ -253,16 +254,10 @@ def _translate(results, target: str) -> None:
             r.notes.append("No caption to translate: the offline fallback gives tags, not a caption.")
         return
     try:
-        from mmdemo.pipelines.translation import translate
-
         translated = iter(translate(texts, target))
     except BackendUnavailable as exc:
         for r in results:
             r.notes.append(str(exc))
-        return
-    except ImportError:
-        for r in results:
-            r.notes.append("Translation is not part of this build of mmdemo.")
         return
     for r in results:
         if r.captions:

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from mmdemo.errors import BadInput
+from mmdemo.media import video as video_media
 from mmdemo.media.text import check_text
 from mmdemo.media.text import read_text_file as read_text
 from mmdemo.pipelines import emotion_text
@@ -106,7 +107,7 @@ def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, we
         from mmdemo.media.image import load_image
 
         loaded_image = load_image(image)
-    video_info = _probe_video(video) if video is not None else None
+    video_info = video_media.probe(video) if video is not None else None
     voice_source = audio if audio is not None else (video if video_info and video_info.has_audio else None)
     samples = None
     if voice_source is not None:  # decode now: a bad audio file fails before minutes of video work
@@ -224,14 +225,3 @@ def read_text_file(path) -> list[str]:
     if not texts:
         raise BadInput(f"{path.name}: no text in the file (one text per line).")
     return texts
-
-
-def _probe_video(path):
-    try:
-        from mmdemo.media import video
-    except ImportError as exc:
-        from mmdemo.errors import BackendUnavailable
-
-        raise BackendUnavailable(f"Video input is not part of this build of mmdemo ({exc}).") from None
-
-    return video.probe(path)

@@ -12,7 +12,9 @@ import numpy as np
 
 from mmdemo import backends
 from mmdemo.errors import BackendUnavailable
+from mmdemo.media.audio import load_audio
 from mmdemo.pipelines import emotion_text
+from mmdemo.pipelines.speech import transcribe
 
 SAMPLE_RATE = 16000
 PROSODY_METHOD = "heuristic arousal from prosody (pitch, energy, speaking rate); not an emotion classifier"
@@ -68,24 +70,13 @@ class VoiceResult:
         return [(s["start"], s["probs"]) for s in self.segments if s.get("probs") is not None]
 
 
-def _speech_modules():
-    try:
-        from mmdemo.media.audio import load_audio
-        from mmdemo.pipelines.speech import transcribe
-    except ImportError as exc:
-        raise BackendUnavailable(f"The speech pipeline is not part of this build of mmdemo ({exc}).") from None
-    return load_audio, transcribe
-
-
 def load(path) -> np.ndarray:
     """16 kHz mono float32 samples of an audio file or of a video's audio track (BadInput on bad files)."""
-    load_audio, _ = _speech_modules()
     return load_audio(path, sample_rate=SAMPLE_RATE)
 
 
 def analyze(audio, progress=None) -> VoiceResult:
     """Transcribe, read the transcript's emotion per segment and overall, and read the voice itself."""
-    _, transcribe = _speech_modules()
     samples = load(audio) if not isinstance(audio, np.ndarray) else np.asarray(audio, dtype=np.float32)
     duration = len(samples) / SAMPLE_RATE
     notes: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import textwrap
 
 FORMATS = ("srt", "vtt", "txt", "json")
@@ -61,10 +62,8 @@ def render(transcript, fmt: str) -> str:
     raise BadInput(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
 
 
-def write_all(transcript, folder, stem: str = "transcript") -> dict[str, "Path"]:
+def write_all(transcript, folder, stem: str = "transcript") -> dict[str, Path]:
     """Write every format into ``folder``; {format: path}."""
-    from pathlib import Path
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}

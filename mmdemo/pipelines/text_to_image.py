@@ -141,13 +141,14 @@ def configured_defaults() -> tuple[Suggested, str]:
     from, in one sentence."""
     from mmdemo import backends, hub
     from mmdemo.backends.diffusion import TAESD_ENV, detect_family
+    from mmdemo.registry import looks_like_path
 
     spec = backends.REGISTRY.spec("diffusion")
-    name = os.environ.get(spec.env_var, "").strip() or spec.default_model
+    name, _ = backends.REGISTRY.configured("diffusion")
     folder = Path(name).expanduser() if Path(name).expanduser().is_dir() else hub.cached_snapshot(name)
     if folder is not None:
         where = f"Model: `{name}` (local files)."
-    elif name.startswith((".", "/", "~")):
+    elif looks_like_path(name):
         where = f"{spec.env_var}={name} is not an existing folder: point it at a local diffusers model folder."
     else:
         where = (f"Model: `{name}`, downloaded from the Hugging Face Hub on first use; without Hub access set "

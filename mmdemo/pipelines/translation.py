@@ -30,14 +30,3 @@ def translate(texts: list[str], target: str, source: str | None = None) -> list[
     for i, text in zip(keep, translated):
         out[i] = text
     return out
-
-
-def available() -> tuple[bool, str]:
-    """(True, "") when a translator can be resolved, else (False, the one-sentence reason)."""
-    from mmdemo.errors import BackendUnavailable
-
-    try:
-        backends.resolve("translator")
-    except BackendUnavailable as exc:
-        return False, str(exc)
-    return True, ""
