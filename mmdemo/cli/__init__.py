@@ -28,10 +28,26 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
         cmd.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        cmd.add_argument("--verbose", action="store_true",
+                         help="let the model libraries print their progress bars and warnings on stderr")
         cmd.set_defaults(_module=module)
     return parser
 
 
+
+
+def _quiet_libraries() -> None:
+    """stderr is for mmdemo's notes and errors: the model libraries' loading bars and advice stay off it (set
+    before they are imported, which happens only inside a command's run())."""
+    import logging
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # also transformers' "Loading weights" bar
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    warnings.filterwarnings("ignore")
+    logging.getLogger("faster_whisper").setLevel(logging.ERROR)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.verbose:
+        _quiet_libraries()
     module = args._module
     try:
         result = module.run(args)

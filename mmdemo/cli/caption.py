@@ -26,21 +26,26 @@ def add_arguments(parser) -> None:
 
 
 def run(args):
-    from mmdemo.pipelines.captioning import DEFAULT_ALPHA, DEFAULT_BETA, caption_images
+    """One image: its result (an unreadable file is an error). Several: a list in which an unreadable file is an
+    item with "error", as in the tab's batch mode; only a batch with no readable image fails."""
+    from mmdemo.pipelines.captioning import DEFAULT_ALPHA, DEFAULT_BETA, caption_batch, caption_images
 
-    alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
-    beta = DEFAULT_BETA if args.beta is None else args.beta
-    results = caption_images(args.images, labels=args.labels, question=args.question, prompt=args.prompt,
-                             num_candidates=args.candidates, decoding="sample" if args.sample else "beam",
-                             max_new_tokens=args.max_tokens, alpha=alpha, beta=beta, seed=args.seed,
-                             translate_to=args.translate, imagenet=args.imagenet)
-    dicts = [r.to_dict() for r in results]
-    return dicts[0] if len(dicts) == 1 else dicts
+    options = dict(labels=args.labels, question=args.question, prompt=args.prompt, num_candidates=args.candidates,
+                   decoding="sample" if args.sample else "beam", max_new_tokens=args.max_tokens,
+                   alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha,
+                   beta=DEFAULT_BETA if args.beta is None else args.beta, seed=args.seed,
+                   translate_to=args.translate, imagenet=args.imagenet)
+    if len(args.images) == 1:
+        return caption_images(args.images, **options)[0].to_dict()
+    return caption_batch(args.images, **options).to_dicts()
 
 
 def render(result) -> str:
     blocks = []
     for r in result if isinstance(result, list) else [result]:
+        if "error" in r:
+            blocks.append(f"{r['file']}: skipped: {r['error']}")
+            continue
         lines = [f"{r['file']} ({r['width']}x{r['height']}): {r['caption']}", f"  backend: {r['backend']}"]
         for c in r["captions"]:
             clip = f", clip {c['clip']:.2f}" if c["clip"] is not None else ""

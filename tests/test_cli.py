@@ -1,0 +1,45 @@
+"""The CLI as a user meets it: a batch with one unreadable file, and a quiet stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import requires_pack
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _mmdemo(*args, cwd=ROOT):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "mmdemo", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+@requires_pack("efficientnet-lite0")
+@requires_pack("minilm")
+def test_caption_batch_skips_an_unreadable_file_like_the_tab(tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    proc = _mmdemo("caption", str(ROOT / "assets" / "captioning_cat.jpg"), str(broken), "--labels", "cat, car",
+                   "--json")
+    assert proc.returncode == 0, proc.stderr
+    items = json.loads(proc.stdout)
+    assert [item["file"] for item in items] == ["captioning_cat.jpg", "broken.png"]
+    assert "error" not in items[0] and items[0]["labels"][0]["label"] == "cat"
+    assert "broken.png" in items[1]["error"]
+    # the model libraries' chatter ("Loading weights" bars, advice) stays off stderr without --verbose
+    assert "Loading weights" not in proc.stderr and "%|" not in proc.stderr, proc.stderr
+
+    text = _mmdemo("caption", str(ROOT / "assets" / "captioning_cat.jpg"), str(broken), "--labels", "cat, car")
+    assert text.returncode == 0 and "broken.png: skipped:" in text.stdout
+
+
+@requires_pack("minilm")
+def test_verbose_lets_the_libraries_speak():
+    proc = _mmdemo("emotion", "--text", "I got the job!", "--json", "--verbose")
+    assert proc.returncode == 0, proc.stderr
+    assert "Loading weights" in proc.stderr
