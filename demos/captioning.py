@@ -136,7 +136,7 @@ def build() -> None:
             raw = gr.JSON()
         outputs = [summary, table, tags, imagenet, answer, raw]
         run.click(caption, inputs=[image, *options], outputs=outputs, api_name="caption",
-                  concurrency_limit=1, concurrency_id="captioner")
+                  concurrency_limit=1, concurrency_id=captioning.SLOT)
         for slider in (alpha, beta):
             slider.release(rerank, inputs=[raw, alpha, beta], outputs=outputs, api_visibility="private")
 
@@ -148,4 +148,4 @@ def build() -> None:
             csv_file = gr.File(label="CSV")
             json_file = gr.File(label="JSON")
         run_batch.click(caption_batch, inputs=[files, *options], outputs=[batch_table, csv_file, json_file],
-                        api_name="caption_batch", concurrency_limit=1, concurrency_id="captioner")
+                        api_name="caption_batch", concurrency_limit=1, concurrency_id=captioning.SLOT)

@@ -164,6 +164,6 @@ def build() -> None:
     plots = [summary, fused, *bars, voice_line, face_line, arousal_line, raw]
     run.click(analyze, inputs=[text, audio, image, video, w_text, w_voice, w_face],
               outputs=plots + [annotated, keyframes], api_name="emotion",
-              concurrency_limit=1, concurrency_id="text_emotion")
+              concurrency_limit=1, concurrency_id=emotion.SLOT)
     for slider in (w_text, w_voice, w_face):
         slider.release(reweigh, inputs=[raw, w_text, w_voice, w_face], outputs=plots, api_visibility="private")

@@ -6,21 +6,23 @@ import gradio as gr
 
 from demos.common import user_errors
 from mmdemo import backends
+from mmdemo.pipelines import used_by
+from mmdemo.registry import locate
 
 TITLE = "Models"
-COLUMNS = ["backend", "task", "source", "state", "params (M)", "memory (MB)", "load (s)", "note"]
-WIDTHS = ["10%", "16%", "16%", "18%", "7%", "7%", "6%", "20%"]
+COLUMNS = ["backend", "task", "used by", "source", "state", "params (M)", "memory (MB)", "load (s)", "note"]
+WIDTHS = ["9%", "13%", "11%", "15%", "15%", "6%", "6%", "5%", "20%"]
 
 
 def _table() -> list[list]:
-    rows = []
+    rows, users = [], used_by()
     for r in backends.report():
         params = f"{r['parameters'] / 1e6:.1f}" if r["parameters"] else ""
         if r["loaded"]:
             state = " · ".join(x for x in ("loaded", r["device"], r["dtype"], r["engine"]) if x)
         else:
             state = "not loaded" if r["available"] else "unavailable"
-        rows.append([r["name"], r["task"], r["source"] or "-", state, params, r["memory_mb"] or "",
+        rows.append([r["name"], r["task"], ", ".join(users.get(r["name"], [])), r["source"] or "-", state, params, r["memory_mb"] or "",
                      r["load_seconds"] or "", _note(r)])
     return rows
 
@@ -47,6 +49,18 @@ def load(name: str):
 
 
 @user_errors
+def choose_source(name: str, value: str):
+    """This process's source for a backend (a Hub id or a folder; empty: back to the default), without a restart;
+    every tab using the backend loads it on its next request."""
+    if not name:
+        raise gr.Error("Choose a backend first.")
+    if value and value.strip():
+        locate(value.strip(), "the source typed", explicit=True)  # a mistyped folder is refused now
+    backends.REGISTRY.set_source(name, value)
+    return refresh()
+
+
+@user_errors
 def unload(name: str):
     if not name:
         raise gr.Error("Choose a backend to unload.")
@@ -67,8 +81,13 @@ def build() -> None:
         load_btn = gr.Button("Load", scale=1)
         unload_btn = gr.Button("Unload", scale=1)
         refresh_btn = gr.Button("Refresh", scale=1)
+    with gr.Row():
+        source = gr.Textbox(label="Source for this backend", scale=4,
+                            placeholder="Hub id (org/name) or local folder; empty: back to the default")
+        source_btn = gr.Button("Use this source", scale=1)
     with gr.Accordion("Raw report (JSON)", open=False):
         raw = gr.JSON()
     refresh_btn.click(refresh, outputs=[table, raw], api_name="models")
     load_btn.click(load, inputs=choice, outputs=[table, raw], api_visibility="private")
     unload_btn.click(unload, inputs=choice, outputs=[table, raw], api_visibility="private")
+    source_btn.click(choose_source, inputs=[choice, source], outputs=[table, raw], api_visibility="private")

@@ -112,4 +112,4 @@ def build() -> None:
     gr.Examples(EXAMPLES, inputs=[audio, task, language, reference], cache_examples=False)
     go.click(run, inputs=[audio, task, language, translate_to, reference],
              outputs=[text, summary, table, files, raw], api_name="transcribe",
-             concurrency_limit=1, concurrency_id="whisper")
+             concurrency_limit=1, concurrency_id=speech.SLOT)

@@ -11,6 +11,7 @@ import threading
 import gradio as gr
 
 from demos.common import gpu, user_errors
+from mmdemo.pipelines import captioning
 from mmdemo.pipelines import text_to_image as t2i
 from mmdemo.pipelines.png_parameters import infotext
 
@@ -199,17 +200,17 @@ def build() -> None:
     event = run.click(generate, [prompt, negative, seed, steps, guidance, width, height, count, previews,
                                  fast_decode, records],
                       [preview, gallery, status, scores, parameters, records, last_seed, caption],
-                      api_name="generate", concurrency_limit=1, concurrency_id="diffusion")
+                      api_name="generate", concurrency_limit=1, concurrency_id=t2i.SLOT)
     prompt.submit(generate, [prompt, negative, seed, steps, guidance, width, height, count, previews, fast_decode,
                              records],
                   [preview, gallery, status, scores, parameters, records, last_seed, caption],
-                  api_visibility="private", concurrency_limit=1, concurrency_id="diffusion")
+                  api_visibility="private", concurrency_limit=1, concurrency_id=t2i.SLOT)
     stop.click(stop_generation, None, None, queue=False, api_visibility="private")
     random_seed.click(lambda: -1, None, seed, api_visibility="private", queue=False)
     reuse_seed.click(lambda s: s if s is not None else -1, last_seed, seed, api_visibility="private", queue=False)
     defaults_button.click(use_model_defaults, None, [steps, guidance, width, height, header], api_visibility="private",
-                   concurrency_limit=1, concurrency_id="diffusion")
+                   concurrency_limit=1, concurrency_id=t2i.SLOT)
     gallery.select(select_image, records, [selected, parameters], api_visibility="private", queue=False)
     caption_button.click(caption_it, [records, selected], caption, api_visibility="private", concurrency_limit=1,
-                         concurrency_id="captioner")
+                         concurrency_id=captioning.SLOT)
     event.then(lambda: 0, None, selected, api_visibility="private", queue=False)

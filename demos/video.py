@@ -105,4 +105,4 @@ def build() -> None:
         gr.Examples([[str(EXAMPLE)]], inputs=[video], cache_examples=False)
     go.click(run, inputs=[video, detector, every, method, sentences],
              outputs=[overview, gallery, table, storyboard, files, raw], api_name="summarize_video",
-             concurrency_limit=1, concurrency_id="image_classifier")  # the most time of a summary (bench.video)
+             concurrency_limit=1, concurrency_id=video_summary.SLOT)

@@ -43,6 +43,26 @@ def test_every_heavy_event_holds_one_slot_of_its_backend():
     # tabs sharing a backend share its slot: the text-to-image "Caption it" button queues with /caption
     ids = {fn.name: fn.concurrency_id for fn in blocks.fns.values()}
     assert ids["caption_it"] == ids["caption"] == "captioner"
+    # each slot is the one its pipeline declares, and a backend the pipeline uses
+    from mmdemo.pipelines import captioning, emotion, speech, text_to_image, video_summary
+
+    declared = {"caption": captioning, "generate": text_to_image, "transcribe": speech, "emotion": emotion,
+                "summarize_video": video_summary}
+    by_api = {fn.api_name: fn.concurrency_id for fn in heavy}
+    assert {api: by_api[api] for api in declared} == {api: m.SLOT for api, m in declared.items()}
+    assert all(m.SLOT in m.BACKENDS and set(m.BACKENDS) <= set(backends.REGISTRY.names) for m in declared.values())
+
+
+def test_readme_used_by_column_is_the_pipelines_declaration():
+    """The README's backend table says which applications use each backend: the same as their BACKENDS."""
+    from pathlib import Path
+
+    from mmdemo.pipelines import used_by
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = [line.split("|") for line in readme.splitlines() if line.startswith("| `") and line.count("|") == 6]
+    table = {cells[1].strip().strip("`"): [u.strip() for u in cells[5].split(",")] for cells in rows}
+    assert table == used_by()
 
 
 @pytest.fixture

@@ -12,12 +12,14 @@ def add_arguments(parser) -> None:
 def run(args) -> list[dict]:
     from mmdemo import backends
     from mmdemo.errors import BadInput
+    from mmdemo.pipelines import used_by
 
     for name in args.load:
         if name not in backends.REGISTRY.names:
             raise BadInput(f"unknown backend {name!r}; choose from {', '.join(backends.REGISTRY.names)}")
         backends.get(name)
-    return backends.report()
+    users = used_by()
+    return [dict(row, used_by=users.get(row["name"], [])) for row in backends.report()]
 
 
 def render(rows: list[dict]) -> str:

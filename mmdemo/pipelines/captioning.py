@@ -28,6 +28,11 @@ from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
 from mmdemo.pipelines import zero_shot
 from mmdemo.pipelines.translation import translate
 
+# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
+# (one request at a time per backend): the captioner: the longest part of a caption request.
+BACKENDS = ("captioner", "clip", "vqa", "translator", "image_classifier", "embedder")
+SLOT = "captioner"
+
 DEFAULT_ALPHA = 1.0
 DEFAULT_BETA = 0.2  # a CLIP logit moves about 5x more between captions than a mean log-likelihood does
 MAX_IMAGES = 64

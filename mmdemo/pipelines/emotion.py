@@ -26,6 +26,11 @@ from mmdemo.pipelines import emotion_text
 from mmdemo.pipelines.emotion_fusion import fuse, parse_weights
 from mmdemo.pipelines.emotion_labels import LABELS, scores_dict, top_label
 
+# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
+# (one request at a time per backend): the text reader: every modality's words go through it.
+BACKENDS = ("text_emotion", "embedder", "speech_emotion", "whisper", "face_emotion")
+SLOT = "text_emotion"
+
 MAX_TEXTS = int(os.environ.get("MMDEMO_MAX_EMOTION_TEXTS", 1000))
 
 

@@ -17,6 +17,11 @@ from mmdemo import backends
 from mmdemo.errors import BadInput
 from mmdemo.media.audio import SAMPLE_RATE, load_audio, max_audio_seconds
 
+# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
+# (one request at a time per backend): decoding.
+BACKENDS = ("whisper", "vad", "translator")
+SLOT = "whisper"
+
 MIN_SECONDS = 0.1  # shorter than this is a click, not something to transcribe
 
 

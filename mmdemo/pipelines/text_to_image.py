@@ -24,6 +24,11 @@ from mmdemo.errors import BadInput, MMDemoError
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
 from mmdemo.pipelines.png_parameters import infotext, save_png
 
+# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
+# (one request at a time per backend): the denoising loop.
+BACKENDS = ("diffusion", "clip", "captioner")
+SLOT = "diffusion"
+
 log = logging.getLogger(__name__)
 
 MIN_SIDE = 64

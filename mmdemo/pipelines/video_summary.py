@@ -27,6 +27,11 @@ from mmdemo.media.video import VideoInfo, probe
 from mmdemo.pipelines import shots as shot_detection
 from mmdemo.pipelines.summary import DEFAULT_SENTENCES, Sentence, Summary, split_sentences, summarize
 
+# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
+# (one request at a time per backend): keyframe features and tags: the largest share of a summary (bench.video).
+BACKENDS = ("image_classifier", "captioner", "whisper", "vad", "embedder", "summarizer")
+SLOT = "image_classifier"
+
 CAPTION_BATCH = 8
 # Share of the progress bar per stage (roughly their share of the time on a CPU).
 STAGE_SPAN = {"probe": (0.0, 0.02), "shots": (0.02, 0.45), "captions": (0.45, 0.6), "speech": (0.6, 0.9),
