@@ -9,8 +9,8 @@ import pandas as pd
 
 from demos.common import ImageInput, gpu, user_errors
 from mmdemo.pipelines import emotion
-from mmdemo.pipelines.emotion_fusion import MODALITIES, fuse
-from mmdemo.pipelines.emotion_labels import LABELS, scores_dict, top_label
+from mmdemo.pipelines.emotion_fusion import MODALITIES
+from mmdemo.pipelines.emotion_labels import LABELS
 
 TITLE = "Emotion analysis"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -37,15 +37,6 @@ def _arousal(series: list[dict] | None) -> pd.DataFrame:
     if not series:
         return pd.DataFrame({"time (s)": [], "arousal": []})
     return pd.DataFrame({"time (s)": [p["time"] for p in series], "arousal": [p["arousal"] for p in series]})
-
-
-def _refused(result: dict, weights: dict[str, float]) -> dict:
-    """The report with its fusion redone for new weights (the per-modality readings do not change)."""
-    present = {name: [mod["scores"][label] for label in LABELS] for name, mod in result["modalities"].items()}
-    fused, used = fuse(present, weights)
-    return {**result, "weights": weights,
-            "fused": {"label": top_label(fused), "scores": scores_dict(fused),
-                      "weights": {k: round(v, 4) for k, v in used.items()}}}
 
 
 def _summary(result: dict) -> str:
@@ -115,7 +106,7 @@ def analyze(text, audio, image, video, w_text, w_voice, w_face, progress=gr.Prog
 def reweigh(result, w_text, w_voice, w_face):
     if not result or not result.get("modalities"):
         return (gr.skip(),) * 9
-    return _outputs(_refused(result, {"text": w_text, "voice": w_voice, "face": w_face}))
+    return _outputs(emotion.reweigh(result, {"text": w_text, "voice": w_voice, "face": w_face}))
 
 
 def build() -> None:

@@ -324,3 +324,23 @@ def test_ui_handlers_show_per_modality_and_fused_plots(offline):
     assert again[-1]["fused"]["scores"] == raw["modalities"]["text"]["scores"]
     with pytest.raises(gr.Error, match="at least one input"):
         tab.analyze("", None, None, None, 1, 1, 1, progress=lambda *a, **k: None)
+
+
+def test_reweigh_fuses_stored_readings_again_without_models():
+    """The tab's sliders: a stored report fused again for new weights, the readings untouched."""
+    from mmdemo.pipelines.emotion import reweigh
+    from mmdemo.pipelines.emotion_labels import LABELS
+
+    def reading(label):
+        return {"label": label, "scores": {x: (0.7 if x == label else 0.05) for x in LABELS}}
+
+    report = {"modalities": {"text": reading("joy"), "face": reading("anger")}, "fused": None, "no_signal": {},
+              "weights": {}, "labels": list(LABELS)}
+    assert reweigh(report, {"text": 1, "face": 0})["fused"]["label"] == "joy"
+    face_only = reweigh(report, "text=0,face=2")
+    assert face_only["fused"]["label"] == "anger" and face_only["fused"]["weights"] == {"text": 0.0, "face": 1.0}
+    assert face_only["modalities"] == report["modalities"] and face_only["weights"]["face"] == 2.0
+    even = reweigh(report, {"text": 1, "face": 1})["fused"]["scores"]
+    assert abs(even["joy"] - even["anger"]) < 1e-9
+    with pytest.raises(BadInput, match="zero"):
+        reweigh(report, {"text": 0, "face": 0})

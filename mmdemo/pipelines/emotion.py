@@ -90,6 +90,17 @@ def analyze(text: str | None = None, audio=None, image=None, video=None, weights
     return analyze_many([text] if text is not None else None, audio, image, video, weights, progress)[0]
 
 
+def reweigh(result: dict, weights) -> dict:
+    """A ``to_dict()`` report fused again with new ``weights`` without reading any input again (the per-modality
+    readings do not depend on the weights), as captioning's ``rerank`` re-ranks stored candidates."""
+    weights = parse_weights(weights)
+    present = {name: np.array([mod["scores"][label] for label in LABELS]) for name, mod in result["modalities"].items()}
+    fused, used = fuse(present, weights)
+    return {**result, "weights": weights,
+            "fused": {"label": top_label(fused), "scores": scores_dict(fused),
+                      "weights": {k: round(v, 4) for k, v in used.items()}}}
+
+
 def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, weights=None,
                  progress=None) -> list[EmotionReport]:
     """One report per text (audio, image and video are read once and shared); one report when texts is None."""
