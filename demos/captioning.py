@@ -61,8 +61,10 @@ def _show(d: dict):
 
 @gpu
 @user_errors
-def caption(image, labels, question, prompt, decoding, candidates, max_tokens, alpha, beta, seed, translate_to,
+def caption(image=None, labels=None, question=None, prompt=None, decoding="beam", candidates=3, max_tokens=30,
+            alpha=captioning.DEFAULT_ALPHA, beta=captioning.DEFAULT_BETA, seed=0, translate_to=None,
             progress=gr.Progress()):
+    """Defaults on every parameter: an API call needs only the image (Gradio makes a None default optional)."""
     if not image:
         raise BadInput("Upload an image first.")
     result = captioning.caption_images([image], labels=labels, question=question, imagenet=True,
@@ -82,8 +84,9 @@ def rerank(result, alpha, beta):
 
 @gpu
 @user_errors
-def caption_batch(files, labels, question, prompt, decoding, candidates, max_tokens, alpha, beta, seed,
-                  translate_to, progress=gr.Progress()):
+def caption_batch(files=None, labels=None, question=None, prompt=None, decoding="beam", candidates=3, max_tokens=30,
+                  alpha=captioning.DEFAULT_ALPHA, beta=captioning.DEFAULT_BETA, seed=0, translate_to=None,
+                  progress=gr.Progress()):
     paths = [f if isinstance(f, str) else getattr(f, "name", f) for f in (files or [])]
     report = captioning.caption_batch(paths, labels=labels, question=question, progress=_progress(progress),
                                       **_options(prompt, decoding, candidates, max_tokens, alpha, beta, seed,

@@ -17,19 +17,25 @@ log = logging.getLogger("mmdemo.ui")
 
 
 def user_errors(fn):
-    """Turn library errors into one clear message in the browser; never a traceback, never a dead server."""
+    """Turn library errors into one clear message in the browser; never a traceback, never a dead server. An
+    expected refusal (bad file, empty input, missing weights) is one line in the server log; a bug keeps its
+    traceback there."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
+        except gr.Error as exc:
+            exc.print_exception = False  # Gradio would print a traceback for it
+            log.warning("%s refused: %s", fn.__name__, exc.message)
             raise
         except MMDemoError as exc:
-            raise gr.Error(str(exc)) from None
+            log.warning("%s refused: %s", fn.__name__, exc)
+            raise gr.Error(str(exc), print_exception=False) from None
         except Exception as exc:  # a bug: keep the traceback in the server log, show one line
             log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"Internal error ({type(exc).__name__}: {exc}). The server log has the details.") from None
+            raise gr.Error(f"Internal error ({type(exc).__name__}: {exc}). The server log has the details.",
+                           print_exception=False) from None
 
     return wrapper
 

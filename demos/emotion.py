@@ -91,7 +91,9 @@ def _outputs(result: dict):
 
 @gpu
 @user_errors
-def analyze(text, audio, image, video, w_text, w_voice, w_face, progress=gr.Progress()):
+def analyze(text=None, audio=None, image=None, video=None, w_text=1.0, w_voice=1.0, w_face=1.0,
+            progress=gr.Progress()):
+    """Any one input is enough for an API call: every parameter has a default (None makes it optional in Gradio)."""
     text = text if text and text.strip() else None
     weights = {"text": w_text, "voice": w_voice, "face": w_face}
     report = emotion.analyze(text=text, audio=audio or None, image=image or None, video=video or None,
