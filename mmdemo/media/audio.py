@@ -54,7 +54,7 @@ def load_audio(path: "str | os.PathLike", sample_rate: int = SAMPLE_RATE, max_se
         if declared is not None and declared > limit + 1.0:
             raise BadInput(f"{label}: {_minutes(declared)} of audio is over the limit of {_minutes(limit)} "
                            "(MMDEMO_MAX_AUDIO_MINUTES).")
-        samples, damaged = _decode(container, stream, sample_rate, limit, label)
+        samples, damaged = _decode(container, stream, sample_rate, limit, label, declared, notes)
     if samples.size == 0:
         raise BadInput(f"{label}: the file contains no audio samples.")
     if declared is not None and samples.size / sample_rate < declared - max(0.5, 0.02 * declared):
@@ -67,8 +67,13 @@ def load_audio(path: "str | os.PathLike", sample_rate: int = SAMPLE_RATE, max_se
     return samples
 
 
-def _decode(container, stream, sample_rate: int, limit: float, label: str) -> tuple[np.ndarray, bool]:
-    """(samples, whether decoding stopped at damage before the end of the stream)."""
+def _decode(container, stream, sample_rate: int, limit: float, label: str, declared: float | None,
+            notes: list[str] | None) -> tuple[np.ndarray, bool]:
+    """(samples, whether decoding stopped at damage before the end of the stream).
+
+    Packets are demuxed and decoded one at a time so that a damaged one costs only itself, as in FFmpeg: a packet
+    the decoder rejects is skipped, and any hole in the timeline (a skipped packet, or an Ogg page dropped for a
+    bad checksum) is filled with silence of the same length, so later speech keeps its time in the file."""
     import av
 
     # Packed float, mono, target rate: FFmpeg's resampler downmixes and resamples in one step.
@@ -76,25 +81,73 @@ def _decode(container, stream, sample_rate: int, limit: float, label: str) -> tu
     chunks: list[np.ndarray] = []
     damaged = False
     total, max_samples = 0, int((limit + 1.0) * sample_rate)
+    # Decoded frames carry the stream's time base; one float, not a Fraction product per frame (measurably slower)
+    unit = float(stream.time_base) if stream.time_base is not None else None
+    origin = stream.start_time * unit if stream.start_time is not None and unit else 0.0
+    expected = origin  # where, in seconds of the stream's timeline, the next frame should start
+    decoded, bad_packets, skipped, error = 0, 0, 0.0, None
+    trailing, pending = 0, 0.0  # packets rejected since the last good frame, and their seconds
     try:
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunk = out.to_ndarray().reshape(-1)
-                chunks.append(chunk)
-                total += chunk.size
-            if total > max_samples:  # containers without a duration: stop decoding as soon as we know
-                raise BadInput(f"{label}: the audio is over the limit of {_minutes(limit)} (MMDEMO_MAX_AUDIO_MINUTES).")
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
+        for packet in container.demux(stream):
+            try:
+                frames = stream.decode(packet)  # the last, empty packet flushes the decoder
+            except (av.error.FFmpegError, ValueError) as exc:
+                if packet.size:
+                    trailing, error = trailing + 1, exc
+                    if packet.duration and packet.time_base is not None:
+                        pending += float(packet.duration * packet.time_base)
+                continue
+            for frame in frames:
+                decoded += 1
+                seconds = frame.samples / frame.sample_rate
+                gap = pending
+                if frame.pts is not None and unit:
+                    start = frame.pts * unit
+                    # Timestamps jitter by a millisecond in some containers; a lost frame leaves a whole frame.
+                    gap = start - expected if start - expected > max(0.005, 0.5 * seconds) else 0.0
+                    expected = start + seconds
+                else:
+                    expected += pending + seconds
+                if gap > 0 and (declared is None or (total / sample_rate) + gap <= declared + 1.0):
+                    silence = np.zeros(int(round(gap * sample_rate)), np.float32)
+                    chunks.append(silence)
+                    total += silence.size
+                    skipped += gap
+                bad_packets, trailing, pending = bad_packets + trailing, 0, 0.0
+                for out in resampler.resample(frame):
+                    chunk = out.to_ndarray().reshape(-1)
+                    chunks.append(chunk)
+                    total += chunk.size
+                if total > max_samples:  # containers without a duration: stop decoding as soon as we know
+                    raise BadInput(f"{label}: the audio is over the limit of {_minutes(limit)} "
+                                   "(MMDEMO_MAX_AUDIO_MINUTES).")
     except BadInput:
         raise
     except (av.error.FFmpegError, ValueError) as exc:
-        if not chunks:
-            raise BadInput(f"{label}: the audio could not be decoded ({exc}).") from None
-        # A truncated tail still yields the audio before the damage; FFmpeg players behave the same way.
+        # The container itself cannot be read further (a truncated file): keep the audio before the damage, as
+        # FFmpeg players do.
+        damaged, error = True, exc
+    if decoded == 0 and error is not None:
+        raise BadInput(f"{label}: the audio could not be decoded ({error}).")
+    for out in resampler.resample(None):
+        chunks.append(out.to_ndarray().reshape(-1))
+    if trailing:  # nothing decoded after them: the end of the file is damaged or cut mid-packet
         damaged = True
+    if (bad_packets or skipped) and notes is not None:
+        notes.append(_skipped_note(label, bad_packets, skipped))
     samples = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
     return samples, damaged
+
+
+def _skipped_note(label: str, packets: int, seconds: float) -> str:
+    if packets:
+        # The first AAC packet is mostly encoder priming, discarded anyway: its loss costs no time
+        length = f" ({seconds:.2f} s)" if seconds >= 0.005 else ""
+        what = f"{packets} damaged audio packet{'s' if packets != 1 else ''}{length}"
+        verb = "were" if packets != 1 else "was"
+    else:
+        what, verb = f"{seconds:.2f} s of damaged or missing audio", "was"
+    return f"{label}: {what} {verb} skipped; silence stands in for it so later times stay in place."
 
 
 def _declared_seconds(container, stream) -> float | None:

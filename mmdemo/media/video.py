@@ -61,12 +61,14 @@ def probe(path: "str | os.PathLike") -> VideoInfo:
 
 def sample_frames(path: "str | os.PathLike", every_seconds: float | None = None,
                   times: Iterable[float] | None = None, *, max_side: int | None = None,
-                  ) -> Iterator[tuple[float, Image.Image]]:
+                  notes: list[str] | None = None) -> Iterator[tuple[float, Image.Image]]:
     """Yield ``(time_s, RGB PIL image)`` for the requested instants, in time order.
 
     ``every_seconds``: one frame per interval (0, e, 2e, ...); ``times``: these instants (sorted, clipped to the
     video); neither: every frame. Each request gets the first frame shown at or after it (within half a frame).
     ``max_side`` scales frames down in the decoder's scaler (cheaper than resizing in PIL afterwards).
+    Damaged frames are skipped as FFmpeg skips them (a request among them gets the next good frame); a sentence
+    saying how many is appended to ``notes``.
     """
     if every_seconds is not None and times is not None:
         raise BadInput("Give either every_seconds or times, not both.")
@@ -89,7 +91,13 @@ def sample_frames(path: "str | os.PathLike", every_seconds: float | None = None,
             targets = _every(every_seconds, info.duration)
         else:
             targets = None
-        yield from _decode(container, stream, info, targets, max_side, label)
+        damage = _Damage(info.fps)
+        try:
+            yield from _decode(container, stream, info, targets, max_side, label, damage)
+        finally:  # also when the caller stops early: what was skipped so far
+            note = damage.note(label)
+            if note and notes is not None:
+                notes.append(note)
 
 
 # -- internals -------------------------------------------------------------------------------------------------
@@ -182,7 +190,61 @@ def _every(step: float, duration: float) -> Iterator[float]:
         k += 1
 
 
-def _decode(container, stream, info: VideoInfo, targets, max_side, label) -> Iterator[tuple[float, Image.Image]]:
+class _Damage:
+    """What damage cost while decoding: packets the decoder rejected, and holes in the frame times (a damaged
+    keyframe makes the decoder drop the frames that depend on it without an error)."""
+
+    def __init__(self, fps: float):
+        self.frame = 1.0 / fps if fps else 0.04
+        self.rejected, self.error, self.missing, self.expected = 0, None, 0.0, None
+        self.trailing, self.unreadable = 0, None  # rejected since the last good frame; where reading stopped
+
+    def reject(self, packet, exc) -> None:
+        self.trailing, self.error = self.trailing + 1, exc
+
+    def good(self, t: float) -> None:
+        # Only a hole right after rejected packets is damage (variable frame rate video, and sparse sampling that
+        # skips non-reference frames, have holes of their own)
+        if self.trailing and self.expected is not None and t - self.expected > 0.5 * self.frame:
+            self.missing += t - self.expected
+        self.rejected, self.trailing = self.rejected + self.trailing, 0
+        self.expected = t + self.frame
+
+    def jump(self, start: float | None) -> None:
+        """A seek: the next frame's time says nothing about frames in between."""
+        self.expected = start
+
+    def note(self, label: str) -> str:
+        parts = []
+        rejected = self.rejected + self.trailing  # trailing: rejected at the very end, nothing decoded after
+        frames = max(rejected, round(self.missing / self.frame))
+        if frames:
+            parts.append(f"{label}: {frames} damaged video frame{'s' if frames != 1 else ''} "
+                         f"({max(self.missing, rejected * self.frame):.2f} s) could not be decoded and "
+                         f"{'were' if frames != 1 else 'was'} skipped; samples there use the next good frame.")
+        if self.unreadable is not None:
+            parts.append(f"{label}: the video could not be read past {self.unreadable[0]:.1f} s "
+                         f"({self.unreadable[1]}); the frames after that are missing.")
+        return " ".join(parts)
+
+
+def _packet_frames(container, stream, damage: _Damage):
+    """``container.decode(stream)``, except that a packet the decoder rejects is skipped (and counted) instead
+    of ending the whole decode."""
+    import av
+
+    for packet in container.demux(stream):
+        try:
+            frames = stream.decode(packet)  # the last, empty packet flushes the decoder
+        except av.FFmpegError as exc:
+            if packet.size:
+                damage.reject(packet, exc)
+            continue
+        yield from frames
+
+
+def _decode(container, stream, info: VideoInfo, targets, max_side, label,
+            damage: _Damage) -> Iterator[tuple[float, Image.Image]]:
     import av
 
     base, start = stream.time_base, stream.start_time or 0
@@ -192,16 +254,19 @@ def _decode(container, stream, info: VideoInfo, targets, max_side, label) -> Ite
     if targets is not None and target is None:
         return  # nothing was asked for
     position, last = 0.0, None  # time of the last decoded frame, and that frame
+    damage.jump(0.0)
     try:
         while True:
             if target is not None and target - position > SEEK_GAP_SECONDS:
                 container.seek(int(target / base) + start, stream=stream, backward=True)  # lands on a keyframe
+                damage.jump(None)
             ended = True
-            for frame in container.decode(stream):
+            for frame in _packet_frames(container, stream, damage):
                 if frame.pts is None:
                     continue
                 t = float((frame.pts - start) * base)
                 position, last = t, frame
+                damage.good(t)
                 if t > limit + 1.0:  # the container understated its duration
                     raise BadInput(f"{label}: the video runs past the limit of {limit / 60:g} minutes "
                                    f"(MMDEMO_MAX_VIDEO_MINUTES).")
@@ -222,7 +287,13 @@ def _decode(container, stream, info: VideoInfo, targets, max_side, label) -> Ite
             if ended:
                 break
     except av.FFmpegError as exc:
-        raise BadInput(f"{label}: the video could not be decoded past {position:.1f} s ({_reason(exc)}).") from None
+        if last is None:
+            raise BadInput(f"{label}: the video could not be decoded ({_reason(exc)}).") from None
+        # The container cannot be read further: keep the frames before the damage, as FFmpeg does.
+        damage.unreadable = (position, _reason(exc))
+    if last is None and damage.trailing:
+        raise BadInput(f"{label}: no frame of the video could be decoded (the file is damaged: "
+                       f"{_reason(damage.error)}).")
     # A request just past the last decodable frame (the stated duration is often a little longer): that frame.
     if target is not None and last is not None and target - position <= 1.0:
         yield round(max(position, 0.0), 4), _image(last, info, max_side)

@@ -262,7 +262,8 @@ def detect_shots(path, *, every_seconds: float = DEFAULT_EVERY_SECONDS, detector
         return round((times[cut_index - 1] + times[cut_index]) / 2, 3) if cut_index > 0 else times[0]
 
     index = -1
-    for index, (t, image) in enumerate(sample_frames(path, every_seconds=every_seconds, max_side=KEYFRAME_SIDE)):
+    for index, (t, image) in enumerate(sample_frames(path, every_seconds=every_seconds, max_side=KEYFRAME_SIDE,
+                                                           notes=notes)):
         times.append(t)
         for cut in cutter.feed(index, image):
             if cut > 0:

@@ -180,7 +180,7 @@ def _transcribe(path, info: VideoInfo, language: str | None, notes: list[str], r
         notes.append("The video has no audio track: the summary comes from the pictures alone.")
         return None, None
     try:
-        samples = load_audio(path)
+        samples = load_audio(path, notes=notes)  # a damaged or truncated track says so in the summary
     except BadInput as exc:  # a damaged audio track: the pictures still make a timeline
         notes.append(f"The audio track was not transcribed: {exc}")
         return None, None
