@@ -13,16 +13,16 @@ cuts only) and on three real films with 8 hard cuts (numbers in docs/video.md):
   "combined"  the default. PySceneDetect's ContentDetector on every frame for hard cuts (no extra cut on pans or
               objects crossing the lens, every real cut found, the one ending a fast pan included), plus
               AdaptiveDetectors on 16-pixel-wide frames one second apart, in 4 staggered streams, for gradual
-              transitions (see ``CombinedCuts``). Found 31 of 35 generated transitions (all hard cuts, all fades),
-              with 3 extra cuts; misses are dissolves between two moving scenes.
-  "content"   ContentDetector alone on every frame: every hard cut, no extra, but 13 of 35 transitions (a
+              transitions (see ``CombinedCuts``). Found 44 of 49 generated transitions (every hard cut and fade)
+              with 5 extra cuts; misses are dissolves between two moving scenes, extras a long dissolve cut twice.
+  "content"   ContentDetector alone on every frame: every hard cut, no extra, but 28 of 49 transitions (a
               dissolve changes each frame less than a pan does).
   "adaptive"  AdaptiveDetector (the previous default, at 10 samples/s): missed the cut that ends a fast pan in
               a real film and every gradual transition; on every frame it finds the real cuts but few gradual ones.
   "embedding" cosine distance between consecutive samples' image-backend features: the CNN on every sample
               (about 100x the cost), an option only.
-Also measured: ThresholdDetector (fades through black) added no transition to ContentDetector's (13 of 35
-either way); HistogramDetector or HashDetector on frames half a second apart added 23 to 27 extra cuts.
+Also measured (exploration, 5 transition videos): ThresholdDetector (fades through black) added no transition to
+ContentDetector's; HistogramDetector or HashDetector on frames half a second apart added 23 to 27 extra cuts.
 Decoding is the cost: every frame at 256 wide cost less than the former 10 samples/s at 512 (bench.video).
 """
 
