@@ -16,7 +16,8 @@ from mmdemo.pipelines.video_summary import clock
 TITLE = "Video summarization"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLE = ASSETS / "video_example.mp4"
-DETECTORS = [("adaptive (PySceneDetect, default)", "adaptive"), ("content (PySceneDetect)", "content"),
+DETECTORS = [("combined: cuts, fades and dissolves (PySceneDetect, default)", "combined"),
+             ("adaptive (PySceneDetect)", "adaptive"), ("content (PySceneDetect)", "content"),
              ("embedding change (image backend, slow)", "embedding")]
 METHODS = [("auto: abstractive when a model is available", "auto"), ("extractive (MiniLM)", "extractive"),
            ("abstractive (summarizer backend)", "abstractive")]
@@ -58,7 +59,7 @@ def run(video, detector, every, method, sentences, progress=gr.Progress()):
     if not video:
         raise BadInput("Upload a video (mp4, mkv, webm, mov or avi) first.")
     result = video_summary.summarize_video(
-        video, every_seconds=float(every), detector=detector or "adaptive", summary_method=method or "auto",
+        video, every_seconds=float(every), detector=detector or "combined", summary_method=method or "auto",
         max_sentences=int(sentences), progress=lambda fraction, message: progress(fraction, desc=message))
     progress(0.97, desc="writing the storyboard and report")
     folder = Path(tempfile.mkdtemp(prefix="mmdemo-video-"))
@@ -80,8 +81,8 @@ def build() -> None:
         with gr.Column(scale=2):
             video = gr.Video(label="Video (mp4, mkv, webm, mov, avi)", sources=["upload"])
             with gr.Row():
-                detector = gr.Dropdown(DETECTORS, value="adaptive", label="Cut detector")
-                every = gr.Slider(0.1, 1.0, value=0.1, step=0.05, label="Sample a frame every (s)",
+                detector = gr.Dropdown(DETECTORS, value="combined", label="Cut detector")
+                every = gr.Slider(0.04, 1.0, value=0.04, step=0.02, label="Sample a frame every (s)",
                                   info="for cut detection; finer finds cuts in fast motion")
             with gr.Row():
                 method = gr.Dropdown(METHODS, value="auto", label="Summary")

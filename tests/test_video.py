@@ -1,5 +1,7 @@
 """Video reading and shot detection on generated videos with known cuts: every cut found within 0.5 s, no extra
-cut, in every container; keyframe centrality; duplicate keyframes; damaged, empty and over-long files."""
+cut, in every container; gradual transitions (fades through black, dissolves, fades to and from title cards)
+found inside their span; motion inside a shot (fast pans, an object sweeping across the lens, camera shake, a
+crowd) makes no cut; keyframe centrality; duplicate keyframes; damaged, empty and over-long files."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from mmdemo.errors import BadInput
 from mmdemo.media.video import probe, sample_frames
 from mmdemo.pipelines import shots
 from tests.conftest import requires_pack
-from tests.videos import Scene, make_video, photos, random_scenes
+from tests.videos import Scene, make_video, photos, random_scenes, score
 
 TOLERANCE = 0.5  # seconds: the issue's bar for a found cut
 
@@ -96,12 +98,52 @@ def test_every_cut_found_no_extra(folder, pictures, extension, seed):
 
 
 def test_fast_pan_is_not_a_cut_at_default_rate(folder, pictures):
-    """The case that set the default rate: a photo panned across 60% of its width, then a hard cut."""
+    """A photo panned across 60% of its width, then a hard cut (what a 10/s sampling used to miss)."""
     made = make_video(folder / "pan.mp4", [Scene(3.4, photo=pictures[0], pan=0.6), Scene(1.8, photo=pictures[2],
                                                                                          pan=0.6),
                                            Scene(2.0, (40, 160, 60))])
     found = shots.detect_shots(made.path, dedupe=False)
     assert match(found.cuts, made.cuts) == ([], [])
+
+
+def test_each_gradual_transition_is_found_inside_its_span(folder, pictures):
+    """Fade through black, a dissolve, a fade to a dark title card and from it, a dissolve to a light card."""
+    scenes = [Scene(3.0, photo=pictures[0]),
+              Scene(3.0, photo=pictures[2], enter="fade", enter_seconds=1.0),
+              Scene(3.0, photo=pictures[3], pan=0.3, enter="dissolve", enter_seconds=1.0),
+              Scene(3.0, (10, 10, 30), title="Chapter Two", enter="dissolve", enter_seconds=0.8),
+              Scene(3.0, photo=pictures[1], enter="dissolve", enter_seconds=0.8),
+              Scene(3.0, (235, 225, 200), title="THE END", enter="dissolve", enter_seconds=1.2)]
+    made = make_video(folder / "gradual.mp4", scenes)
+    assert [t.kind for t in made.transitions] == ["fade", "dissolve", "dissolve", "dissolve", "dissolve"]
+    found = shots.detect_shots(made.path, dedupe=False)
+    missed, extra = score(found.cuts, made.transitions)
+    assert not missed and not extra, f"transitions {made.transitions}, found {found.cuts}"
+
+
+def test_motion_inside_a_shot_is_no_cut(folder, pictures):
+    """A hand-sized object sweeping across a static shot, camera shake, a crowd of fast shapes, and a fast pan
+    that ends in a hard cut (the cut must still be found)."""
+    scenes = [Scene(3.0, photo=pictures[2], pan=0.0, sweep=0.5), Scene(3.0, photo=pictures[3], pan=0.0, shake=0.03),
+              Scene(3.0, (90, 140, 60), shapes=30, speed=3.0), Scene(2.0, photo=pictures[0], pan=0.6),
+              Scene(3.0, photo=pictures[4], pan=0.0, sweep=0.8)]
+    made = make_video(folder / "motion.mp4", scenes)
+    found = shots.detect_shots(made.path, dedupe=False)
+    missed, extra = score(found.cuts, made.transitions)
+    assert not missed and not extra, f"cuts {made.cuts}, found {found.cuts}"
+
+
+@pytest.mark.xfail(reason="known shortfall (docs/video.md): a dissolve between two moving scenes can be missed "
+                          "and a long one cut twice; bench.video counts them", strict=False)
+@pytest.mark.parametrize("seed", [21, 22])
+def test_random_transitions(folder, pictures, seed):
+    from tests.videos import random_transitions
+
+    made = make_video(folder / f"transitions{seed}.mp4",
+                      random_transitions(np.random.default_rng(seed), 6, pictures), seed=seed)
+    found = shots.detect_shots(made.path, dedupe=False)
+    missed, extra = score(found.cuts, made.transitions)
+    assert not missed and not extra, f"transitions {made.transitions}, found {found.cuts}"
 
 
 def test_single_shot(folder, pictures):

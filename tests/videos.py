@@ -1,5 +1,8 @@
 """Synthetic videos with known ground truth, written with PyAV: scenes with known cut times (coloured
-backgrounds with moving shapes, or still photos with a slow pan), optional espeak-ng narration at known times.
+backgrounds with moving shapes, still photos with a pan, title cards), joined by hard cuts or by gradual
+transitions (fade through black, cross-dissolve, which into or out of a title card is a fade to/from the card);
+motion inside a shot that must not read as a cut (fast pans, a large object sweeping across a static shot,
+camera shake, crowds of moving shapes); optional espeak-ng narration at known times.
 
 Used by the video tests and by ``bench.video`` (never at app run time).
 """
@@ -33,6 +36,29 @@ class Scene:
     shapes: int = 3
     speed: float = 1.0  # shape speed multiplier (1.0: up to 0.3 frame widths over the scene)
     pan: float = 0.15  # photo scenes: how much wider than the frame the photo is, panned across
+    title: str | None = None  # a title card: this text on the plain ``colour`` background (no shapes)
+    enter: str = "cut"  # how this scene begins after the previous one: "cut", "fade" (through black), "dissolve"
+    enter_seconds: float = 1.0  # length of a gradual entrance, centred on the scene boundary
+    sweep: float = 0.0  # seconds a large dark object (a hand before the lens) takes to cross the frame; 0: none
+    shake: float = 0.0  # hand-held camera shake: amplitude as a fraction of the frame width; 0: none
+
+
+@dataclass
+class Transition:
+    kind: str  # "cut", "fade" or "dissolve"
+    start: float  # seconds; a hard cut has start == end
+    end: float
+
+    @property
+    def at(self) -> float:
+        return round((self.start + self.end) / 2, 4)
+
+    def hit(self, t: float, tolerance: float = 0.5) -> bool:
+        """A hard cut is found within ``tolerance`` seconds; a gradual one anywhere inside its span (give or
+        take a frame: where a detector places it within the span is its own choice)."""
+        if self.kind == "cut":
+            return abs(t - self.at) <= tolerance
+        return self.start - 0.04 <= t <= self.end + 0.04
 
 
 @dataclass
@@ -44,9 +70,23 @@ class Narration:
 @dataclass
 class Made:
     path: Path
-    cuts: list[float]  # ground-truth cut times (seconds)
+    cuts: list[float]  # ground-truth cut times (seconds; a gradual transition's middle)
     duration: float
     narration: list[Narration] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)  # one per cut, with its kind and span
+
+
+def score(found: list[float], transitions: list[Transition], tolerance: float = 0.5):
+    """(missed transitions, extra cuts): a found cut counts for at most one transition, so a second cut inside
+    the same fade is extra."""
+    missed, used = [], set()
+    for transition in transitions:
+        hits = [i for i, t in enumerate(found) if i not in used and transition.hit(t, tolerance)]
+        if hits:
+            used.add(min(hits, key=lambda i: abs(found[i] - transition.at)))
+        else:
+            missed.append(transition)
+    return missed, [t for i, t in enumerate(found) if i not in used]
 
 
 def espeak(text: str, sample_rate: int = 16000, voice: str = "en-us", speed: int = 160) -> np.ndarray:
@@ -92,28 +132,29 @@ def make_video(path, scenes: list[Scene], size=(320, 180), fps: int = 25, narrat
         if track is not None:
             astream = container.add_stream(acodec, rate=sample_rate)
             astream.layout = "mono"
-        # Render scene by scene so the cut lands exactly on a frame boundary.
-        cuts, frame_index, elapsed = [], 0, 0.0
-        for number, scene in enumerate(scenes):
-            end_frame = int(round((elapsed + scene.seconds) * fps))
-            painter = _painter(scene, size, rng)
-            first = frame_index
-            while frame_index < end_frame:
-                image = painter((frame_index - first) / max(1, end_frame - first - 1))
-                frame = av.VideoFrame.from_image(image).reformat(format=pix_fmt)
-                frame.pts = frame_index
-                frame.time_base = Fraction(1, fps)
-                for packet in vstream.encode(frame):
-                    container.mux(packet)
-                frame_index += 1
+        # Scene boundaries land exactly on frame boundaries; gradual transitions are centred on them.
+        bounds, elapsed = [0], 0.0
+        for scene in scenes:
             elapsed += scene.seconds
-            if number < len(scenes) - 1:
-                cuts.append(round(end_frame / fps, 4))
+            bounds.append(int(round(elapsed * fps)))
+        painters = [_painter(scene, size, rng, fps) for scene in scenes]
+        transitions = []
+        for number, scene in enumerate(scenes[1:], start=1):
+            at = bounds[number] / fps
+            half = 0.0 if scene.enter == "cut" else scene.enter_seconds / 2
+            transitions.append(Transition(scene.enter, round(at - half, 4), round(at + half, 4)))
+        for frame_index in range(bounds[-1]):
+            image = _compose(frame_index, scenes, bounds, painters, fps)
+            frame = av.VideoFrame.from_image(image).reformat(format=pix_fmt)
+            frame.pts = frame_index
+            frame.time_base = Fraction(1, fps)
+            for packet in vstream.encode(frame):
+                container.mux(packet)
         for packet in vstream.encode():
             container.mux(packet)
         if astream is not None:
             _write_audio(container, astream, track, sample_rate)
-    return Made(path, cuts, frames_total / fps, list(narration))
+    return Made(path, [t.at for t in transitions], frames_total / fps, list(narration), transitions)
 
 
 def _audio_track(narration, duration: float, sample_rate: int) -> np.ndarray:
@@ -141,8 +182,96 @@ def _write_audio(container, stream, track: np.ndarray, sample_rate: int) -> None
         container.mux(packet)
 
 
-def _painter(scene: Scene, size, rng):
+def _compose(frame_index: int, scenes, bounds, painters, fps: int) -> Image.Image:
+    """Frame ``frame_index``: its scene's picture, mixed with the neighbour's inside a gradual transition."""
+    number = next(i for i in range(len(scenes)) if frame_index < bounds[i + 1])
+
+    def paint(i: int) -> Image.Image:  # scene i at this instant (progress may run past 0..1 inside a transition)
+        return painters[i]((frame_index - bounds[i]) / max(1, bounds[i + 1] - bounds[i] - 1), frame_index)
+
+    pair = None
+    if number > 0 and scenes[number].enter != "cut":
+        pair = number - 1, number
+    if number + 1 < len(scenes) and scenes[number + 1].enter != "cut":
+        half = scenes[number + 1].enter_seconds / 2
+        if frame_index >= bounds[number + 1] - half * fps:
+            pair = number, number + 1
+    if pair is None:
+        return paint(number)
+    old, new = pair
+    scene, at = scenes[new], bounds[new]
+    alpha = (frame_index + 0.5 - (at - scene.enter_seconds / 2 * fps)) / (scene.enter_seconds * fps)
+    if not 0.0 < alpha < 1.0:
+        return paint(number)
+    if scene.enter == "fade":  # out to black, then in from black
+        image, gain = (paint(old), 1.0 - 2.0 * alpha) if alpha < 0.5 else (paint(new), 2.0 * alpha - 1.0)
+        return Image.fromarray((np.asarray(image, dtype=np.float32) * gain).round().astype(np.uint8))
+    if scene.enter == "dissolve":
+        mixed = (np.asarray(paint(old), dtype=np.float32) * (1.0 - alpha)
+                 + np.asarray(paint(new), dtype=np.float32) * alpha)
+        return Image.fromarray(mixed.round().astype(np.uint8))
+    raise ValueError(f"unknown transition {scene.enter!r}")
+
+
+def _painter(scene: Scene, size, rng, fps: int = 25):
+    """paint(progress through the scene, frame index) -> image, with the scene's motion and disturbances."""
+    base = _base_painter(scene, size, rng)
     width, height = size
+    if scene.shake:  # hand-held: a smooth random wobble (a few incommensurate sines) of the whole picture
+        amp = scene.shake * width
+        freqs, phases = rng.uniform(1.5, 6.0, (2, 3)), rng.uniform(0, 2 * np.pi, (2, 3))
+
+        def shaken(progress, frame_index, paint=base):
+            t = frame_index / fps
+            dx, dy = (amp * np.sin(2 * np.pi * freqs[k] * t + phases[k]).sum() / 2 for k in range(2))
+            image = paint(progress, frame_index)
+            pad = int(amp * 1.6) + 1
+            big = image.resize((width + 2 * pad, height + 2 * pad), Image.BILINEAR)
+            x, y = pad + int(round(dx)), pad + int(round(dy * height / width))
+            return big.crop((x, y, x + width, y + height))
+
+        base = shaken
+    if scene.sweep:  # a dark blurred blob (a hand before the lens) crossing left to right, centred in the scene
+        from PIL import ImageFilter
+
+        blob_w, blob_h = int(width * 0.7), int(height * 1.1)
+        mask = Image.new("L", (blob_w, blob_h), 0)
+        ImageDraw.Draw(mask).ellipse((0, 0, blob_w - 1, blob_h - 1), fill=255)
+        mask = mask.filter(ImageFilter.GaussianBlur(max(2, blob_w // 20)))
+        skin = Image.new("RGB", (blob_w, blob_h), (92, 60, 48))
+        frames_total = scene.seconds * fps
+        first = (frames_total - scene.sweep * fps) / 2
+
+        def swept(progress, frame_index, paint=base):
+            image = paint(progress, frame_index)
+            local = progress * max(1.0, frames_total - 1)
+            share = (local - first) / (scene.sweep * fps)
+            if 0.0 <= share <= 1.0:
+                x = int(round(-blob_w + share * (width + blob_w)))
+                image.paste(skin, (x, (height - blob_h) // 2), mask)
+            return image
+
+        base = swept
+    return base
+
+
+def _base_painter(scene: Scene, size, rng):
+    width, height = size
+    if scene.title is not None:
+        from PIL import ImageFont
+
+        card = Image.new("RGB", size, scene.colour or (0, 0, 0))
+        draw = ImageDraw.Draw(card)
+        font = ImageFont.load_default(size=max(10, height // 8))
+        lines = scene.title.split("\n")
+        line_h = int(height / 8 * 1.4)
+        top = (height - line_h * len(lines)) // 2
+        ink = (245, 245, 245) if sum(card.getpixel((0, 0))) < 384 else (15, 15, 15)
+        for k, line in enumerate(lines):
+            box = draw.textbbox((0, 0), line, font=font)
+            draw.text(((width - (box[2] - box[0])) // 2, top + k * line_h), line, font=font, fill=ink)
+
+        return lambda progress, frame_index: card.copy()
     if scene.photo is not None:
         photo = scene.photo.convert("RGB")
         # Cover the frame with some spare width, then pan across the spare part.
@@ -151,8 +280,8 @@ def _painter(scene: Scene, size, rng):
                            Image.BILINEAR)
         spare_x, spare_y = big.width - width, big.height - height
 
-        def paint_photo(progress: float) -> Image.Image:
-            x, y = round(spare_x * progress), round(spare_y / 2)
+        def paint_photo(progress: float, frame_index: int = 0) -> Image.Image:
+            x, y = round(spare_x * min(max(progress, 0.0), 1.0)), round(spare_y / 2)
             return big.crop((x, y, x + width, y + height))
 
         return paint_photo
@@ -163,7 +292,7 @@ def _painter(scene: Scene, size, rng):
                tuple(int(c) for c in rng.integers(0, 256, 3))) for _ in range(scene.shapes)]
     noise = rng.integers(-12, 13, (height, width, 1), dtype=np.int16)  # texture, so frames are not flat
 
-    def paint_shapes(progress: float) -> Image.Image:
+    def paint_shapes(progress: float, frame_index: int = 0) -> Image.Image:
         base = np.clip(np.array(colour, dtype=np.int16)[None, None, :] + noise, 0, 255).astype(np.uint8)
         image = Image.fromarray(base)
         draw = ImageDraw.Draw(image)
@@ -210,4 +339,49 @@ def random_scenes(rng: np.random.Generator, count: int, pictures: list[Image.Ima
             choice = int(rng.choice([i for i in range(len(pictures)) if i != last_photo]))
             scenes.append(Scene(seconds, photo=pictures[choice], pan=0.6 if kind == "pan" else 0.15))
             last_photo = choice
+    return scenes
+
+
+TITLES = ["THE END", "Chapter Two\nThe Launch", "Six months later", "Credits", "Part III"]
+
+
+def random_transitions(rng: np.random.Generator, count: int, pictures: list[Image.Image],
+                       shortest: float = 2.5, longest: float = 4.5) -> list[Scene]:
+    """Scenes joined by every kind of transition (hard cut, fade through black, cross-dissolve, fades to and from
+    title cards on dark or light backgrounds, 0.6 to 1.6 s long) with motion inside shots that is not a cut: fast
+    pans, a large object sweeping across a static shot, camera shake, a crowd of fast shapes. Neighbours never
+    show the same picture."""
+    scenes: list[Scene] = []
+    last_photo = -1
+    for number in range(count):
+        seconds = round(float(rng.uniform(shortest, longest)), 2)
+        enter = "cut" if number == 0 else str(rng.choice(["cut", "fade", "dissolve", "dissolve"]))
+        enter_seconds = round(float(rng.uniform(0.6, 1.6)), 2)
+        previous_title = bool(scenes) and scenes[-1].title is not None
+        kind = str(rng.choice(["pan", "fast pan", "sweep", "shake", "crowd", "title"]))
+        if kind == "title" and previous_title:
+            kind = "pan"
+        if kind == "title":
+            dark = bool(rng.integers(0, 2))
+            colour = (tuple(int(c) for c in rng.integers(0, 50, 3)) if dark
+                      else tuple(int(c) for c in rng.integers(170, 250, 3)))
+            scene = Scene(seconds, colour, title=str(rng.choice(TITLES)), shapes=0)
+            enter = "dissolve" if enter == "cut" and number else enter  # a card fades in
+            last_photo = -1
+        elif kind == "crowd":
+            scene = Scene(seconds, tuple(int(c) for c in rng.integers(40, 220, 3)), shapes=30, speed=3.0)
+            last_photo = -1
+        else:
+            choice = int(rng.choice([i for i in range(len(pictures)) if i != last_photo]))
+            last_photo = choice
+            scene = Scene(seconds, photo=pictures[choice], pan={"pan": 0.15, "fast pan": 0.6}.get(kind, 0.0))
+            if kind == "sweep":
+                scene.sweep = round(float(rng.uniform(0.4, 1.0)), 2)
+            elif kind == "shake":
+                scene.shake = round(float(rng.uniform(0.01, 0.03)), 3)
+        if previous_title and number and enter == "cut":
+            enter = "dissolve"  # and fades out
+        if number:
+            scene.enter, scene.enter_seconds = enter, enter_seconds
+        scenes.append(scene)
     return scenes

@@ -1,20 +1,22 @@
-"""`python -m mmdemo summarize-video FILE [--detector adaptive|content|embedding] [--every SECONDS]
+"""`python -m mmdemo summarize-video FILE [--detector combined|adaptive|content|embedding] [--every SECONDS]
 [--method auto|extractive|abstractive] [--sentences N] [--language xx] [--report-dir DIR] [--json]`: shots with
 keyframes and captions, the transcript assigned to shots, and a summary."""
 
 NAME = "summarize-video"
 HELP = "summarize a video: shots, keyframe captions, what was said per shot, a summary; optional report files"
 
-DETECTORS = ("adaptive", "content", "embedding")  # mmdemo.pipelines.shots.DETECTORS, kept import-free here
+DETECTORS = ("combined", "adaptive", "content", "embedding")  # mmdemo.pipelines.shots.DETECTORS, kept import-free here
 
 
 def add_arguments(parser) -> None:
     # no pipeline import here: every command's parser is built at start-up, and it must stay fast
     parser.add_argument("file", metavar="FILE", help="video file (mp4, mkv, webm, mov, avi)")
-    parser.add_argument("--detector", choices=DETECTORS, default="adaptive",
-                        help="cut detector (default adaptive: PySceneDetect's AdaptiveDetector)")
-    parser.add_argument("--every", type=float, default=0.1, metavar="SECONDS",
-                        help="sample a frame every this many seconds for cut detection (default 0.1)")
+    parser.add_argument("--detector", choices=DETECTORS, default="combined",
+                        help="cut detector (default combined: PySceneDetect's ContentDetector for hard cuts and "
+                             "AdaptiveDetectors a second apart for fades and dissolves)")
+    parser.add_argument("--every", type=float, default=0.04, metavar="SECONDS",
+                        help="sample a frame every this many seconds for cut detection (default 0.04: every "
+                             "frame of a 25 fps video)")
     parser.add_argument("--method", choices=["auto", "extractive", "abstractive"], default="auto",
                         help="summary method (default auto: abstractive when a summarization model is available)")
     parser.add_argument("--sentences", type=int, default=5, help="extractive summary length (default 5)")

@@ -60,13 +60,15 @@ def probe(path: "str | os.PathLike") -> VideoInfo:
 
 
 def sample_frames(path: "str | os.PathLike", every_seconds: float | None = None,
-                  times: Iterable[float] | None = None, *, max_side: int | None = None,
+                  times: Iterable[float] | None = None, *, max_side: int | None = None, lazy: bool = False,
                   notes: list[str] | None = None) -> Iterator[tuple[float, Image.Image]]:
     """Yield ``(time_s, RGB PIL image)`` for the requested instants, in time order.
 
     ``every_seconds``: one frame per interval (0, e, 2e, ...); ``times``: these instants (sorted, clipped to the
     video); neither: every frame. Each request gets the first frame shown at or after it (within half a frame).
     ``max_side`` scales frames down in the decoder's scaler (cheaper than resizing in PIL afterwards).
+    ``lazy``: yield a ``Frame`` instead of an image, converted only when asked and at the size asked (a shot
+    detector reads every frame at 256 pixels wide, and only a few at keyframe size).
     Damaged frames are skipped as FFmpeg skips them (a request among them gets the next good frame); a sentence
     saying how many is appended to ``notes``.
     """
@@ -93,7 +95,7 @@ def sample_frames(path: "str | os.PathLike", every_seconds: float | None = None,
             targets = None
         damage = _Damage(info.fps)
         try:
-            yield from _decode(container, stream, info, targets, max_side, label, damage)
+            yield from _decode(container, stream, info, targets, _LAZY if lazy else max_side, label, damage)
         finally:  # also when the caller stops early: what was skipped so far
             note = damage.note(label)
             if note and notes is not None:
@@ -299,7 +301,45 @@ def _decode(container, stream, info: VideoInfo, targets, max_side, label,
         yield round(max(position, 0.0), 4), _image(last, info, max_side)
 
 
+class Frame:
+    """A decoded frame, converted on demand (PyAV's scaler does the resizing: cheaper than PIL afterwards)."""
+
+    def __init__(self, frame, rotation: int):
+        self._frame, self._rotation = frame, rotation
+
+    def _size(self, max_side: int | None) -> tuple[int, int]:
+        width, height = self._frame.width, self._frame.height
+        if max_side and max(width, height) > max_side:
+            scale = max_side / max(width, height)
+            width, height = max(2, round(width * scale)), max(2, round(height * scale))
+        return width, height
+
+    def image(self, max_side: int | None = None) -> Image.Image:
+        width, height = self._size(max_side)
+        image = self._frame.to_image(width=width, height=height)
+        return image.rotate(self._rotation, expand=True) if self._rotation else image
+
+    def bgr(self, max_width: int) -> "np.ndarray":
+        """The frame as an OpenCV-style BGR array at most ``max_width`` wide (as displayed)."""
+        import numpy as np
+
+        width, height = self._frame.width, self._frame.height
+        if self._rotation % 180:
+            width, height = height, width
+        scale = min(1.0, max_width / width)
+        out_w, out_h = max(2, round(width * scale)), max(2, round(height * scale))
+        if self._rotation % 180:
+            out_w, out_h = out_h, out_w
+        array = self._frame.to_ndarray(format="bgr24", width=out_w, height=out_h)
+        return np.ascontiguousarray(np.rot90(array, self._rotation // 90)) if self._rotation else array
+
+
+_LAZY = object()  # max_side marker: yield Frame objects
+
+
 def _image(frame, info: VideoInfo, max_side: int | None) -> Image.Image:
+    if max_side is _LAZY:
+        return Frame(frame, info.rotation)
     width, height = frame.width, frame.height
     if max_side and max(width, height) > max_side:
         scale = max_side / max(width, height)
