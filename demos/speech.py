@@ -10,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from demos.common import gpu, user_errors
+from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_BEAM_SIZE, check_decoding
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.audio import load_audio
 from mmdemo.media.text import check_text
@@ -41,21 +42,30 @@ def _summary(t: speech.Transcript, notes: list[str], scores: dict | None) -> str
         head = f"**No speech found** in {t.duration:.1f} s of audio (silence or noise only)."
     lines = [head]
     if scores:
-        lines.append(f"**Against your reference:** WER {scores['wer']:.1%} · CER {scores['cer']:.1%}")
+        wer, cer = f"WER {scores['wer']:.1%}", f"CER {scores['cer']:.1%}"
+        first, second = (cer, wer) if scores["headline"] == "cer" else (wer, cer)
+        lines.append(f"**Against your reference:** **{first}** (headline) · {second} · texts normalized with "
+                     f"Whisper's {'English' if scores['normalizer'] == 'whisper-english' else 'basic'} normalizer")
+    if t.decoding:
+        lines.append(f"Decoding: beam {t.decoding['beam_size']} · {t.decoding['mode']}"
+                     + (f" (batch {t.decoding['batch_size']})" if t.decoding["batch_size"] > 1 else ""))
     lines += [f"*{note}*" for note in notes]
     return "\n\n".join(lines)
 
 
 @gpu
 @user_errors
-def run(audio, task, language, translate_to, reference, progress=gr.Progress()):
+def run(audio, task, language, translate_to, reference, beam_size=BEAM_SIZE, batch_size=BATCH_SIZE,
+        progress=gr.Progress()):
     if not audio:
         raise BadInput("Upload an audio or video file, or record from the microphone, first.")
     check_text(reference, "the reference transcript")  # before minutes of transcription, not after
+    beam_size, batch_size = check_decoding(beam_size, batch_size)
     notes: list[str] = []
     samples = load_audio(audio, notes=notes)  # decoded here so that a damaged file's note reaches the user
     transcript = speech.transcribe(samples, task=task or "transcribe", language=language or None,
-                                   progress=lambda fraction, message: progress(fraction, desc=message))
+                                   progress=lambda fraction, message: progress(fraction, desc=message),
+                                   beam_size=beam_size, batch_size=batch_size)
     shown = transcript
     if translate_to and transcript.segments:
         if task == "translate" and translate_to == "en":
@@ -66,7 +76,8 @@ def run(audio, task, language, translate_to, reference, progress=gr.Progress()):
                 notes.append(f"Text translated to {translate_to} by the translator backend; timestamps kept.")
             except BackendUnavailable:
                 notes.append(OFFLINE_TRANSLATION)
-    scores = speech.score(reference, transcript.text) if reference and reference.strip() else None
+    spoken = "en" if transcript.task == "translate" else transcript.language
+    scores = speech.score(reference, transcript.text, spoken) if reference and reference.strip() else None
     folder = Path(tempfile.mkdtemp(prefix="mmdemo-speech-"))
     stem = Path(audio).stem or "transcript"
     files = subtitles.write_all(shown, folder, stem)
@@ -99,7 +110,15 @@ def build() -> None:
                                        info="or type any Whisper code")
             translate_to = gr.Dropdown(TARGETS, value="", label="Translate the transcript's text to",
                                        info="translator backend (NLLB); offline, only English via Task: translate")
-            reference = gr.Textbox("", label="Reference transcript (optional): shows WER / CER", lines=2)
+            reference = gr.Textbox("", label="Reference transcript (optional): shows WER / CER", lines=2,
+                                   info="both texts normalized with Whisper's normalizers; CER is the headline "
+                                        "for languages written without spaces")
+            with gr.Accordion("Advanced", open=False):
+                beam_size = gr.Slider(1, MAX_BEAM_SIZE, value=BEAM_SIZE, step=1, label="Beam size",
+                                      info="1 is greedy: faster, less accurate")
+                batch_size = gr.Slider(1, MAX_BATCH_SIZE, value=BATCH_SIZE, step=1, label="Batch size",
+                                       info="speech chunks of audio over 30 s decoded together; 1 decodes them "
+                                            "in order, each conditioned on the text before")
             go = gr.Button("Transcribe", variant="primary")
         with gr.Column(scale=3):
             text = gr.Textbox(label="Transcript", lines=6, buttons=["copy"])
@@ -110,6 +129,6 @@ def build() -> None:
             with gr.Accordion("JSON", open=False):
                 raw = gr.JSON(label="JSON")
     gr.Examples(EXAMPLES, inputs=[audio, task, language, reference], cache_examples=False)
-    go.click(run, inputs=[audio, task, language, translate_to, reference],
+    go.click(run, inputs=[audio, task, language, translate_to, reference, beam_size, batch_size],
              outputs=[text, summary, table, files, raw], api_name="transcribe",
              concurrency_limit=1, concurrency_id=speech.SLOT)

@@ -103,10 +103,48 @@ def test_subtitles_open_in_ffmpeg(tmp_path):
 
 
 def test_score_is_normalised():
-    assert speech.score("Hello, World.", "hello world") == {"wer": 0.0, "cer": 0.0}
-    assert speech.score("one two three four", "one two four")["wer"] == pytest.approx(0.25)
+    first = speech.score("Hello, World.", "hello world")
+    assert (first["wer"], first["cer"]) == (0.0, 0.0)
+    assert first["normalizer"] == "whisper-basic" and first["headline"] == "wer"  # no language: basic normalizer
+    assert speech.score("red green blue black", "red green black", "en")["wer"] == pytest.approx(0.25)
+    assert speech.score("one two", "", "en")["wer"] == 1.0  # nothing heard: every word deleted
     with pytest.raises(BadInput):
         speech.score("  ", "x")
+    with pytest.raises(BadInput, match="no words left"):
+        speech.score("(laughs) ?!", "x", "en")
+
+
+def test_score_uses_whisper_normalizers():
+    """Hyphens, numbers and punctuation as Whisper's English normalizer sees them; other languages keep accents."""
+    english = speech.score("Unless to be rather cold-hearted and rather selfish is to be ill-disposed.",
+                           "unless to be rather cold hearted and rather selfish is to be ill disposed", "en")
+    assert english["wer"] == 0.0 and english["normalizer"] == "whisper-english" and english["headline"] == "wer"
+    assert speech.score("go forward 10 meters", "Go forward ten meters.", "en")["wer"] == 0.0
+    assert speech.score("It costs $20.", "it costs twenty dollars", "en")["wer"] == 0.0
+    assert speech.score("go forward 10 meters", "go forward ten meters", "es")["wer"] == 0.25  # no English rules
+    spanish = speech.score("¿Qué tal, Señor?", "que tal señor", "es")
+    assert spanish["normalizer"] == "whisper-basic" and spanish["wer"] == pytest.approx(1 / 3, abs=1e-4)  # qué != que
+
+
+def test_score_headline_is_cer_without_spaces():
+    japanese = speech.score("今日はいい天気です。", "今日は いい天気です", "ja")
+    assert japanese["headline"] == "cer" and japanese["cer"] == 0.0  # spaces and punctuation are not characters
+    assert japanese["wer"] > 0  # a "word" is the whole sentence here, so WER says little
+    assert speech.score("今日はいい天気です", "今日は悪い天気です", "ja")["cer"] == pytest.approx(1 / 9, abs=1e-4)
+    assert speech.score("สวัสดีครับ", "สวัสดีครับ", "th")["headline"] == "cer"
+
+
+def test_decoding_options_are_checked():
+    from mmdemo.backends.whisper import check_decoding
+
+    assert check_decoding(None, None) == (None, None)
+    assert check_decoding(5, 8.0) == (5, 8)
+    for beam, batch, what in [(0, 8, "beam size"), (11, 8, "beam size"), (2.5, 8, "beam size"), ("x", 8, "beam size"),
+                              (5, 0, "batch size"), (5, 33, "batch size")]:
+        with pytest.raises(BadInput, match=what):
+            check_decoding(beam, batch)
+    with pytest.raises(BadInput, match="beam size"):
+        speech.transcribe(np.zeros(SR, np.float32), beam_size=0)
 
 
 def test_pack_regions():

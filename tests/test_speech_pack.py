@@ -58,11 +58,37 @@ def test_transcribes_and_detects_language(clips, lang):
     result = speech.transcribe(clips[lang], progress=lambda f, m: progress.append(f))
     assert result.engine == "faster-whisper"
     assert result.language == lang and result.language_probability > 0.5
-    wer = speech.score(CLIPS[lang][2], result.text)["wer"]
+    wer = speech.score(CLIPS[lang][2], result.text, lang)["wer"]
+    assert result.decoding == {"beam_size": 5, "batch_size": 1, "mode": "sequential"}  # one window: no batching
     assert wer <= MAX_WER[lang], (result.text, wer)
     assert result.segments and result.segments[-1].end <= result.duration + 0.5
     assert progress and max(progress) == pytest.approx(1.0)
     assert all(a <= b for a, b in zip(progress, progress[1:]))
+
+
+def test_long_audio_is_decoded_in_batches(clips):
+    """Over 30 s with the VAD on: speech chunks decoded in batches (beam 5), timestamps at the right offsets,
+    progress streamed; batch size 1 decodes the same audio sequentially and hears the same words."""
+    import numpy as np
+
+    from mmdemo.media.audio import load_audio
+
+    voice = load_audio(clips["en"])
+    gap = np.zeros(25 * 16000, np.float32)
+    audio = np.concatenate([voice, gap, voice])  # speech, 25 s of silence, the same speech again
+    second_start = (len(voice) + len(gap)) / 16000
+    progress = []
+    batched = speech.transcribe(audio, progress=lambda f, m: progress.append(f))
+    assert batched.decoding == {"beam_size": 5, "batch_size": 8, "mode": "batched VAD chunks"}
+    assert batched.language == "en"
+    assert any(s.start >= second_start - 1.0 for s in batched.segments)  # the second sentence sits after the gap
+    assert not any(len(voice) / 16000 + 1.0 < s.start < second_start - 1.0 for s in batched.segments)  # silence
+    assert progress and max(progress) == pytest.approx(1.0) and all(a <= b for a, b in zip(progress, progress[1:]))
+    sequential = speech.transcribe(audio, batch_size=1, beam_size=1)
+    assert sequential.decoding == {"beam_size": 1, "batch_size": 1, "mode": "sequential"}
+    twice = " ".join([CLIPS["en"][2]] * 2)
+    assert speech.score(twice, batched.text, "en")["wer"] <= MAX_WER["en"], batched.text
+    assert speech.score(twice, sequential.text, "en")["wer"] <= MAX_WER["en"], sequential.text
 
 
 @pytest.mark.parametrize("lang", ["es", "de"])
@@ -93,12 +119,16 @@ def test_cli_json_and_srt(clips, tmp_path):
 
     env = {**os.environ, **env}
     env.pop("MMDEMO_WHISPER_MODEL", None)
-    out = subprocess.run(run + ["--json", "--format", "srt", "-o", str(tmp_path / "es.srt")], cwd=ROOT, env=env,
+    out = subprocess.run(run + ["--json", "--format", "srt", "-o", str(tmp_path / "es.srt"), "--beam-size", "2",
+                                "--reference", CLIPS["es"][2]], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert {"language", "language_probability", "duration", "text", "segments"} <= set(doc)
+    assert {"language", "language_probability", "duration", "text", "segments", "decoding"} <= set(doc)
     assert doc["language"] == "es" and "Barcelona" in doc["text"]
+    assert doc["decoding"]["beam_size"] == 2
+    assert doc["score"]["normalizer"] == "whisper-basic" and doc["score"]["headline"] == "wer"
+    assert doc["score"]["wer"] <= MAX_WER["es"]
     assert set(doc["segments"][0]) == {"start", "end", "text"}
     assert (tmp_path / "es.srt").read_text().startswith("1\n00:00:00,000 --> ")
 
@@ -122,5 +152,5 @@ def test_transformers_engine_with_real_weights(clips, pack_as_transformers, use_
     result = speech.transcribe(clips["de"])
     assert result.engine == "transformers"
     assert result.language == "de" and result.language_probability > 0.5
-    assert speech.score(CLIPS["de"][2], result.text)["wer"] <= MAX_WER["de"], result.text
+    assert speech.score(CLIPS["de"][2], result.text, "de")["wer"] <= MAX_WER["de"], result.text
     assert result.segments and result.segments[-1].end <= result.duration + 0.5

@@ -1,5 +1,5 @@
 """`python -m mmdemo transcribe FILE [--task transcribe|translate] [--language xx] [--format json|srt|vtt|txt]
-[--output PATH] [--reference TEXT] [--json]`: Whisper on an audio file or a video's audio track."""
+[--output PATH] [--reference TEXT] [--beam-size N] [--batch-size N] [--json]`: Whisper on an audio file or a video's audio track."""
 
 NAME = "transcribe"
 HELP = "transcribe speech (or translate it to English) with timestamps; print JSON, SRT, VTT or text"
@@ -18,6 +18,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--reference", default=None,
                         help="reference transcript (text, or @file.txt) to score the result with WER/CER")
     parser.add_argument("--no-vad", action="store_true", help="decode silence too (no voice activity detection)")
+    parser.add_argument("--beam-size", type=int, default=None, metavar="N",
+                        help="beam search width, 1-10 (default 5; 1 is greedy decoding, faster and less accurate)")
+    parser.add_argument("--batch-size", type=int, default=None, metavar="N",
+                        help="speech chunks of long audio decoded together, 1-32 (default 8; 1 decodes them one "
+                             "after another, each conditioned on the text before)")
 
 
 def run(args) -> dict:
@@ -26,6 +31,7 @@ def run(args) -> dict:
     from mmdemo.errors import BadInput
     from mmdemo.media.audio import load_audio
     from mmdemo.media.text import check_text, read_text_file
+    from mmdemo.backends.whisper import check_decoding
     from mmdemo.outputs import check_writable
     from mmdemo.pipelines import subtitles
     from mmdemo.pipelines.speech import score, transcribe, translate_transcript
@@ -34,11 +40,13 @@ def run(args) -> dict:
     if reference and reference.startswith("@"):  # read before transcribing: a bad file fails in a second
         reference = read_text_file(reference[1:], what=f"reference file {reference[1:]}")
     check_text(reference, "the reference text")
+    check_decoding(args.beam_size, args.batch_size)  # before decoding the file
     if args.output:
         check_writable(args.output, "--output")
     notes: list[str] = []
     samples = load_audio(args.file, notes=notes)  # decoded here so that a damaged file's note is reported
-    transcript = transcribe(samples, task=args.task, language=args.language, vad=not args.no_vad)
+    transcript = transcribe(samples, task=args.task, language=args.language, vad=not args.no_vad,
+                            beam_size=args.beam_size, batch_size=args.batch_size)
     result = transcript.to_dict()
     result["notes"] = notes
     shown = transcript
@@ -46,7 +54,8 @@ def run(args) -> dict:
         shown = translate_transcript(transcript, args.translate_to)
         result["translation"] = shown.to_dict()
     if reference:
-        result["score"] = score(reference, transcript.text)
+        spoken = "en" if transcript.task == "translate" else transcript.language
+        result["score"] = score(reference, transcript.text, spoken)  # says its normalizer and headline metric
     result["_rendered"] = subtitles.render(shown, args.format)
     if args.output:
         try:
@@ -66,5 +75,7 @@ def render(result: dict) -> str:
         print(f"note: {note}", file=sys.stderr)
     extra = []
     if "score" in result:
-        extra.append(f"WER {result['score']['wer']:.3f}  CER {result['score']['cer']:.3f}")
+        scores = result["score"]
+        extra.append(f"WER {scores['wer']:.3f}  CER {scores['cer']:.3f}  (headline {scores['headline'].upper()}, "
+                     f"{scores['normalizer']} normalizer)")
     return "\n".join([text] + extra)

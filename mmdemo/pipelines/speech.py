@@ -44,6 +44,7 @@ class Transcript:
     segments: list[Segment] = field(default_factory=list)
     task: str = "transcribe"
     engine: str = ""  # "faster-whisper" or "transformers"
+    decoding: dict = field(default_factory=dict)  # beam_size, batch_size, mode
 
     def to_dict(self) -> dict:
         return {
@@ -54,17 +55,21 @@ class Transcript:
             "segments": [s.to_dict() for s in self.segments],
             "task": self.task,
             "engine": self.engine,
+            "decoding": dict(self.decoding),
         }
 
 
 def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe", language: str | None = None,
                progress: Callable[[float, str], None] | None = None, require_speech: bool = False,
-               vad: bool = True) -> Transcript:
+               vad: bool = True, beam_size: int | None = None, batch_size: int | None = None) -> Transcript:
     """Transcribe ``audio`` (a file path, or 16 kHz mono float32 samples), or translate its speech to English
-    with task="translate". Silence gives no segments, or BadInput when ``require_speech`` is set."""
-    from mmdemo.backends.whisper import check_task
+    with task="translate". Silence gives no segments, or BadInput when ``require_speech`` is set.
+    ``beam_size`` (1-10) and ``batch_size`` (1-32; chunks of long audio decoded together) default to the
+    engine's: beam 5 and batches of 8 with faster-whisper."""
+    from mmdemo.backends.whisper import check_decoding, check_task
 
     check_task(task)
+    beam_size, batch_size = check_decoding(beam_size, batch_size)
     samples = _samples(audio)
     duration = len(samples) / SAMPLE_RATE
     if duration < MIN_SECONDS:
@@ -77,13 +82,17 @@ def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe"
     engine = loaded.model
     language = _check_language(language, engine.languages)
     step(0.02, "listening")
-    result = engine.transcribe(samples, task=task, language=language, progress=step, vad=vad)
+    decoding = engine.decoding(duration, vad, beam_size, batch_size)
+    result = engine.transcribe(samples, task=task, language=language, progress=step, vad=vad, beam_size=beam_size,
+                               batch_size=batch_size)
     segments = [Segment(s.start, s.end, s.text) for s in result.segments if s.text]
     if not segments:
-        return _empty(require_speech, result.language, duration, task, result.language_probability, engine.name)
+        empty = _empty(require_speech, result.language, duration, task, result.language_probability, engine.name)
+        empty.decoding = decoding
+        return empty
     step(1.0, "done")
     return Transcript(result.language, result.language_probability, duration,
-                      " ".join(s.text for s in segments), segments, task, engine.name)
+                      " ".join(s.text for s in segments), segments, task, engine.name, decoding)
 
 
 def _samples(audio) -> np.ndarray:
@@ -130,21 +139,10 @@ def translate_transcript(transcript: Transcript, target: str) -> Transcript:
                       f"text translation {source or '?'} -> {target}", "translator")
 
 
-def score(reference: str, hypothesis: str) -> dict:
-    """Word and character error rates of ``hypothesis`` against ``reference`` (jiwer), after lower-casing and
-    removing punctuation, so that "Hello, world." and "hello world" count as the same words."""
-    import jiwer
+def score(reference: str, hypothesis: str, language: str | None = None) -> dict:
+    """WER and CER of ``hypothesis`` against ``reference`` after Whisper's text normalization for ``language``
+    (English normalizer for "en", basic normalizer otherwise), with the headline metric for that language (CER for
+    languages written without spaces). See mmdemo.pipelines.speech_score."""
+    from mmdemo.pipelines.speech_score import score as _score
 
-    from mmdemo.media.text import check_text
-
-    if not check_text(reference, "the reference text").strip():
-        raise BadInput("The reference text is empty.")
-    hypothesis = check_text(hypothesis, "the transcript")
-    words = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
-                           jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
-    chars = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
-                           jiwer.Strip(), jiwer.ReduceToListOfListOfChars()])
-    hypothesis = hypothesis or ""
-    wer = jiwer.wer(reference, hypothesis, reference_transform=words, hypothesis_transform=words)
-    cer = jiwer.cer(reference, hypothesis, reference_transform=chars, hypothesis_transform=chars)
-    return {"wer": round(float(wer), 4), "cer": round(float(cer), 4)}
+    return _score(reference, hypothesis, language)
