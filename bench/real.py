@@ -51,7 +51,8 @@ def speech_rows(clips: list[Clip]) -> list[str]:
 
     from mmdemo import backends
     from mmdemo.backends.whisper import pack_model_folder
-    from mmdemo.pipelines.speech import corpus_score, transcribe
+    from mmdemo.pipelines.speech import transcribe
+    from mmdemo.pipelines.speech_score import corpus_score
 
     plain = WhisperModel(str(pack_model_folder()))  # its defaults: device, compute type, threads
     transcribe(clips[0].path)  # load the app's model before timing

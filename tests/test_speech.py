@@ -248,3 +248,14 @@ def test_ui_declares_transcribe_endpoint():
     required = [p["parameter_name"] for p in endpoint["parameters"] if not p.get("parameter_has_default")]
     assert required == ["audio"]  # everything else is optional
     assert endpoint["returns"][0]["label"] == "Transcript"  # the transcript comes first
+
+
+def test_corpus_score_sums_errors_over_the_set():
+    """Data-set WER as papers report it: errors over all pairs / reference words over all pairs."""
+    from mmdemo.pipelines.speech_score import corpus_score
+
+    refs = ["he was not an ill disposed young man", "go forward ten meters"]
+    assert corpus_score(refs, ["He was not an ill-disposed young man.", "Go forward 10 meters."], "en")["wer"] == 0.0
+    wrong = corpus_score(refs, ["he was not an ill disposed young man", "go back ten meters"], "en")
+    assert wrong["wer"] == round(1 / 12, 4) and wrong["n"] == 2  # one substitution in 12 reference words
+    assert corpus_score(["東京に行きます"], ["東京に行きました"], "ja")["headline"] == "cer"

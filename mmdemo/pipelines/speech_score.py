@@ -88,3 +88,23 @@ def score(reference: str, hypothesis: str, language: str | None = None) -> dict:
     cer = jiwer.cer([ref_chars], [hyp_chars]) if hyp_chars else 1.0
     return {"wer": round(float(wer), 4), "cer": round(float(cer), 4), "headline": headline_metric(lang),
             "normalizer": normalizer_name(lang), "language": lang or None}
+
+
+def corpus_score(references: list[str], hypotheses: list[str], language: str | None = None) -> dict:
+    """Corpus-level WER and CER (errors summed over all pairs, divided by all reference words or characters), as
+    data-set results are reported; same normalizers and headline as ``score``."""
+    import jiwer
+
+    lang = (language or "").strip().lower()
+    pairs = [(normalize(r, lang), normalize(h or "", lang)) for r, h in zip(references, hypotheses)]
+    pairs = [(r, h) for r, h in pairs if r]
+    if not pairs:
+        raise BadInput("No reference text has words left after normalization.")
+    refs, hyps = [r for r, _ in pairs], [h for _, h in pairs]
+    if lang in NO_SPACE_LANGUAGES:
+        ref_chars, hyp_chars = [r.replace(" ", "") for r in refs], [h.replace(" ", "") for h in hyps]
+    else:
+        ref_chars, hyp_chars = refs, hyps
+    return {"wer": round(float(jiwer.wer(refs, hyps)), 4), "cer": round(float(jiwer.cer(ref_chars, hyp_chars)), 4),
+            "headline": headline_metric(lang), "normalizer": normalizer_name(lang), "language": lang or None,
+            "n": len(pairs)}
