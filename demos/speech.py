@@ -10,10 +10,8 @@ from pathlib import Path
 import gradio as gr
 
 from demos.common import gpu, user_errors
-from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_BEAM_SIZE, check_decoding
-from mmdemo.errors import BackendUnavailable, BadInput
-from mmdemo.media.audio import load_audio
-from mmdemo.media.text import check_text
+from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_BEAM_SIZE
+from mmdemo.errors import BadInput
 from mmdemo.pipelines import speech, subtitles
 
 TITLE = "Speech"
@@ -29,8 +27,7 @@ SPOKEN = [("detect automatically", ""), ("English", "en"), ("Spanish", "es"), ("
           ("Japanese", "ja"), ("Arabic", "ar"), ("Hindi", "hi")]
 TARGETS = [("no text translation", ""), ("English", "en"), ("French", "fr"), ("German", "de"), ("Spanish", "es"),
            ("Italian", "it"), ("Portuguese", "pt"), ("Chinese", "zh"), ("Japanese", "ja"), ("Arabic", "ar")]
-OFFLINE_TRANSLATION = ("No text-translation model is available (set MMDEMO_TRANSLATOR_MODEL to a local NLLB or Marian "
-                       "folder), so only Whisper's speech translation to English works here: choose Task: translate.")
+
 
 
 def _summary(t: speech.Transcript, notes: list[str], scores: dict | None) -> str:
@@ -38,8 +35,11 @@ def _summary(t: speech.Transcript, notes: list[str], scores: dict | None) -> str
     if t.segments:
         head = (f"**{what}** · spoken language **{t.language}** (probability {t.language_probability:.2f}) · "
                 f"{t.duration:.1f} s of audio · {len(t.segments)} segments · engine {t.engine}")
+    elif t.language_probability == 0.0:  # the audio is digitally silent: no model ran
+        head = f"**No speech found**: the {t.duration:.1f} s of audio are silent."
     else:
-        head = f"**No speech found** in {t.duration:.1f} s of audio (silence or noise only)."
+        head = (f"**The model returned no text** for {t.duration:.1f} s of audio. If it holds speech, choose the "
+                "spoken language (detection may have failed) or raise the beam size in Advanced.")
     lines = [head]
     if scores:
         wer, cer = f"WER {scores['wer']:.1%}", f"CER {scores['cer']:.1%}"
@@ -55,41 +55,25 @@ def _summary(t: speech.Transcript, notes: list[str], scores: dict | None) -> str
 
 @gpu
 @user_errors
-def run(audio, task, language, translate_to, reference, beam_size=BEAM_SIZE, batch_size=BATCH_SIZE,
-        progress=gr.Progress()):
-    if not audio:
+def run(audio=None, task="transcribe", language="", translate_to="", reference="", beam_size=BEAM_SIZE,
+        batch_size=BATCH_SIZE, video=None, progress=gr.Progress()):
+    """Defaults on every parameter: an API call needs only the audio (or ``video``, a video file whose sound to
+    use)."""
+    source = audio or video
+    if not source:
         raise BadInput("Upload an audio or video file, or record from the microphone, first.")
-    check_text(reference, "the reference transcript")  # before minutes of transcription, not after
-    beam_size, batch_size = check_decoding(beam_size, batch_size)
-    notes: list[str] = []
-    samples = load_audio(audio, notes=notes)  # decoded here so that a damaged file's note reaches the user
-    transcript = speech.transcribe(samples, task=task or "transcribe", language=language or None,
-                                   progress=lambda fraction, message: progress(fraction, desc=message),
-                                   beam_size=beam_size, batch_size=batch_size)
-    shown = transcript
-    if translate_to and transcript.segments:
-        if task == "translate" and translate_to == "en":
-            notes.append("Whisper already translated the speech to English.")
-        else:
-            try:
-                shown = speech.translate_transcript(transcript, translate_to)
-                notes.append(f"Text translated to {translate_to} by the translator backend; timestamps kept.")
-            except BackendUnavailable:
-                notes.append(OFFLINE_TRANSLATION)
-    spoken = "en" if transcript.task == "translate" else transcript.language
-    scores = speech.score(reference, transcript.text, spoken) if reference and reference.strip() else None
+    transcript = speech.process(source, task=task or "transcribe", language=language or None,
+                                translate_to=translate_to or None, reference=reference, beam_size=beam_size,
+                                batch_size=batch_size, progress=lambda fraction, message: progress(fraction, desc=message))
+    shown = transcript.shown
     folder = Path(tempfile.mkdtemp(prefix="mmdemo-speech-"))
-    stem = Path(audio).stem or "transcript"
+    stem = Path(source).stem or "transcript"
     files = subtitles.write_all(shown, folder, stem)
     if shown is not transcript:  # keep the original-language transcript too
         files["original json"] = subtitles.write_all(transcript, folder / "original", stem)["json"]
     rows = [[round(s.start, 2), round(s.end, 2), s.text] for s in shown.segments]
-    result = transcript.to_dict()
-    if shown is not transcript:
-        result["translation"] = shown.to_dict()
-    if scores:
-        result["score"] = scores
-    return shown.text, _summary(transcript, notes, scores), rows, [str(p) for p in files.values()], result
+    return (shown.text, _summary(transcript, transcript.notes, transcript.score), rows,
+            [str(p) for p in files.values()], transcript.to_dict())
 
 
 def build() -> None:
@@ -102,7 +86,9 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=2):
             audio = gr.Audio(sources=["upload", "microphone"], type="filepath",
-                             label="Audio (wav, mp3, flac, ogg, m4a, webm) or a video (mp4, mkv, mov)")
+                             label="Audio (wav, mp3, flac, ogg, m4a, webm) or the microphone")
+            video = gr.File(label="... or a video (mp4, mkv, mov, webm, avi): its audio track is used",
+                            file_types=["video", ".mkv", ".avi"], type="filepath", height=90)
             with gr.Row():
                 task = gr.Radio([("Transcribe", "transcribe"), ("Translate speech to English", "translate")],
                                 value="transcribe", label="Task")
@@ -129,6 +115,6 @@ def build() -> None:
             with gr.Accordion("JSON", open=False):
                 raw = gr.JSON(label="JSON")
     gr.Examples(EXAMPLES, inputs=[audio, task, language, reference], cache_examples=False)
-    go.click(run, inputs=[audio, task, language, translate_to, reference, beam_size, batch_size],
+    go.click(run, inputs=[audio, task, language, translate_to, reference, beam_size, batch_size, video],
              outputs=[text, summary, table, files, raw], api_name="transcribe",
              concurrency_limit=1, concurrency_id=speech.SLOT)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmdemo.errors import BadInput
+from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.audio import load_audio
 from mmdemo.pipelines import speech, subtitles
 from mmdemo.pipelines.speech import Segment, Transcript
@@ -246,7 +246,7 @@ def test_ui_declares_transcribe_endpoint():
         tab.build()
     endpoint = app.get_api_info()["named_endpoints"]["/transcribe"]
     required = [p["parameter_name"] for p in endpoint["parameters"] if not p.get("parameter_has_default")]
-    assert required == ["audio"]  # everything else is optional
+    assert required == []  # one main input, audio or video, and everything else has a default
     assert endpoint["returns"][0]["label"] == "Transcript"  # the transcript comes first
 
 
@@ -259,3 +259,31 @@ def test_corpus_score_sums_errors_over_the_set():
     wrong = corpus_score(refs, ["he was not an ill disposed young man", "go back ten meters"], "en")
     assert wrong["wer"] == round(1 / 12, 4) and wrong["n"] == 2  # one substitution in 12 reference words
     assert corpus_score(["東京に行きます"], ["東京に行きました"], "ja")["headline"] == "cer"
+
+
+def test_a_missing_translator_fails_before_any_decoding(tmp_path, monkeypatch):
+    """Text translation with no translation model: refused in a second, naming the variable, before the audio is
+    even opened (it used to transcribe for minutes and then fail, losing the transcript)."""
+    from mmdemo import backends, hub
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    monkeypatch.setattr(hub, "cached_snapshot", lambda repo_id: None)
+    monkeypatch.delenv("MMDEMO_TRANSLATOR_MODEL", raising=False)
+    backends.unload("translator")
+    garbage = tmp_path / "x.wav"
+    garbage.write_text("not audio")  # would be "not an audio file" if it were opened first
+    with pytest.raises(BackendUnavailable, match="MMDEMO_TRANSLATOR_MODEL"):
+        speech.process(garbage, translate_to="fr")
+    with pytest.raises(BadInput, match="not an audio"):  # English from Whisper's own translation needs no model
+        speech.process(garbage, task="translate", translate_to="en")
+
+
+def test_ui_takes_a_video_file_for_its_sound(tmp_path):
+    gr = pytest.importorskip("gradio")
+    from demos import speech as tab
+
+    with pytest.raises(gr.Error, match="no audio track"):
+        tab.run(video=str(write_video(tmp_path / "mute.mp4", audio=None)), progress=lambda *a, **k: None)
+    quiet = write_video(tmp_path / "quiet.mp4", audio=np.zeros(2 * SR, np.float32))
+    text, summary, rows, files, raw = tab.run(video=str(quiet), progress=lambda *a, **k: None)
+    assert text == "" and "No speech found" in summary and raw["duration"] > 1.5

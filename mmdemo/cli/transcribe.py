@@ -29,34 +29,21 @@ def run(args) -> dict:
     from pathlib import Path
 
     from mmdemo.errors import BadInput
-    from mmdemo.media.audio import load_audio
-    from mmdemo.media.text import check_text, read_text_file
-    from mmdemo.backends.whisper import check_decoding
+    from mmdemo.media.text import read_text_file
     from mmdemo.outputs import check_writable
     from mmdemo.pipelines import subtitles
-    from mmdemo.pipelines.speech import score, transcribe, translate_transcript
+    from mmdemo.pipelines.speech import process
 
     reference = args.reference
     if reference and reference.startswith("@"):  # read before transcribing: a bad file fails in a second
         reference = read_text_file(reference[1:], what=f"reference file {reference[1:]}")
-    check_text(reference, "the reference text")
-    check_decoding(args.beam_size, args.batch_size)  # before decoding the file
     if args.output:
         check_writable(args.output, "--output")
-    notes: list[str] = []
-    samples = load_audio(args.file, notes=notes)  # decoded here so that a damaged file's note is reported
-    transcript = transcribe(samples, task=args.task, language=args.language, vad=not args.no_vad,
-                            beam_size=args.beam_size, batch_size=args.batch_size)
+    transcript = process(args.file, task=args.task, language=args.language, translate_to=args.translate_to,
+                         reference=reference, beam_size=args.beam_size, batch_size=args.batch_size,
+                         vad=not args.no_vad)
     result = transcript.to_dict()
-    result["notes"] = notes
-    shown = transcript
-    if args.translate_to:
-        shown = translate_transcript(transcript, args.translate_to)
-        result["translation"] = shown.to_dict()
-    if reference:
-        spoken = "en" if transcript.task == "translate" else transcript.language
-        result["score"] = score(reference, transcript.text, spoken)  # says its normalizer and headline metric
-    result["_rendered"] = subtitles.render(shown, args.format)
+    result["_rendered"] = subtitles.render(transcript.shown, args.format)
     if args.output:
         try:
             Path(args.output).write_text(result["_rendered"], encoding="utf-8")

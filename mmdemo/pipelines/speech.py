@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from mmdemo import backends
+from mmdemo.backends.whisper import check_task
 from mmdemo.errors import BadInput
 from mmdemo.media.audio import SAMPLE_RATE, load_audio, max_audio_seconds
 
@@ -45,9 +46,17 @@ class Transcript:
     task: str = "transcribe"
     engine: str = ""  # "faster-whisper" or "transformers"
     decoding: dict = field(default_factory=dict)  # beam_size, batch_size, mode
+    notes: list[str] = field(default_factory=list)  # what the user should know (damaged file, skipped steps)
+    translation: "Transcript | None" = None  # the text translated into another language (process(translate_to=))
+    score: dict | None = None  # WER/CER against a reference (process(reference=))
+
+    @property
+    def shown(self) -> "Transcript":
+        """What a subtitle file should hold: the translation when there is one."""
+        return self.translation or self
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "language": self.language,
             "language_probability": round(self.language_probability, 4),
             "duration": round(self.duration, 3),
@@ -56,7 +65,46 @@ class Transcript:
             "task": self.task,
             "engine": self.engine,
             "decoding": dict(self.decoding),
+            "notes": list(self.notes),
         }
+        if self.translation is not None:
+            out["translation"] = self.translation.to_dict()
+        if self.score is not None:
+            out["score"] = dict(self.score)
+        return out
+
+
+def process(audio: "str | os.PathLike", task: str = "transcribe", language: str | None = None,
+            translate_to: str | None = None, reference: str | None = None, beam_size: int | None = None,
+            batch_size: int | None = None, vad: bool = True,
+            progress: Callable[[float, str], None] | None = None) -> Transcript:
+    """The Speech tab's and the transcribe CLI's one request: decode ``audio`` (a file; damage becomes a note),
+    transcribe or translate its speech, optionally translate the text into ``translate_to`` and score it against
+    ``reference``. Everything that can be refused is checked before the audio is decoded: a missing translation
+    model fails in a second, not after minutes of transcription."""
+    from mmdemo.backends.whisper import check_decoding
+    from mmdemo.media.text import check_text
+
+    check_task(task)
+    check_decoding(beam_size, batch_size)
+    reference = check_text(reference, "the reference transcript") or ""
+    target = (translate_to or "").strip() or None
+    whisper_did_it = task == "translate" and target == "en"
+    if target and not whisper_did_it:
+        backends.resolve("translator")  # BackendUnavailable now, naming MMDEMO_TRANSLATOR_MODEL
+    notes: list[str] = []
+    samples = load_audio(audio, notes=notes)
+    result = transcribe(samples, task=task, language=language, progress=progress, vad=vad, beam_size=beam_size,
+                        batch_size=batch_size)
+    result.notes = notes
+    if whisper_did_it:
+        notes.append("Whisper already translated the speech to English.")
+    elif target and result.segments:
+        result.translation = translate_transcript(result, target)
+        notes.append(f"Text translated to {target} by the translator backend; timestamps kept.")
+    if reference.strip():
+        result.score = score(reference, result.text, "en" if task == "translate" else result.language)
+    return result
 
 
 def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe", language: str | None = None,
@@ -66,7 +114,7 @@ def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe"
     with task="translate". Silence gives no segments, or BadInput when ``require_speech`` is set.
     ``beam_size`` (1-10) and ``batch_size`` (1-32; chunks of long audio decoded together) default to the
     engine's: beam 5 and batches of 8 with faster-whisper."""
-    from mmdemo.backends.whisper import check_decoding, check_task
+    from mmdemo.backends.whisper import check_decoding
 
     check_task(task)
     beam_size, batch_size = check_decoding(beam_size, batch_size)
