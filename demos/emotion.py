@@ -15,6 +15,9 @@ from mmdemo.pipelines.emotion_labels import LABELS
 TITLE = "Emotion analysis"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SAMPLE_FACE = ASSETS / "emotion_smiling_astronaut.jpg"
+READER_CHOICES = {"auto: Hub model, else the trained head": "auto",
+                  "MiniLM + head trained on GoEmotions Reddit comments": "head",
+                  "zero-shot (MiniLM similarity to prototypes)": "zero-shot"}
 EMPTY_BARS = pd.DataFrame({"emotion": list(LABELS), "probability": [0.0] * len(LABELS)})
 EMPTY_LINES = pd.DataFrame({"time (s)": [], "probability": [], "emotion": []})
 
@@ -91,13 +94,14 @@ def _outputs(result: dict):
 
 @gpu
 @user_errors
-def analyze(text=None, audio=None, image=None, video=None, w_text=1.0, w_voice=1.0, w_face=1.0,
+def analyze(text=None, audio=None, image=None, video=None, w_text=1.0, w_voice=1.0, w_face=1.0, reader="auto",
             progress=gr.Progress()):
     """Any one input is enough for an API call: every parameter has a default (None makes it optional in Gradio)."""
     text = text if text and text.strip() else None
     weights = {"text": w_text, "voice": w_voice, "face": w_face}
     report = emotion.analyze(text=text, audio=audio or None, image=image or None, video=video or None,
-                             weights=weights, progress=lambda f, m: progress(f, desc=m))
+                             weights=weights, progress=lambda f, m: progress(f, desc=m),
+                             text_reader=READER_CHOICES.get(reader, reader))
     result = report.to_dict()
     keyframes = [(img, f"{t:.1f} s") for t, img in report.keyframes]
     return (*_outputs(result), gr.Image(value=report.annotated, visible=report.annotated is not None),
@@ -116,12 +120,13 @@ def build() -> None:
         "Give any mix of text, speech, a face photo or a video. Each is read by its own model onto seven emotions "
         "(anger, disgust, fear, joy, neutral, sadness, surprise), then fused: "
         "`p = Σ w·p_m / Σ w` over the modalities that carried a signal. Move the sliders to re-weigh instantly. "
-        "Offline, text is read zero-shot from sentence embeddings and the voice's sound as a prosody heuristic; "
-        "both are labelled as such."
+        "Offline, text is read by MiniLM + a head trained on GoEmotions Reddit comments (or zero-shot, on request) "
+        "and the voice's sound as a prosody heuristic; each is labelled as such."
     )
     with gr.Row():
         with gr.Column(scale=1):
             text = gr.Textbox(label="Text", lines=3, placeholder="How do you feel today?")
+            reader = gr.Dropdown(list(READER_CHOICES), value=next(iter(READER_CHOICES)), label="Text reader")
             audio = gr.Audio(label="Speech (file or microphone)", sources=["upload", "microphone"], type="filepath")
             image = ImageInput(label="Face photo", type="filepath", sources=["upload", "webcam", "clipboard"])
             video = gr.Video(label="Video (faces over time; its sound is read if no audio is given)",
@@ -155,7 +160,7 @@ def build() -> None:
         inputs=[text, image], cache_examples=False, label="Examples",
     )
     plots = [summary, fused, *bars, voice_line, face_line, arousal_line, raw]
-    run.click(analyze, inputs=[text, audio, image, video, w_text, w_voice, w_face],
+    run.click(analyze, inputs=[text, audio, image, video, w_text, w_voice, w_face, reader],
               outputs=plots + [annotated, keyframes], api_name="emotion",
               concurrency_limit=1, concurrency_id=emotion.SLOT)
     for slider in (w_text, w_voice, w_face):

@@ -85,9 +85,11 @@ class EmotionReport:
         return out
 
 
-def analyze(text: str | None = None, audio=None, image=None, video=None, weights=None, progress=None) -> EmotionReport:
-    """Read every given input and fuse. ``progress`` is None or a callable(fraction, message)."""
-    return analyze_many([text] if text is not None else None, audio, image, video, weights, progress)[0]
+def analyze(text: str | None = None, audio=None, image=None, video=None, weights=None, progress=None,
+            text_reader: str = "auto") -> EmotionReport:
+    """Read every given input and fuse. ``progress`` is None or a callable(fraction, message); ``text_reader``:
+    one of emotion_text.READERS."""
+    return analyze_many([text] if text is not None else None, audio, image, video, weights, progress, text_reader)[0]
 
 
 def reweigh(result: dict, weights) -> dict:
@@ -102,7 +104,7 @@ def reweigh(result: dict, weights) -> dict:
 
 
 def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, weights=None,
-                 progress=None) -> list[EmotionReport]:
+                 progress=None, text_reader: str = "auto") -> list[EmotionReport]:
     """One report per text (audio, image and video are read once and shared); one report when texts is None."""
     weights = parse_weights(weights)
     texts = _check_texts(texts)
@@ -155,6 +157,8 @@ def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, we
         face_details["video"] = {"frames_sampled": seen.frames_sampled, "frames_with_faces": len(seen.timeline)}
         if seen.probs is not None:
             face_parts.append(("video", seen.probs))
+        else:  # said, not fused: nothing from the video enters the face reading
+            face_details.setdefault("notes", []).append(seen.note)
 
     model = face_details.pop("model", None)
     if face_parts:  # image and video both given: each counts once
@@ -163,6 +167,8 @@ def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, we
     elif image is not None or video is not None:
         where = " or ".join(w for w, given in (("the image", image is not None), ("the video", video is not None)) if given)
         no_signal["face"] = f"no face found in {where}"
+        if video is not None:
+            no_signal["face"] += f" ({face_details['video']['frames_sampled']} frames sampled)"
 
     if samples is not None:
         heard = emotion_voice.analyze(samples, progress=step(0.45, 0.45))
@@ -195,7 +201,7 @@ def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, we
     if texts is not None:
         if progress:
             progress(0.92, "reading the text")
-        text_results = emotion_text.analyze(texts)
+        text_results = emotion_text.analyze(texts, reader=text_reader)
 
     reports = []
     for index in range(len(texts) if texts is not None else 1):

@@ -16,7 +16,12 @@ from mmdemo.pipelines.emotion_labels import LABELS, top_label
 
 CASCADE = "haarcascade_frontalface_default.xml"
 DETECT_MAX_SIDE = 1024  # detection runs on a downscaled copy: Haar cost grows with pixels, faces stay findable
+DETECT_MIN_SIDE = 432  # ...and on an upscaled copy of small frames: a 40 px face in a 176x144 frame becomes 120 px,
+# where the cascade's 24 px window finds it far more reliably than at its native size
+MAX_UPSCALE = 3.0
+MIN_FACE_PX = 32  # in the original frame: smaller boxes are an eye or texture, not a face we can read
 MIN_FACE_FRACTION = 0.04  # ignore "faces" smaller than 4% of the shorter side: mostly false positives
+MAX_ASPECT = 1.6  # width / height (or the inverse) beyond this is no face
 MARGIN = 0.1  # crops get 10% context around the Haar box, as FER-2013 faces have
 MAX_VIDEO_FRAMES = 60
 
@@ -54,6 +59,13 @@ class VideoFaces:
     def probs(self) -> np.ndarray | None:
         return np.mean([p for _, p in self.timeline], axis=0) if self.timeline else None
 
+    @property
+    def note(self) -> str | None:
+        """What to say when no sampled frame held a face (nothing is fused from the video then)."""
+        if self.timeline:
+            return None
+        return f"no face found in any of the {self.frames_sampled} sampled frames of the video"
+
 
 # -- detection -----------------------------------------------------------------------------------------------------
 _detector = None
@@ -75,14 +87,24 @@ def cascade_path() -> Path:
 
 
 def detect_faces(image: Image.Image) -> list[tuple[int, int, int, int]]:
-    """Face boxes (x, y, w, h) in image coordinates, largest first."""
+    """Face boxes (x, y, w, h) in image coordinates, largest first.
+
+    Small frames are upscaled before detection; boxes that cannot be faces are dropped: under ``MIN_FACE_PX`` or
+    ``MIN_FACE_FRACTION`` of the shorter side, an aspect beyond ``MAX_ASPECT``, or lying mostly inside a larger
+    box (an eye or a mouth found next to its face).
+    """
     import cv2
 
     global _detector
-    scale = min(1.0, DETECT_MAX_SIDE / max(image.size))
-    small = image if scale == 1.0 else image.resize((round(image.width * scale), round(image.height * scale)))
-    gray = cv2.equalizeHist(cv2.cvtColor(np.asarray(small.convert("RGB")), cv2.COLOR_RGB2GRAY))
-    min_side = max(24, int(MIN_FACE_FRACTION * min(gray.shape)))
+    short, long = min(image.size), max(image.size)
+    scale = min(1.0, DETECT_MAX_SIDE / long)
+    if short < DETECT_MIN_SIDE:
+        scale = min(MAX_UPSCALE, DETECT_MIN_SIDE / short, DETECT_MAX_SIDE / long)
+    work = image if scale == 1.0 else image.resize((round(image.width * scale), round(image.height * scale)),
+                                                  Image.Resampling.BICUBIC)
+    gray = cv2.equalizeHist(cv2.cvtColor(np.asarray(work.convert("RGB")), cv2.COLOR_RGB2GRAY))
+    min_px = max(MIN_FACE_PX, MIN_FACE_FRACTION * short)
+    min_side = max(24, int(min_px * scale * 0.9))
     with _detector_lock:
         if _detector is None:
             _detector = cv2.CascadeClassifier(str(cascade_path()))
@@ -90,7 +112,28 @@ def detect_faces(image: Image.Image) -> list[tuple[int, int, int, int]]:
                 raise BackendUnavailable(f"OpenCV could not read the face cascade {cascade_path()}.")
         found = _detector.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
     boxes = [tuple(int(round(v / scale)) for v in box) for box in (found if len(found) else [])]
-    return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
+    return plausible_faces(boxes, image.size)
+
+
+def plausible_faces(boxes, size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """The boxes that can be faces in an image of ``size``, largest first (see detect_faces)."""
+    min_px = max(MIN_FACE_PX, MIN_FACE_FRACTION * min(size))
+    kept: list[tuple[int, int, int, int]] = []
+    for box in sorted(boxes, key=lambda b: b[2] * b[3], reverse=True):
+        x, y, w, h = box
+        if min(w, h) < min_px or max(w / h, h / w) > MAX_ASPECT:
+            continue
+        if any(_overlap(box, big) > 0.5 for big in kept):  # mostly inside a face already kept
+            continue
+        kept.append(box)
+    return kept
+
+
+def _overlap(small, big) -> float:
+    """Share of ``small``'s area that lies inside ``big``."""
+    x0, y0 = max(small[0], big[0]), max(small[1], big[1])
+    x1, y1 = min(small[0] + small[2], big[0] + big[2]), min(small[1] + small[3], big[1] + big[3])
+    return max(0, x1 - x0) * max(0, y1 - y0) / max(1, small[2] * small[3])
 
 
 def _crop(image: Image.Image, box) -> Image.Image:

@@ -1,6 +1,8 @@
-"""Emotion of text: the ``text_emotion`` classifier when its weights exist, else a labelled zero-shot reading.
+"""Emotion of text: the ``text_emotion`` classifier when its weights exist; offline, the head trained on GoEmotions
+over MiniLM features (``assets/text_emotion_head.npz``, python -m mmdemo.train.text_emotion); else, or on request,
+a labelled zero-shot reading.
 
-The zero-shot fallback embeds the text with the sentence embedder (MiniLM, offline pack) and compares it with a
+The zero-shot reader embeds the text with the sentence embedder (MiniLM, offline pack) and compares it with a
 handful of prototype sentences per emotion; a VADER lexicon valence reading is reported next to it (never mixed
 into the 7-class scores: valence is one axis, not seven emotions).
 """
@@ -111,6 +113,7 @@ TOP_K = 2  # mean of the two closest prototypes: steadier than the single neares
 NEUTRAL_FLOOR = 0.25  # "none of the above": a text close to no emotion prototype reads as neutral
 TEMPERATURE = 0.04  # cosine gaps between emotions are ~0.1-0.3 for MiniLM; this turns them into clear margins
 ZERO_SHOT_METHOD = "zero-shot (MiniLM sentence similarity to emotion prototypes; not a trained emotion model)"
+READERS = ("auto", "head", "zero-shot")  # auto: the Hub/cached model, else the trained head, else zero-shot
 
 
 @dataclass
@@ -121,17 +124,51 @@ class TextEmotionResult:
     fallback: bool = False
 
 
-def analyze(texts: list[str]) -> list[TextEmotionResult]:
-    """One result per text; the trained classifier when available, else the labelled zero-shot fallback."""
+def analyze(texts: list[str], reader: str = "auto") -> list[TextEmotionResult]:
+    """One result per text. ``reader``: "auto" (the text_emotion model when its weights can be found, else the
+    offline trained head, else zero-shot), "head" or "zero-shot"."""
+    if reader not in READERS:
+        raise ValueError(f"reader must be one of {', '.join(READERS)}, not {reader!r}")
     valences = [vader_valence(t) for t in texts]
-    try:
-        classifier = backends.get("text_emotion")
-    except BackendUnavailable as exc:
-        log.info("text_emotion unavailable, using the zero-shot fallback: %s", exc)
-        probs = zero_shot(texts, why=str(exc))
-        return [TextEmotionResult(p, ZERO_SHOT_METHOD, v, fallback=True) for p, v in zip(probs, valences)]
-    probs = classifier.predict(texts)
-    return [TextEmotionResult(p, classifier.name, v) for p, v in zip(probs, valences)]
+    why = ""
+    if reader == "auto":
+        try:
+            classifier = backends.get("text_emotion")
+        except BackendUnavailable as exc:
+            log.info("text_emotion unavailable, using the offline reader: %s", exc)
+            why = str(exc)
+        else:
+            probs = classifier.predict(texts)
+            return [TextEmotionResult(p, classifier.name, v) for p, v in zip(probs, valences)]
+    if reader in ("auto", "head"):
+        try:
+            head = trained_head()
+        except BackendUnavailable as exc:
+            if reader == "head":
+                raise
+            log.info("trained head unavailable, using the zero-shot fallback: %s", exc)
+            why = f"{why} {exc}".strip()
+        else:
+            probs = head.predict(list(texts))
+            return [TextEmotionResult(p, head.name, v) for p, v in zip(probs, valences)]
+    probs = zero_shot(texts, why=why)
+    return [TextEmotionResult(p, ZERO_SHOT_METHOD, v, fallback=True) for p, v in zip(probs, valences)]
+
+
+_head = None
+_head_lock = threading.Lock()
+
+
+def trained_head():
+    """The offline head over the loaded embedder (reloaded if the embedder was)."""
+    global _head
+    from mmdemo.backends.text_emotion import load_head
+
+    embedder = backends.get("embedder")
+    with _head_lock:
+        if _head is None or _head.embedder is not embedder:
+            _head = load_head(embedder)
+        return _head
 
 
 _prototype_cache: dict[int, np.ndarray] = {}

@@ -1,0 +1,127 @@
+"""Issue 17: the offline readers on real data — WordNet hypernym label mapping, the trained text-emotion head, and
+small faces in low-resolution frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmdemo.pipelines import zero_shot
+from tests.conftest import requires_pack
+
+PEKINESE, GRANNY_SMITH, CASTLE, TABBY, LION = 154, 948, 483, 281, 291
+
+
+def _assign(labels):
+    """Label assignment with MiniLM replaced by a flat cosine: only the WordNet part decides."""
+    return zero_shot.label_assignment(labels, np.zeros((1000, len(labels))))
+
+
+def test_hypernym_asset_matches_the_imagenet_classes():
+    chains = zero_shot.hypernym_chains()
+    assert len(chains) == 1000
+    rows = zero_shot.HYPERNYMS_FILE.read_text().splitlines()
+    assert rows[0].startswith("n01440764\t") and rows[PEKINESE].startswith("n02086079\t")
+    assert "pekinese" in chains[PEKINESE][0] and "dog" in set().union(*chains[PEKINESE])
+    assert "apple" in set().union(*chains[GRANNY_SMITH]) and "fruit" in set().union(*chains[GRANNY_SMITH])
+
+
+def test_a_class_goes_to_the_nearest_label_on_its_chain():
+    labels = ["bird", "flower", "dog", "animal", "toy", "apple", "fruit", "cat"]
+    a = _assign(labels)
+    assert labels[a[PEKINESE].argmax()] == "dog" and a[PEKINESE].max() == 1.0  # not "toy" (a plaything first)
+    assert labels[a[GRANNY_SMITH].argmax()] == "apple"
+    assert _assign(["flower", "fruit"])[GRANNY_SMITH].tolist() == [0.0, 1.0]
+    assert labels[a[TABBY].argmax()] == "cat" and a[LION, labels.index("cat")] < 1.0  # "cat" is the house cat
+    assert np.allclose(a.sum(1), 1.0)
+
+
+def test_plural_and_article_labels_reach_wordnet():
+    assert "dog" in zero_shot.lemma_keys("Dogs") and "butterfly" in zero_shot.lemma_keys("butterflies")
+    assert "dog" in zero_shot.lemma_keys("a dog")
+    a = _assign(["Dogs", "birds"])
+    assert a[PEKINESE, 0] == 1.0
+
+
+def test_scores_follow_class_probability_through_the_chain():
+    probs = np.zeros((1, 1000))
+    probs[0, PEKINESE], probs[0, GRANNY_SMITH] = 0.9, 0.1
+    labels = ["dog", "fruit", "beach"]
+    scores = probs @ _assign(labels)
+    assert scores[0] == pytest.approx([0.9, 0.1, 0.0])
+
+
+# -- text emotion head -----------------------------------------------------------------------------------------
+@requires_pack("minilm")
+def test_trained_head_reads_plain_emotions_and_is_named_honestly(monkeypatch):
+    from mmdemo import hub
+    from mmdemo.pipelines import emotion_text
+    from mmdemo.pipelines.emotion_labels import LABELS
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    monkeypatch.setattr(hub, "cached_snapshot", lambda repo_id: None)
+    texts = ["I am so scared of what the doctor will say tomorrow.", "Thank you so much, this made my day!",
+             "The meeting was moved to Thursday at 10."]
+    results = emotion_text.analyze(texts)
+    assert all("GoEmotions" in r.method and not r.fallback for r in results)
+    assert [LABELS[int(np.argmax(r.probs))] for r in results] == ["fear", "joy", "neutral"]
+    zs = emotion_text.analyze(texts[:1], reader="zero-shot")[0]
+    assert zs.fallback and zs.method == emotion_text.ZERO_SHOT_METHOD
+    with pytest.raises(ValueError):
+        emotion_text.analyze(texts, reader="nope")
+
+
+def test_head_file_is_small_and_matches_the_features():
+    from mmdemo.backends.text_emotion import HASH_BUCKETS, HEAD_FILE, HEAD_LAYERS
+
+    assert HEAD_FILE.stat().st_size < 1_000_000
+    with np.load(HEAD_FILE) as data:
+        assert data["dense"].shape == (384 * len(HEAD_LAYERS), 7) and data["words"].shape == (HASH_BUCKETS, 7)
+        assert list(data["labels"]) == ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
+
+
+# -- faces -----------------------------------------------------------------------------------------------------
+skimage = pytest.importorskip("skimage", reason="scikit-image ships the astronaut photo")
+
+
+def _small_astronaut(face_px: int) -> tuple[Image.Image, tuple[int, int]]:
+    """skimage's astronaut in a 176x144 frame, scaled so that her face (about 130 px at 512) is ``face_px``."""
+    photo = Image.open(Path(skimage.__file__).parent / "data" / "astronaut.png").convert("RGB")
+    scale = face_px / 130
+    small = photo.resize((round(512 * scale), round(512 * scale)), Image.Resampling.LANCZOS)
+    cx, cy = round(225 * scale), round(115 * scale)  # her face's centre, in the scaled photo
+    left, top = max(0, cx - 88), max(0, cy - 72)
+    return small.crop((left, top, left + 176, top + 144)), (cx - left, cy - top)
+
+
+@requires_pack("fer")
+@pytest.mark.parametrize("face_px", [40, 56])
+def test_a_small_face_in_a_low_resolution_frame_is_found(face_px):
+    from mmdemo.pipelines import emotion_face
+
+    frame, (cx, cy) = _small_astronaut(face_px)
+    assert frame.size == (176, 144)
+    boxes = emotion_face.detect_faces(frame)
+    assert boxes, "no face found"
+    assert any(x <= cx <= x + w and y <= cy <= y + h and w >= 0.6 * face_px for x, y, w, h in boxes), boxes
+
+
+def test_boxes_that_cannot_be_faces_are_rejected():
+    from mmdemo.pipelines import emotion_face
+
+    face, eye = (40, 30, 60, 60), (50, 45, 18, 18)
+    assert emotion_face.plausible_faces([eye, face], (176, 144)) == [face]  # the eye inside the face
+    assert emotion_face.plausible_faces([(5, 5, 20, 20)], (176, 144)) == []  # eye-sized alone
+    assert emotion_face.plausible_faces([(5, 5, 90, 40)], (176, 144)) == []  # no face is that wide
+    assert emotion_face.plausible_faces([(100, 10, 40, 40), face], (176, 144)) == [face, (100, 10, 40, 40)]
+
+
+def test_a_video_without_faces_says_so():
+    from mmdemo.pipelines.emotion_face import VideoFaces
+
+    seen = VideoFaces([], 12)
+    assert seen.probs is None and "12 sampled frames" in seen.note
+    assert VideoFaces([(0.0, np.ones(7) / 7)], 3).note is None
