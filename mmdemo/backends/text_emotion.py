@@ -2,7 +2,7 @@
 returned over the shared 7-emotion label set.
 
 Offline (no Hub, no cache) the emotion pipeline reads text with ``TrainedHead`` below: a small head trained on
-GoEmotions (Reddit comments) over the offline MiniLM pack's features, stored in ``assets/text_emotion_head.npz``;
+GoEmotions (Reddit comments) over the offline MiniLM pack's features, stored in ``mmdemo/data/text_emotion_head.npz``;
 failing that, with a labelled zero-shot reading from sentence embeddings (mmdemo.pipelines.emotion_text).
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmdemo.data import DATA_DIR
 from mmdemo.device import dtype_name, pick_device, torch_dtype
 from mmdemo.errors import BackendUnavailable
 from mmdemo.pipelines.emotion_labels import LABELS, LabelMap, label_map
@@ -63,7 +64,7 @@ def load(source: Source) -> Loaded:
 
 
 # -- the offline reader: a head trained on MiniLM features (python -m mmdemo.train.text_emotion) -------------------
-HEAD_FILE = Path(__file__).resolve().parents[2] / "assets" / "text_emotion_head.npz"
+HEAD_FILE = DATA_DIR / "text_emotion_head.npz"
 HEAD_NAME = "MiniLM + head trained on GoEmotions Reddit comments (offline)"
 HEAD_LAYERS = (4, 5, 6)  # MiniLM-L6 hidden states mean-pooled: the last three layers read emotion better than one
 HEAD_MAX_TOKENS = 128

@@ -22,7 +22,7 @@ def _load_commands():
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mmdemo", description="mmdemo: multimodal AI demo studio")
+    parser = argparse.ArgumentParser(prog="mmdemo", description="mmdemo: multimodal AI demo studio")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _load_commands():
         cmd = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)

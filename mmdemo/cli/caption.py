@@ -9,7 +9,7 @@ def add_arguments(parser) -> None:
     # no pipeline import here: every command's parser is built at start-up, and it must stay fast
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     parser.add_argument("--labels", default=None,
-                        help="comma-separated labels to score zero-shot (default: assets/labels.txt)")
+                        help="comma-separated labels to score zero-shot (default: mmdemo/data/labels.txt)")
     parser.add_argument("--question", default=None, help="a question to ask about each image (vqa backend)")
     parser.add_argument("--prompt", default=None, help='text the captions continue, e.g. "a photograph of"')
     parser.add_argument("--candidates", type=int, default=3, help="caption candidates per image (default 3)")

@@ -5,7 +5,7 @@ temperature (what CLIP's zero-shot classification does).
 
 Offline (no CLIP weights anywhere): an honest, labelled approximation from the ImageNet classifier's distribution
 over its 1000 classes, through the structure of those classes. Each class carries its WordNet hypernym chain
-(``assets/imagenet_hypernyms.tsv``: Pekinese -> toy dog -> dog -> canine -> ... -> animal; Granny Smith -> apple ->
+(``mmdemo/data/imagenet_hypernyms.tsv``: Pekinese -> toy dog -> dog -> canine -> ... -> animal; Granny Smith -> apple ->
 edible fruit -> fruit). Every class hands its probability to one label of the list:
 
 * the label that names the nearest synset on the class's chain (the list "dog, animal" gives a Pekinese to "dog");
@@ -23,13 +23,13 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from mmdemo.data import DATA_DIR
 from mmdemo.errors import BackendUnavailable, BadInput
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = DATA_DIR
 DEFAULT_LABELS_FILE = ASSETS / "labels.txt"
 HYPERNYMS_FILE = ASSETS / "imagenet_hypernyms.tsv"  # python -m mmdemo.train.imagenet_hypernyms
 MAX_LABELS = 200

@@ -1,10 +1,10 @@
-"""Build ``assets/imagenet_hypernyms.tsv``: for each ImageNet-1k class, the WordNet 3.0 lemmas of its synset and of
+"""Build ``mmdemo/data/imagenet_hypernyms.tsv``: for each ImageNet-1k class, the WordNet 3.0 lemmas of its synset and of
 every hypernym above it, nearest first.
 
     apt-get download wordnet-base && dpkg-deb -x wordnet-base_*.deb wn
     python -m mmdemo.train.imagenet_hypernyms --wordnet wn/usr/share/wordnet
 
-Inputs: WordNet 3.0's ``data.noun`` (Princeton's WordNet 3.0 licence, see assets/imagenet_hypernyms_CREDITS.md)
+Inputs: WordNet 3.0's ``data.noun`` (Princeton's WordNet 3.0 licence, see mmdemo/data/CREDITS.md)
 and the ILSVRC-2012 synset ids in class-index order, read from timm's ``imagenet_synsets.txt`` (timm is a
 requirement; Apache-2.0). ImageNet ids are WordNet 3.0 noun offsets ("n02086079" = offset 02086079).
 
@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[2] / "assets" / "imagenet_hypernyms.tsv"
+from mmdemo.data import DATA_DIR
+
+OUT = DATA_DIR / "imagenet_hypernyms.tsv"
 
 
 def read_nouns(data_noun: Path) -> dict[str, tuple[list[str], list[str]]]:

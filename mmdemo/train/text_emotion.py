@@ -15,7 +15,7 @@ labels). The test split is never read. Steps, all seeded:
    among the shifts whose dev accuracy (on dev's natural distribution) is at least that of always answering the
    most frequent train class. It moves the balanced head toward real text, where neutral and joy dominate.
 
-Writes ``assets/text_emotion_head.npz`` (float16 weights) and prints dev macro-F1 / accuracy. ``--cache`` keeps
+Writes ``mmdemo/data/text_emotion_head.npz`` (float16 weights) and prints dev macro-F1 / accuracy. ``--cache`` keeps
 the features by comment id so that a rerun skips the embedding.
 """
 

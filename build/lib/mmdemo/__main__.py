@@ -1,0 +1,3 @@
+from mmdemo.cli import main
+
+raise SystemExit(main())

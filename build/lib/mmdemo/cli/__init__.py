@@ -1,0 +1,85 @@
+"""`python -m mmdemo <command> ... [--json]`: the command-line twin of every tab.
+
+Each command is a module in this package with ``NAME``, ``HELP``, ``add_arguments(parser)``, ``run(args)``
+(returning a JSON-ready result) and optionally ``render(result)`` (plain-text output without --json).
+To add a command, write its module and list it in COMMANDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import traceback
+
+COMMANDS = ["models", "caption", "emotion", "generate", "transcribe", "summarize_video"]
+
+
+def _load_commands():
+    return [importlib.import_module(f"mmdemo.cli.{name}") for name in COMMANDS]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmdemo", description="mmdemo: multimodal AI demo studio")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in _load_commands():
+        cmd = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+        cmd.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        cmd.add_argument("--verbose", action="store_true",
+                         help="let the model libraries print their progress bars and warnings on stderr")
+        cmd.set_defaults(_module=module)
+    return parser
+
+
+
+
+def _quiet_libraries() -> None:
+    """stderr is for mmdemo's notes and errors: the model libraries' loading bars and advice stay off it (set
+    before they are imported, which happens only inside a command's run())."""
+    import logging
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # also transformers' "Loading weights" bar
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    warnings.filterwarnings("ignore")
+    logging.getLogger("faster_whisper").setLevel(logging.ERROR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mmdemo.errors import MMDemoError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.verbose:
+        _quiet_libraries()
+    module = args._module
+    try:
+        result = module.run(args)
+    except MMDemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback only when asked for
+        if os.environ.get("MMDEMO_DEBUG"):
+            traceback.print_exc()
+        print(f"error: internal error ({type(exc).__name__}: {exc}); set MMDEMO_DEBUG=1 for details",
+              file=sys.stderr)
+        return 1
+    try:
+        if args.json:
+            json.dump(result, sys.stdout, ensure_ascii=False)
+            sys.stdout.write("\n")
+        else:
+            render = getattr(module, "render", None)
+            print(render(result) if render else json.dumps(result, indent=2, ensure_ascii=False))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `... | head`: the reader left; no traceback, and none again at interpreter exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0

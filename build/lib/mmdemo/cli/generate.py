@@ -1,0 +1,56 @@
+"""`python -m mmdemo generate PROMPT --out FILE.png [--model DIR_OR_ID] [--seed N] [--steps N] [--guidance G]
+[--width W] [--height H] [--negative TEXT] [--num-images N] [--json]`: text-to-image with the `diffusion` backend;
+the PNGs carry their generation parameters and each image is scored against the prompt with CLIP."""
+
+NAME = "generate"
+HELP = "generate images from a text prompt (diffusers; PNGs carry their parameters; CLIP score per image)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("prompt", metavar="PROMPT", help="what the image should show")
+    parser.add_argument("--out", required=True, metavar="FILE.png",
+                        help="output PNG (several images: FILE-1.png, FILE-2.png...)")
+    parser.add_argument("--model", default=None, metavar="DIR_OR_ID",
+                        help="diffusers model folder or Hub id (default: MMDEMO_DIFFUSION_MODEL or stabilityai/sd-turbo)")
+    parser.add_argument("--seed", type=int, default=-1, help="random seed; -1 (default) draws one and reports it")
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model family's)")
+    parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model family's)")
+    parser.add_argument("--width", type=int, default=None, help="width in pixels (default: the model's size)")
+    parser.add_argument("--height", type=int, default=None, help="height in pixels (default: the model's size)")
+    parser.add_argument("--negative", default="", metavar="TEXT", help="negative prompt (needs guidance > 1)")
+    parser.add_argument("--num-images", type=int, default=1, help="images to generate, seeds SEED, SEED+1... (default 1)")
+    parser.add_argument("--fast-decode", action="store_true",
+                        help="decode with the tiny autoencoder (MMDEMO_TAESD_MODEL) instead of the full VAE")
+    parser.add_argument("--no-score", action="store_true", help="skip the CLIP score")
+
+
+def run(args) -> dict:
+    from pathlib import Path
+
+    from mmdemo import backends
+    from mmdemo.errors import BadInput
+    from mmdemo.outputs import check_writable
+    from mmdemo.pipelines.text_to_image import generate
+    from mmdemo.registry import looks_like_path
+
+    if Path(args.out).suffix.lower() != ".png":
+        raise BadInput(f"--out must name a .png file (the parameters live in PNG text chunks), not {args.out}.")
+    if args.model and looks_like_path(args.model) and not Path(args.model).expanduser().is_dir():
+        raise BadInput(f"--model {args.model}: no such folder (give a diffusers model folder or a Hub id).")
+    check_writable(args.out, "--out")  # before the generation, not after it
+    if args.model:
+        backends.REGISTRY.set_source("diffusion", args.model)
+    result = generate(args.prompt, negative_prompt=args.negative, seed=args.seed, steps=args.steps,
+                      guidance=args.guidance, width=args.width, height=args.height, num_images=args.num_images,
+                      fast_decode=args.fast_decode, score=not args.no_score)
+    result.save(args.out)
+    return result.to_dict()
+
+
+def render(result: dict) -> str:
+    lines = []
+    for path, seed, score in zip(result["images"], result["seeds"], result["clip_scores"]):
+        lines.append(f"{path}  seed {seed}  CLIP score {score if score is not None else 'n/a'}")
+    lines.append(f"model {result['model']}, {result['seconds']:.1f} s")
+    lines += [f"note: {n}" for n in ([result["clip_note"]] if result["clip_note"] else []) + result["notes"]]
+    return "\n".join(lines)

@@ -1,0 +1,68 @@
+"""`python -m mmdemo transcribe FILE [--task transcribe|translate] [--language xx] [--format json|srt|vtt|txt]
+[--output PATH] [--reference TEXT] [--beam-size N] [--batch-size N] [--json]`: Whisper on an audio file or a video's audio track."""
+
+NAME = "transcribe"
+HELP = "transcribe speech (or translate it to English) with timestamps; print JSON, SRT, VTT or text"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("file", metavar="FILE", help="audio file, or a video whose audio track to use")
+    parser.add_argument("--task", choices=["transcribe", "translate"], default="transcribe",
+                        help="transcribe in the spoken language, or translate the speech to English")
+    parser.add_argument("--language", default=None, help="spoken language code (en, es, de...); default: detect")
+    parser.add_argument("--format", choices=["json", "srt", "vtt", "txt"], default="txt",
+                        help="what to print without --json (default txt)")
+    parser.add_argument("--output", "-o", default=None, help="also write the chosen format to this file")
+    parser.add_argument("--translate-to", metavar="LANG", default=None,
+                        help="also translate the transcript's text into this language (translator backend)")
+    parser.add_argument("--reference", default=None,
+                        help="reference transcript (text, or @file.txt) to score the result with WER/CER")
+    parser.add_argument("--no-vad", action="store_true", help="decode silence too (no voice activity detection)")
+    parser.add_argument("--beam-size", type=int, default=None, metavar="N",
+                        help="beam search width, 1-10 (default 5; 1 is greedy decoding, faster and less accurate)")
+    parser.add_argument("--batch-size", type=int, default=None, metavar="N",
+                        help="speech chunks of long audio decoded together, 1-32 (default 8; 1 decodes them one "
+                             "after another, each conditioned on the text before)")
+
+
+def run(args) -> dict:
+    from pathlib import Path
+
+    from mmdemo.errors import BadInput
+    from mmdemo.media.text import read_text_file
+    from mmdemo.outputs import check_writable
+    from mmdemo.pipelines import subtitles
+    from mmdemo.pipelines.speech import process
+
+    reference = args.reference
+    if reference and reference.startswith("@"):  # read before transcribing: a bad file fails in a second
+        reference = read_text_file(reference[1:], what=f"reference file {reference[1:]}")
+    if args.output:
+        check_writable(args.output, "--output")
+    transcript = process(args.file, task=args.task, language=args.language, translate_to=args.translate_to,
+                         reference=reference, beam_size=args.beam_size, batch_size=args.batch_size,
+                         vad=not args.no_vad)
+    result = transcript.to_dict()
+    result["_rendered"] = subtitles.render(transcript.shown, args.format)
+    if args.output:
+        try:
+            Path(args.output).write_text(result["_rendered"], encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"cannot write --output {args.output}: {exc.strerror or exc}.") from None
+    if args.json:
+        result.pop("_rendered")
+    return result
+
+
+def render(result: dict) -> str:
+    text = result.pop("_rendered").rstrip("\n")
+    import sys
+
+    for note in result.get("notes", []):  # stderr: stdout stays a clean subtitle file
+        print(f"note: {note}", file=sys.stderr)
+    extra = []
+    if "score" in result:
+        scores = result["score"]
+        extra.append(f"WER {scores['wer']:.3f}  CER {scores['cer']:.3f}  (headline {scores['headline'].upper()}, "
+                     f"{scores['normalizer']} normalizer)")
+    return "\n".join([text] + extra)

@@ -1,0 +1,60 @@
+"""Is the Hugging Face Hub reachable, and is a model already in the local cache?
+
+Both questions must be answered fast: with no network the app has to fall back to local weights in well under
+two seconds instead of letting a download library retry for minutes.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+PROBE_TIMEOUT_S = 1.5
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def offline_forced() -> bool:
+    return any(os.environ.get(v, "").strip().lower() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _endpoint() -> tuple[str, int]:
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    return url.hostname or "huggingface.co", url.port or (443 if url.scheme != "http" else 80)
+
+
+@functools.lru_cache(maxsize=1)
+def hub_reachable() -> bool:
+    """One TCP connect to the Hub endpoint, bounded in time (DNS included, hence the thread)."""
+    if offline_forced():
+        return False
+    host, port = _endpoint()
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(PROBE_TIMEOUT_S)
+    return bool(result and result[0])
+
+
+def cached_snapshot(repo_id: str) -> Path | None:
+    """The folder of a model already downloaded to the local Hugging Face cache, or None. Never touches the
+    network."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = snapshot_download(repo_id, local_files_only=True)
+    except Exception:  # not cached, partially cached, or not a valid repo id
+        return None
+    path = Path(folder)
+    return path if path.is_dir() and any(path.iterdir()) else None

@@ -1,0 +1,309 @@
+"""Text-to-image: prompt -> images through the `diffusion` backend, each scored against its prompt by CLIP.
+
+    gen = generate("a lighthouse at dusk", seed=7, steps=2, num_images=2, progress=print)
+    gen.images[0].image, gen.images[0].seed, gen.images[0].clip_score
+    gen.save("out.png")          # PNGs carrying their parameters (see png_parameters)
+    gen.to_dict()
+
+Seeds follow the convention of the big web UIs: image i of a batch uses seed + i, so any image can be remade on
+its own. The same seed, settings and device reproduce the same pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from mmdemo.errors import BadInput, MMDemoError
+from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
+from mmdemo.pipelines.png_parameters import infotext, save_png
+
+# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
+# (one request at a time per backend): the denoising loop.
+BACKENDS = ("diffusion", "clip", "captioner")
+SLOT = "diffusion"
+
+log = logging.getLogger(__name__)
+
+MIN_SIDE = 64
+MAX_SIDE = int(os.environ.get("MMDEMO_MAX_IMAGE_SIDE", 2048))
+MAX_STEPS = 150
+MAX_GUIDANCE = 30.0
+MAX_IMAGES = 8
+MAX_SEED = 2**32 - 1
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class Suggested:
+    """What the loaded model should be run with by default."""
+
+    model: str
+    family: str
+    family_note: str
+    steps: int
+    guidance: float
+    width: int
+    height: int
+    multiple: int
+    max_steps_hint: int | None
+    previews: bool  # a tiny autoencoder is configured for previews / fast decodes
+
+
+@dataclass
+class GeneratedImage:
+    image: object  # PIL.Image
+    seed: int
+    params: dict  # what goes into the PNG
+    clip_score: float | None = None  # 100 x CLIP cosine(image, prompt)
+    nsfw: bool = False  # the model's own safety checker blacked it out
+    path: Path | None = None
+
+    @property
+    def label(self) -> str:
+        score = f"CLIP {self.clip_score:.1f}" if self.clip_score is not None else "CLIP n/a"
+        return f"seed {self.seed} · {score}" + (" · blocked by the model's safety checker" if self.nsfw else "")
+
+
+@dataclass
+class Generation:
+    images: list[GeneratedImage]
+    seed: int
+    model: str
+    steps: int
+    seconds: float  # denoising + decoding, model loading excluded
+    load_seconds: float
+    stopped_at: int | None = None  # steps finished when Stop arrived; None when the run completed
+    clip_note: str | None = None  # why there are no CLIP scores
+    notes: list[str] = field(default_factory=list)
+    parameters: str = ""  # infotext of the first image, for copying
+
+    @property
+    def stopped(self) -> bool:
+        return self.stopped_at is not None
+
+    def summary(self) -> str:
+        if self.stopped:
+            return (f"Stopped after step {self.stopped_at} of {self.steps} ({self.seconds:.1f} s); "
+                    "nothing was decoded.")
+        count = len(self.images)
+        return (f"{count} image{'s' if count != 1 else ''} in {self.seconds:.1f} s ({self.steps} step"
+                f"{'s' if self.steps != 1 else ''}, seed {self.seed})"
+                + (f", model loaded in {self.load_seconds:.1f} s" if self.load_seconds >= 0.5 else "") + ".")
+
+    def save(self, target: "str | os.PathLike") -> list[Path]:
+        """Write the PNGs: ``x.png`` for one image, ``x-1.png, x-2.png...`` for several; a folder gets
+        ``<seed>.png`` files."""
+        target = Path(target)
+        if target.suffix.lower() == ".png":
+            paths = [target] if len(self.images) == 1 else \
+                [target.with_name(f"{target.stem}-{i + 1}.png") for i in range(len(self.images))]
+        else:
+            paths = [target / f"{item.seed}.png" for item in self.images]
+        for item, path in zip(self.images, paths):
+            item.path = save_png(item.image, path, item.params)
+        return paths
+
+    def to_dict(self) -> dict:
+        first = self.images[0] if self.images else None
+        return {
+            "images": [str(i.path) if i.path else None for i in self.images],
+            "seed": self.seed,
+            "seeds": [i.seed for i in self.images],
+            "model": self.model,
+            "seconds": round(self.seconds, 3),
+            "load_seconds": round(self.load_seconds, 3),
+            "clip_score": first.clip_score if first else None,
+            "clip_scores": [i.clip_score for i in self.images],
+            "clip_note": self.clip_note,
+            "stopped_at": self.stopped_at,
+            "nsfw": [i.nsfw for i in self.images],
+            "parameters": [i.params for i in self.images],
+            "notes": self.notes,
+        }
+
+
+def suggested_settings() -> Suggested:
+    """Defaults of the configured model (loads it: sizes and family come from its own config)."""
+    from mmdemo import backends
+
+    model = backends.get("diffusion")
+    size = model.default_size
+    return Suggested(model.name, model.family.name, model.family.note, model.family.steps, model.family.guidance,
+                     size, size, model.size_multiple, model.family.max_steps_hint, model.taesd is not None)
+
+
+def configured_defaults() -> tuple[Suggested, str]:
+    """The defaults of the configured model without loading it and without touching the network (for building
+    the UI): from its name and, for local folders, its config files. Also returns where its weights will come
+    from, in one sentence."""
+    from mmdemo import backends, hub
+    from mmdemo.backends.diffusion import TAESD_ENV, detect_family
+    from mmdemo.registry import looks_like_path
+
+    spec = backends.REGISTRY.spec("diffusion")
+    name, _ = backends.REGISTRY.configured("diffusion")
+    folder = Path(name).expanduser() if Path(name).expanduser().is_dir() else hub.cached_snapshot(name)
+    if folder is not None:
+        where = f"Model: `{name}` (local files)."
+    elif looks_like_path(name):
+        where = f"{spec.env_var}={name} is not an existing folder: point it at a local diffusers model folder."
+    else:
+        where = (f"Model: `{name}`, downloaded from the Hugging Face Hub on first use; without Hub access set "
+                 f"{spec.env_var} to a local diffusers folder (for example a copy of stabilityai/sd-turbo).")
+    index = _read_json(folder / "model_index.json") if folder else {}
+    family = detect_family(name, index.get("_class_name", ""), (index.get("scheduler") or ["", ""])[1])
+    size, multiple = (1024 if family.name == "sdxl" else 512), 8
+    if folder:
+        unet, vae = _read_json(folder / "unet" / "config.json"), _read_json(folder / "vae" / "config.json")
+        if vae.get("block_out_channels"):
+            multiple = 2 ** (len(vae["block_out_channels"]) - 1)
+        if isinstance(unet.get("sample_size"), int):
+            size = unet["sample_size"] * multiple
+    suggested = Suggested(name, family.name, family.note, family.steps, family.guidance, size, size, multiple,
+                          family.max_steps_hint, bool(os.environ.get(TAESD_ENV, "").strip()))
+    return suggested, where
+
+
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def generate(prompt: str, negative_prompt: str = "", seed: int | None = None, steps: int | None = None,
+             guidance: float | None = None, width: int | None = None, height: int | None = None,
+             num_images: int = 1, progress: Progress | None = None,
+             preview: Callable[[int, list], None] | None = None,
+             stop: "threading.Event | Callable[[], bool] | None" = None, fast_decode: bool = False,
+             score: bool = True) -> Generation:
+    """Generate ``num_images`` images. ``None`` settings take the model family's defaults; ``seed`` None or -1
+    draws a random seed (always reported). ``stop`` (an Event or a callable) ends the run mid-way."""
+    from mmdemo import backends
+
+    prompt = check_text(prompt, "the prompt", MAX_PROMPT_CHARS).strip()
+    negative_prompt = check_text(negative_prompt, "the negative prompt", MAX_PROMPT_CHARS).strip()
+    if not prompt:
+        raise BadInput("Write a prompt first: the text describing the image to generate.")
+    seed = _check_seed(seed)
+    num_images = _check_int("number of images", num_images, 1, MAX_IMAGES)
+    if steps is not None:
+        steps = _check_int("steps", steps, 1, MAX_STEPS)
+    if guidance is not None and not (0.0 <= float(guidance) <= MAX_GUIDANCE):
+        raise BadInput(f"Guidance scale {guidance} is out of range: use 0 to {MAX_GUIDANCE:g}.")
+    for label, side in (("width", width), ("height", height)):
+        if side is not None:
+            _check_int(label, side, MIN_SIDE, MAX_SIDE)
+
+    started = time.perf_counter()
+    model = backends.get("diffusion")
+    load_seconds = time.perf_counter() - started
+    family = model.family
+    steps = steps if steps is not None else family.steps
+    guidance = float(guidance) if guidance is not None else family.guidance
+    width, height = int(width or model.default_size), int(height or model.default_size)
+    multiple = model.size_multiple
+    for label, side in (("width", width), ("height", height)):
+        if side % multiple:
+            low = side - side % multiple
+            raise BadInput(f"The {label} {side} is not a multiple of {multiple}, which this model needs: "
+                           f"use {max(low, MIN_SIDE)} or {low + multiple}.")
+
+    notes = _notes(model, steps, guidance, negative_prompt, preview, fast_decode)
+    seeds = [(seed + i) % (MAX_SEED + 1) for i in range(num_images)]
+    should_stop = stop.is_set if isinstance(stop, threading.Event) else stop
+    began = time.perf_counter()
+
+    def on_step(done: int, total: int) -> None:
+        if progress is not None:
+            elapsed = time.perf_counter() - began
+            message = f"step {done}/{total} · {elapsed:.1f} s"
+            progress(done / (total + 1), message if done < total else message + " · decoding")
+
+    if progress is not None:
+        progress(0.0, f"step 0/{steps}")
+    out = model.generate(prompt, negative_prompt, seeds, steps, guidance, width, height, on_step=on_step,
+                         on_preview=preview, should_stop=should_stop, fast_decode=fast_decode)
+    seconds = time.perf_counter() - began
+    if out.stopped_at is not None:
+        return Generation([], seed, model.name, steps, seconds, load_seconds, stopped_at=out.stopped_at, notes=notes)
+    if progress is not None:
+        progress(1.0, f"done in {seconds:.1f} s")
+
+    base = dict(prompt=prompt, negative_prompt=negative_prompt, steps=steps, guidance=guidance, width=width,
+                height=height, model=model.name, scheduler=model.scheduler_name, family=family.name,
+                decoder=out.decoder)
+    items = [GeneratedImage(img, s, dict(base, seed=s), nsfw=flag) for img, s, flag in zip(out.images, seeds, out.nsfw)]
+    if any(out.nsfw):
+        notes.append("The model's own safety checker replaced some images with black ones.")
+    clip_note = _score(items, prompt) if score else "CLIP score not computed (scoring turned off)."
+    return Generation(items, seed, model.name, steps, seconds, load_seconds, clip_note=clip_note, notes=notes,
+                      parameters=infotext(items[0].params))
+
+
+def clip_scores(images: list, prompt: str) -> list[float]:
+    """100 x cosine(image, prompt) with the shared `clip` backend (the usual CLIPScore scale, not clipped at 0)."""
+    from mmdemo import backends
+
+    sims = backends.get("clip").similarity(images, [prompt])
+    return [round(100.0 * float(s), 2) for s in sims[:, 0]]
+
+
+def _score(items: list[GeneratedImage], prompt: str) -> str | None:
+    """Fill in CLIP scores; a missing or failing CLIP never costs the user their images."""
+    try:
+        for item, value in zip(items, clip_scores([i.image for i in items], prompt)):
+            item.clip_score = value
+        return None
+    except MMDemoError as exc:
+        return f"CLIP score unavailable: {exc}"
+    except Exception as exc:  # a bug in scoring: log it, keep the images
+        log.exception("CLIP scoring failed")
+        return f"CLIP score unavailable: internal error ({type(exc).__name__}: {exc})."
+
+
+def _notes(model, steps: int, guidance: float, negative: str, preview, fast_decode: bool) -> list[str]:
+    notes = []
+    hint = model.family.max_steps_hint
+    if hint is not None and steps > hint:
+        notes.append(f"This {model.family.name} model is distilled for at most {hint} steps; more steps mostly "
+                     "cost time.")
+    # diffusers only runs the unconditional (negative) branch when guidance > 1
+    if negative and guidance <= 1.0:
+        notes.append("The negative prompt has no effect at guidance 1 or below.")
+    if (preview is not None or fast_decode) and not model.can_use_taesd:
+        notes.append("No tiny autoencoder for this model: set MMDEMO_TAESD_MODEL for live previews and fast "
+                     "decoding.")
+    return notes
+
+
+def _check_seed(seed) -> int:
+    if seed is None or (isinstance(seed, (int, float)) and int(seed) == -1):
+        return secrets.randbelow(MAX_SEED + 1)
+    try:
+        value = int(seed)
+    except (TypeError, ValueError):
+        raise BadInput(f"The seed must be a whole number, not {seed!r}.") from None
+    if value != seed and not isinstance(seed, str) or not 0 <= value <= MAX_SEED:
+        raise BadInput(f"The seed must be a whole number from 0 to {MAX_SEED} (or -1 for a random one).")
+    return value
+
+
+def _check_int(label: str, value, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise BadInput(f"The {label} must be a whole number, not {value!r}.") from None
+    if number != value and not isinstance(value, str) or not low <= number <= high:
+        raise BadInput(f"The {label} must be a whole number from {low} to {high}, not {value}.")
+    return number

@@ -1,0 +1,331 @@
+"""Video summarization: shots and keyframes, keyframe captions, the transcript of the audio track assigned to shots,
+a summary, a storyboard PNG and a Markdown + JSON report.
+
+    result = summarize_video("clip.mp4", progress=lambda fraction, message: ...)
+    result.to_dict()          # {"duration", "shots": [{"start", "end", "keyframe_time", "caption", "transcript"}],
+                              #  "transcript", "summary", "summary_method", ...}
+    write_report(result, folder)   # {"markdown": ..., "json": ..., "storyboard": ..., "keyframes": [...]}
+
+Stages (each timed in ``result.timings``): probe, shots (one sampled decoding pass, see ``shots``), captions
+(unique keyframes in batches through the captioning pipeline, its offline fallback included and labelled),
+speech (the speech pipeline on the audio track), summary (see ``summary``). The storyboard and report are written
+by ``write_report`` and timed there. A video with no audio track, no speech or a single shot still gets a
+timeline and a summary; whatever is missing is said in ``notes``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from mmdemo.errors import BackendUnavailable, BadInput
+from mmdemo.media.video import VideoInfo, probe
+from mmdemo.pipelines import shots as shot_detection
+from mmdemo.pipelines.summary import DEFAULT_SENTENCES, Sentence, Summary, split_sentences, summarize
+
+# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
+# (one request at a time per backend): keyframe features and tags: the largest share of a summary (bench.video).
+BACKENDS = ("image_classifier", "captioner", "whisper", "vad", "embedder", "summarizer")
+SLOT = "image_classifier"
+
+CAPTION_BATCH = 8
+# Share of the progress bar per stage (roughly their share of the time on a CPU).
+STAGE_SPAN = {"probe": (0.0, 0.02), "shots": (0.02, 0.45), "captions": (0.45, 0.6), "speech": (0.6, 0.9),
+              "summary": (0.9, 0.97), "report": (0.97, 1.0)}
+
+
+@dataclass
+class ShotResult:
+    index: int
+    start: float
+    end: float
+    keyframe_time: float
+    keyframe_jpeg: bytes = field(repr=False, default=b"")
+    caption: str = ""
+    caption_backend: str = ""
+    caption_fallback: bool = False
+    duplicate_of: int | None = None
+    transcript: str = ""  # what was said during the shot
+    keyframe_method: str = "centrality"
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "start": round(self.start, 3), "end": round(self.end, 3),
+                "keyframe_time": round(self.keyframe_time, 3), "caption": self.caption,
+                "transcript": self.transcript, "caption_backend": self.caption_backend,
+                "caption_fallback": self.caption_fallback, "duplicate_of": self.duplicate_of,
+                "keyframe_method": self.keyframe_method}
+
+
+@dataclass
+class VideoSummary:
+    name: str
+    info: VideoInfo
+    shots: list[ShotResult]
+    transcript: object | None  # speech.Transcript, or None when there was nothing to transcribe
+    summary: Summary
+    detector: str
+    every_seconds: float
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return self.shots[-1].end if self.shots else self.info.duration
+
+    @property
+    def transcript_text(self) -> str:
+        return getattr(self.transcript, "text", "") or ""
+
+    def to_dict(self) -> dict:
+        t = self.transcript
+        return {
+            "file": self.name,
+            "duration": round(self.duration, 3),
+            "shots": [s.to_dict() for s in self.shots],
+            "transcript": self.transcript_text,
+            "summary": self.summary.text,
+            "summary_method": self.summary.method,
+            "summary_sentences": [s.to_dict() for s in self.summary.sentences],
+            "language": getattr(t, "language", None) or None,
+            "segments": [s.to_dict() for s in getattr(t, "segments", [])],
+            "video": self.info.to_dict(),
+            "detector": self.detector,
+            "every_seconds": self.every_seconds,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "notes": list(dict.fromkeys(self.notes + self.summary.notes)),
+        }
+
+
+def summarize_video(path: "str | os.PathLike", *, every_seconds: float = shot_detection.DEFAULT_EVERY_SECONDS,
+                    detector: str = shot_detection.DEFAULT_DETECTOR, summary_method: str = "auto",
+                    max_sentences: int = DEFAULT_SENTENCES, language: str | None = None,
+                    progress: Callable[[float, str], None] | None = None) -> VideoSummary:
+    """Everything the Video tab shows, for the video at ``path``."""
+    report = progress or (lambda fraction, message: None)
+    timings: dict[str, float] = {}
+
+    def stage(name: str):
+        low, high = STAGE_SPAN[name]
+        return lambda fraction, message: report(low + (high - low) * min(max(fraction, 0.0), 1.0), message)
+
+    started = time.perf_counter()
+    stage("probe")(0.0, "reading the video")
+    info = probe(path)
+    timings["probe"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    found = shot_detection.detect_shots(path, every_seconds=every_seconds, detector=detector,
+                                        progress=stage("shots"))
+    timings["shots"] = time.perf_counter() - started
+    notes = list(found.notes)
+    results = [ShotResult(s.index, s.start, s.end, s.keyframe_time, s.keyframe_jpeg, duplicate_of=s.duplicate_of,
+                          keyframe_method=s.keyframe_method) for s in found.shots]
+
+    started = time.perf_counter()
+    _caption(found.shots, results, notes, stage("captions"))
+    timings["captions"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    transcript, speech_spans = _transcribe(path, info, language, notes, stage("speech"))
+    if transcript is not None:
+        assign_transcript(results, transcript.segments, speech_spans)
+    timings["speech"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    stage("summary")(0.0, "summarizing")
+    summary = summarize(summary_sentences(results, transcript), summary_method, max_sentences)
+    timings["summary"] = time.perf_counter() - started
+    stage("summary")(1.0, "summary written")
+    return VideoSummary(Path(path).name, info, results, transcript, summary, found.detector, found.every_seconds,
+                        timings, notes)
+
+
+# -- stages ------------------------------------------------------------------------------------------------------
+def _caption(found, results: list[ShotResult], notes: list[str], report) -> None:
+    """Caption each distinct keyframe once (duplicates reuse their original's caption)."""
+    from mmdemo.pipelines.captioning import caption_images
+
+    originals = [s for s in found if s.duplicate_of is None]
+    report(0.0, f"captioning {len(originals)} keyframes")
+    captions: dict[int, tuple[str, str, bool]] = {}
+    try:
+        for start in range(0, len(originals), CAPTION_BATCH):
+            batch = originals[start:start + CAPTION_BATCH]
+            described = caption_images([s.keyframe() for s in batch], names=[f"shot {s.index + 1}" for s in batch],
+                                       num_candidates=1, batch_size=CAPTION_BATCH)
+            for shot, r in zip(batch, described):
+                captions[shot.index] = (r.describe(), r.backend, r.fallback)
+            report(min(1.0, (start + len(batch)) / max(1, len(originals))), "captioning keyframes")
+    except BackendUnavailable as exc:
+        notes.append(f"Keyframes are not described: {exc}")
+        return
+    if any(fallback for _, _, fallback in captions.values()):
+        notes.append("Keyframes are described by ImageNet tags (offline fallback), not captions: no captioner "
+                     "weights were found (set MMDEMO_CAPTIONER_MODEL).")
+    for r in results:
+        source = r.index if r.duplicate_of is None else r.duplicate_of
+        r.caption, r.caption_backend, r.caption_fallback = captions.get(source, ("", "", False))
+
+
+def _transcribe(path, info: VideoInfo, language: str | None, notes: list[str], report):
+    """(transcript or None, speech spans from the VAD or None)."""
+    from mmdemo.media.audio import SAMPLE_RATE, load_audio
+    from mmdemo.pipelines.speech import MIN_SECONDS, transcribe
+
+    if not info.has_audio:
+        notes.append("The video has no audio track: the summary comes from the pictures alone.")
+        return None, None
+    try:
+        samples = load_audio(path, notes=notes)  # a damaged or truncated track says so in the summary
+    except BadInput as exc:  # a damaged audio track: the pictures still make a timeline
+        notes.append(f"The audio track was not transcribed: {exc}")
+        return None, None
+    if len(samples) < MIN_SECONDS * SAMPLE_RATE:
+        notes.append("The audio track is too short to hold speech: the summary comes from the pictures alone.")
+        return None, None
+    try:
+        transcript = transcribe(samples, language=language, progress=report)
+    except BackendUnavailable as exc:
+        notes.append(f"The audio track was not transcribed: {exc}")
+        return None, None
+    if not transcript.segments:
+        notes.append("No speech was found in the audio track: the summary comes from the pictures alone.")
+        return transcript, None
+    return transcript, _speech_spans(samples)
+
+
+def _speech_spans(samples) -> list[tuple[float, float]] | None:
+    """Where speech actually is (the vad backend), or None without it. Whisper's segment times are loose: after
+    a pause a segment often starts where the previous one ended, seconds before its first word."""
+    from mmdemo import backends
+
+    try:
+        return backends.get("vad").speech_spans(samples)
+    except BackendUnavailable:
+        return None
+
+
+def assign_transcript(results: list[ShotResult], segments, speech_spans=None) -> None:
+    """Give each transcript segment to the shot during which most of it was spoken (time inside the segment where
+    the VAD heard speech, or the whole segment without VAD spans); each shot's transcript is its segments' text
+    in order."""
+    said: dict[int, list[str]] = {r.index: [] for r in results}
+    for segment in segments:
+        spoken = [(max(a, segment.start), min(b, segment.end)) for a, b in (speech_spans or [])]
+        spoken = [(a, b) for a, b in spoken if b > a] or [(segment.start, segment.end)]
+        overlaps = [sum(max(0.0, min(b, r.end) - max(a, r.start)) for a, b in spoken) for r in results]
+        best = max(range(len(results)), key=lambda i: overlaps[i])
+        if overlaps[best] <= 0:  # a zero-length segment or one past the last shot: the nearest shot
+            middle = (segment.start + segment.end) / 2
+            best = min(range(len(results)), key=lambda i: abs((results[i].start + results[i].end) / 2 - middle))
+        said[results[best].index].append(segment.text.strip())
+    for r in results:
+        r.transcript = " ".join(t for t in said[r.index] if t)
+
+
+def summary_sentences(results: list[ShotResult], transcript) -> list[Sentence]:
+    """What was said (sentence by sentence, timed) and what each distinct shot shows (its caption), as
+    sentences for the summary. Offline tags stand in for captions without their "offline tags:" prefix."""
+    from mmdemo.pipelines.captioning import FALLBACK_PREFIX
+
+    sentences: list[Sentence] = []
+    for segment in getattr(transcript, "segments", []) or []:
+        sentences += split_sentences(segment.text, segment.start, segment.end, "speech")
+    for r in results:
+        if r.duplicate_of is None and r.caption:
+            text = r.caption[len(FALLBACK_PREFIX):] if r.caption.startswith(FALLBACK_PREFIX) else r.caption
+            sentences.append(Sentence(text, r.start, r.end, "caption"))
+    return sentences
+
+
+# -- outputs -----------------------------------------------------------------------------------------------------
+def clock(seconds: float) -> str:
+    """m:ss.s (h:mm:ss.s past an hour)."""
+    minutes, secs = divmod(max(seconds, 0.0), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes}:{secs:04.1f}"
+
+
+def write_storyboard(result: VideoSummary, path: "str | os.PathLike", width: int = 1280) -> Path:
+    """Keyframes in a grid, each labelled with its shot number and time range; PNG."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    n = len(result.shots)
+    columns = 1 if n == 1 else 2 if n <= 4 else 3 if n <= 9 else 4 if n <= 24 else 6 if n <= 72 else 8
+    gap, tile_w = 8, (width - 8 * (min(columns, n) + 1)) // min(columns, n)
+    aspect = result.info.height / result.info.width if result.info.width else 9 / 16
+    tile_h, label_h = max(2, round(tile_w * aspect)), max(18, tile_w // 12)
+    rows = -(-n // columns)
+    sheet = Image.new("RGB", (gap + min(columns, n) * (tile_w + gap), gap + rows * (tile_h + label_h + gap)),
+                      (24, 24, 24))
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=max(10, label_h - 6))
+    for i, shot in enumerate(result.shots):
+        x = gap + (i % columns) * (tile_w + gap)
+        y = gap + (i // columns) * (tile_h + label_h + gap)
+        image = Image.open(_bytes(shot.keyframe_jpeg)).convert("RGB").resize((tile_w, tile_h), Image.BILINEAR)
+        sheet.paste(image, (x, y))
+        label = f"#{shot.index + 1}  {clock(shot.start)}-{clock(shot.end)}"
+        if shot.duplicate_of is not None:
+            label += f"  (= #{shot.duplicate_of + 1})"
+        draw.text((x + 2, y + tile_h + 2), label, fill=(235, 235, 235), font=font)
+    path = Path(path)
+    sheet.save(path, format="PNG", optimize=True)
+    return path
+
+
+def markdown(result: VideoSummary, storyboard_name: str | None = None) -> str:
+    d = result.to_dict()
+    lines = [f"# Video summary: {result.name}", "",
+             f"{clock(result.duration)} · {len(result.shots)} shot{'s' if len(result.shots) != 1 else ''} · "
+             f"{result.info.width}x{result.info.height} · detector {result.detector}", "",
+             "## Summary", "", d["summary"] or "*(nothing to summarize)*", "", f"*Written by: {d['summary_method']}*",
+             ""]
+    if storyboard_name:
+        lines += [f"![storyboard]({storyboard_name})", ""]
+    lines += ["## Timeline", "", "| shot | time | keyframe at | shows | said |", "|---|---|---|---|---|"]
+    for s in result.shots:
+        shows = s.caption + (f" (same as shot {s.duplicate_of + 1})" if s.duplicate_of is not None else "")
+        lines.append(f"| {s.index + 1} | {clock(s.start)}-{clock(s.end)} | {clock(s.keyframe_time)} | "
+                     f"{_cell(shows)} | {_cell(s.transcript)} |")
+    lines += ["", "## Transcript", "", result.transcript_text or "*(no speech)*", ""]
+    if d["notes"]:
+        lines += ["## Notes", ""] + [f"- {note}" for note in d["notes"]] + [""]
+    lines += ["## Time per stage", "", "| stage | seconds |", "|---|---|"]
+    lines += [f"| {k} | {v:.2f} |" for k, v in result.timings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(result: VideoSummary, folder: "str | os.PathLike", stem: str | None = None) -> dict:
+    """Storyboard PNG, keyframe JPEGs, Markdown and JSON reports in ``folder``; returns their paths."""
+    started = time.perf_counter()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = stem or Path(result.name).stem or "video"
+    storyboard = write_storyboard(result, folder / f"{stem}_storyboard.png")
+    keyframes = []
+    for s in result.shots:
+        keyframe = folder / f"{stem}_shot{s.index + 1:03d}.jpg"
+        keyframe.write_bytes(s.keyframe_jpeg)
+        keyframes.append(keyframe)
+    result.timings["report"] = time.perf_counter() - started  # before writing, so the files include it
+    md = folder / f"{stem}_summary.md"
+    md.write_text(markdown(result, storyboard.name), encoding="utf-8")
+    js = folder / f"{stem}_summary.json"
+    js.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+    result.timings["report"] = time.perf_counter() - started
+    return {"markdown": md, "json": js, "storyboard": storyboard, "keyframes": keyframes}
+
+
+def _cell(text: str) -> str:
+    return " ".join((text or "").split()).replace("|", "\\|")
+
+
+def _bytes(data: bytes):
+    import io
+
+    return io.BytesIO(data)
