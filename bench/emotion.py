@@ -72,8 +72,11 @@ def main() -> None:
     from PIL import Image
 
     from mmdemo import backends
-    from mmdemo.pipelines import emotion, emotion_face, emotion_text, emotion_voice
-    from mmdemo.pipelines.emotion_labels import LABELS
+    from mmdemo.pipelines import emotion
+    from mmdemo.pipelines.emotion import face as emotion_face
+    from mmdemo.pipelines.emotion import text as emotion_text
+    from mmdemo.pipelines.emotion import voice as emotion_voice
+    from mmdemo.emotion_labels import LABELS
 
     rows = []
     for name in ("embedder", "face_emotion"):

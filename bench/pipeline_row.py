@@ -153,8 +153,8 @@ def _captioning(folder: Path) -> Case:
 # -- emotion: text zero-shot, face ---------------------------------------------------------------------------------
 def _emotion_text(folder: Path) -> Case:
     from bench.emotion import SENTENCES
-    from mmdemo.pipelines import emotion_text
-    from mmdemo.pipelines.emotion_labels import LABELS
+    from mmdemo.pipelines.emotion import text as emotion_text
+    from mmdemo.emotion_labels import LABELS
 
     def load_plain():
         from vader import SentimentIntensityAnalyzer
@@ -186,7 +186,7 @@ FACE_PHOTO = ASSETS / "emotion_smiling_astronaut.jpg"
 
 def _emotion_face(folder: Path) -> Case:
     from mmdemo.pipelines import emotion
-    from mmdemo.pipelines.emotion_labels import canonical
+    from mmdemo.emotion_labels import canonical
 
     def load_plain():
         import cv2
@@ -297,7 +297,7 @@ def _prepare_shots(folder: Path) -> None:
 
 
 def _shots(folder: Path) -> Case:
-    from mmdemo.pipelines.shots import detect_shots
+    from mmdemo.pipelines.video_summary.shots import detect_shots
 
     video = folder / "shots.mp4"
 

@@ -52,7 +52,7 @@ def speech_rows(clips: list[Clip]) -> list[str]:
     from mmdemo import backends
     from mmdemo.backends.whisper import pack_model_folder
     from mmdemo.pipelines.speech import transcribe
-    from mmdemo.pipelines.speech_score import corpus_score
+    from mmdemo.pipelines.speech.scoring import corpus_score
 
     plain = WhisperModel(str(pack_model_folder()))  # its defaults: device, compute type, threads
     transcribe(clips[0].path)  # load the app's model before timing
@@ -101,7 +101,7 @@ def _duration(path: Path) -> float:
 def video_rows(data: Path) -> list[str]:
     from scenedetect import ContentDetector, detect
 
-    from mmdemo.pipelines.shots import detect_shots
+    from mmdemo.pipelines.video_summary.shots import detect_shots
 
     found = films(data)
     rows = ["| film | true cuts | app found | app extra | plain found | plain extra | app time (s) | plain time (s) |",

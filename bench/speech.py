@@ -103,7 +103,7 @@ def pooled(clips: list[dict], texts: dict[str, str], language: str) -> dict:
     normalizer as pipelines.speech.score."""
     import jiwer
 
-    from mmdemo.pipelines.speech_score import NO_SPACE_LANGUAGES, headline_metric, normalize
+    from mmdemo.pipelines.speech.scoring import NO_SPACE_LANGUAGES, headline_metric, normalize
 
     chosen = [c for c in clips if c["lang"] == language]
     refs = [normalize(c["reference"], language) for c in chosen]
@@ -121,7 +121,7 @@ def accuracy_table(clips: list[dict], ct2: Path) -> list[str]:
 
     from mmdemo.media.audio import load_audio
     from mmdemo.pipelines import speech
-    from mmdemo.pipelines.speech_score import normalizer_name
+    from mmdemo.pipelines.speech.scoring import normalizer_name
 
     plain_model = WhisperModel(str(ct2))
     app, plain, seconds = {}, {}, {}

@@ -106,7 +106,7 @@ def _scenedetect_every_frame(path: Path) -> list[float]:
 
 def _rows(videos) -> list[str]:
     """videos: (path, transitions); one row per detector: found / missed / extra, seconds."""
-    from mmdemo.pipelines.shots import detect_shots
+    from mmdemo.pipelines.video_summary.shots import detect_shots
     from tests.videos import score
 
     total = sum(len(t) for _, t in videos)

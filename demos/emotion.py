@@ -9,8 +9,8 @@ import pandas as pd
 
 from demos.common import ImageInput, gpu, user_errors
 from mmdemo.pipelines import emotion
-from mmdemo.pipelines.emotion_fusion import MODALITIES
-from mmdemo.pipelines.emotion_labels import LABELS
+from mmdemo.pipelines.emotion.fusion import MODALITIES
+from mmdemo.emotion_labels import LABELS
 
 TITLE = "Emotion analysis"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"

@@ -12,7 +12,8 @@ import gradio as gr
 from demos.common import gpu, user_errors
 from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_BEAM_SIZE
 from mmdemo.errors import BadInput
-from mmdemo.pipelines import speech, subtitles
+from mmdemo.pipelines import speech
+from mmdemo.pipelines.speech import subtitles
 
 TITLE = "Speech"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"

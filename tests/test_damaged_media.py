@@ -213,7 +213,7 @@ def test_video_where_no_frame_decodes_is_one_bad_input(tmp_path):
 
 def test_shot_detection_reports_skipped_frames_in_its_notes(tmp_path):
     """The notes the video summary shows come from detect_shots: the skipped frames reach them."""
-    from mmdemo.pipelines import shots
+    from mmdemo.pipelines.video_summary import shots
 
     whole = write_video(tmp_path / "clip.mp4")
     damaged = damage(whole, tmp_path / "nokey.mp4", "video", [0])

@@ -14,9 +14,11 @@ from PIL import Image, ImageOps
 
 from mmdemo import backends
 from mmdemo.errors import BackendUnavailable, BadInput
-from mmdemo.pipelines import emotion, emotion_face, emotion_text
-from mmdemo.pipelines.emotion_fusion import fuse, parse_weights
-from mmdemo.pipelines.emotion_labels import LABELS, canonical, label_map
+from mmdemo.pipelines import emotion
+from mmdemo.pipelines.emotion import face as emotion_face
+from mmdemo.pipelines.emotion import text as emotion_text
+from mmdemo.pipelines.emotion.fusion import fuse, parse_weights
+from mmdemo.emotion_labels import LABELS, canonical, label_map
 from tests.conftest import requires_pack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -330,7 +332,7 @@ def test_ui_handlers_show_per_modality_and_fused_plots(offline):
 def test_reweigh_fuses_stored_readings_again_without_models():
     """The tab's sliders: a stored report fused again for new weights, the readings untouched."""
     from mmdemo.pipelines.emotion import reweigh
-    from mmdemo.pipelines.emotion_labels import LABELS
+    from mmdemo.emotion_labels import LABELS
 
     def reading(label):
         return {"label": label, "scores": {x: (0.7 if x == label else 0.05) for x in LABELS}}
@@ -351,8 +353,8 @@ def test_reweigh_fuses_stored_readings_again_without_models():
 @pytest.mark.xfail(strict=True, reason="known misreading of the trained offline head: the contraction \"I'm\" with "
                    "'absolutely livid' reads as joy (0.26); the zero-shot reader and 'I am ... livid' read anger")
 def test_trained_head_reads_the_angry_example_as_anger():
-    from mmdemo.pipelines import emotion_text
-    from mmdemo.pipelines.emotion_labels import LABELS
+    from mmdemo.pipelines.emotion import text as emotion_text
+    from mmdemo.emotion_labels import LABELS
 
     result = emotion_text.analyze([EMOTIONAL["anger"]], reader="head")[0]
     assert LABELS[int(result.probs.argmax())] == "anger"

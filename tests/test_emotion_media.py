@@ -14,8 +14,9 @@ import pytest
 from PIL import Image
 
 from mmdemo import backends
-from mmdemo.pipelines import emotion, emotion_voice
-from mmdemo.pipelines.emotion_labels import LABELS
+from mmdemo.pipelines import emotion
+from mmdemo.pipelines.emotion import voice as emotion_voice
+from mmdemo.emotion_labels import LABELS
 from tests.conftest import requires_pack
 
 ROOT = Path(__file__).resolve().parent.parent

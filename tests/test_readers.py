@@ -58,8 +58,8 @@ def test_scores_follow_class_probability_through_the_chain():
 @requires_pack("minilm")
 def test_trained_head_reads_plain_emotions_and_is_named_honestly(monkeypatch):
     from mmdemo import hub
-    from mmdemo.pipelines import emotion_text
-    from mmdemo.pipelines.emotion_labels import LABELS
+    from mmdemo.pipelines.emotion import text as emotion_text
+    from mmdemo.emotion_labels import LABELS
 
     monkeypatch.setattr(hub, "hub_reachable", lambda: False)
     monkeypatch.setattr(hub, "cached_snapshot", lambda repo_id: None)
@@ -100,7 +100,7 @@ def _small_astronaut(face_px: int) -> tuple[Image.Image, tuple[int, int]]:
 @requires_pack("fer")
 @pytest.mark.parametrize("face_px", [40, 56])
 def test_a_small_face_in_a_low_resolution_frame_is_found(face_px):
-    from mmdemo.pipelines import emotion_face
+    from mmdemo.pipelines.emotion import face as emotion_face
 
     frame, (cx, cy) = _small_astronaut(face_px)
     assert frame.size == (176, 144)
@@ -110,7 +110,7 @@ def test_a_small_face_in_a_low_resolution_frame_is_found(face_px):
 
 
 def test_boxes_that_cannot_be_faces_are_rejected():
-    from mmdemo.pipelines import emotion_face
+    from mmdemo.pipelines.emotion import face as emotion_face
 
     face, eye = (40, 30, 60, 60), (50, 45, 18, 18)
     assert emotion_face.plausible_faces([eye, face], (176, 144)) == [face]  # the eye inside the face
@@ -120,7 +120,7 @@ def test_boxes_that_cannot_be_faces_are_rejected():
 
 
 def test_a_video_without_faces_says_so():
-    from mmdemo.pipelines.emotion_face import VideoFaces
+    from mmdemo.pipelines.emotion.face import VideoFaces
 
     seen = VideoFaces([], 12)
     assert seen.probs is None and "12 sampled frames" in seen.note

@@ -8,7 +8,8 @@ import pytest
 
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.audio import load_audio
-from mmdemo.pipelines import speech, subtitles
+from mmdemo.pipelines import speech
+from mmdemo.pipelines.speech import subtitles
 from mmdemo.pipelines.speech import Segment, Transcript
 from tests.conftest import requires_pack
 from tests.speech_clips import ASSETS, write_tone, write_video
@@ -252,7 +253,7 @@ def test_ui_declares_transcribe_endpoint():
 
 def test_corpus_score_sums_errors_over_the_set():
     """Data-set WER as papers report it: errors over all pairs / reference words over all pairs."""
-    from mmdemo.pipelines.speech_score import corpus_score
+    from mmdemo.pipelines.speech.scoring import corpus_score
 
     refs = ["he was not an ill disposed young man", "go forward ten meters"]
     assert corpus_score(refs, ["He was not an ill-disposed young man.", "Go forward 10 meters."], "en")["wer"] == 0.0

@@ -10,7 +10,7 @@ import pytest
 
 from mmdemo.errors import BadInput
 from mmdemo.media.video import probe, sample_frames
-from mmdemo.pipelines import shots
+from mmdemo.pipelines.video_summary import shots
 from tests.conftest import requires_pack
 from tests.videos import Scene, make_video, photos, random_scenes, score
 

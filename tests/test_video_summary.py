@@ -18,7 +18,7 @@ from PIL import Image
 
 from mmdemo import backends
 from mmdemo.errors import BackendUnavailable, BadInput
-from mmdemo.pipelines import summary as summ
+from mmdemo.pipelines.video_summary import summary as summ
 from mmdemo.pipelines import video_summary as vs
 from mmdemo.pipelines.speech import Segment
 from tests.conftest import requires_pack

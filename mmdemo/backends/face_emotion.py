@@ -17,7 +17,7 @@ import numpy as np
 
 from mmdemo.device import dtype_name, pick_device, torch_dtype
 from mmdemo.errors import BackendUnavailable
-from mmdemo.pipelines.emotion_labels import LabelMap, label_map
+from mmdemo.emotion_labels import LabelMap, label_map
 from mmdemo.registry import Loaded, Source, torch_footprint
 
 FER_LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]  # the HDF5's output order

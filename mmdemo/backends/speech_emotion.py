@@ -3,7 +3,7 @@ transformers, returned over the shared 7-emotion label set.
 
 SUPERB's model knows 4 classes (neutral, happy, angry, sad): the other 3 labels get no probability from it, and
 ``covered`` says which labels a model can speak to. No speech-emotion weights exist offline; the voice pipeline
-then shows prosody as a heuristic arousal reading instead (mmdemo.pipelines.emotion_voice).
+then shows prosody as a heuristic arousal reading instead (mmdemo.pipelines.emotion.voice).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 
 from mmdemo.backends.pretrained import load_pretrained
 from mmdemo.errors import BackendUnavailable
-from mmdemo.pipelines.emotion_labels import LabelMap, label_map
+from mmdemo.emotion_labels import LabelMap, label_map
 from mmdemo.registry import Loaded, Source
 
 WINDOW_S = 20.0  # longer clips are cut into windows: attention cost grows with length, emotion changes anyway

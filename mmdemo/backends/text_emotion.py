@@ -3,7 +3,7 @@ returned over the shared 7-emotion label set.
 
 Offline (no Hub, no cache) the emotion pipeline reads text with ``TrainedHead`` below: a small head trained on
 GoEmotions (Reddit comments) over the offline MiniLM pack's features, stored in ``mmdemo/data/text_emotion_head.npz``;
-failing that, with a labelled zero-shot reading from sentence embeddings (mmdemo.pipelines.emotion_text).
+failing that, with a labelled zero-shot reading from sentence embeddings (mmdemo.pipelines.emotion.text).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from mmdemo.data import DATA_DIR
 from mmdemo.device import dtype_name, pick_device, torch_dtype
 from mmdemo.errors import BackendUnavailable
-from mmdemo.pipelines.emotion_labels import LABELS, LabelMap, label_map
+from mmdemo.emotion_labels import LABELS, LabelMap, label_map
 from mmdemo.registry import Loaded, Source, torch_footprint
 
 

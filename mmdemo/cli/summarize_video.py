@@ -5,7 +5,7 @@ keyframes and captions, the transcript assigned to shots, and a summary."""
 NAME = "summarize-video"
 HELP = "summarize a video: shots, keyframe captions, what was said per shot, a summary; optional report files"
 
-DETECTORS = ("combined", "adaptive", "content", "embedding")  # mmdemo.pipelines.shots.DETECTORS, kept import-free here
+DETECTORS = ("combined", "adaptive", "content", "embedding")  # mmdemo.pipelines.video_summary.shots.DETECTORS, kept import-free here
 
 
 def add_arguments(parser) -> None:

@@ -31,7 +31,7 @@ def run(args) -> dict:
     from mmdemo.errors import BadInput
     from mmdemo.media.text import read_text_file
     from mmdemo.outputs import check_writable
-    from mmdemo.pipelines import subtitles
+    from mmdemo.pipelines.speech import subtitles
     from mmdemo.pipelines.speech import process
 
     reference = args.reference

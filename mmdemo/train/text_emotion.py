@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from mmdemo.backends.text_emotion import HASH_BUCKETS, HEAD_FILE, head_features, word_buckets
-from mmdemo.pipelines.emotion_labels import LABELS
+from mmdemo.emotion_labels import LABELS
 
 L2_GRID = (1e-4, 3e-4, 1e-3)
 TAU_GRID = np.round(np.arange(0.0, 1.01, 0.1), 2)

@@ -190,7 +190,7 @@ def translate_transcript(transcript: Transcript, target: str) -> Transcript:
 def score(reference: str, hypothesis: str, language: str | None = None) -> dict:
     """WER and CER of ``hypothesis`` against ``reference`` after Whisper's text normalization for ``language``
     (English normalizer for "en", basic normalizer otherwise), with the headline metric for that language (CER for
-    languages written without spaces). See mmdemo.pipelines.speech_score."""
-    from mmdemo.pipelines.speech_score import score as _score
+    languages written without spaces). See mmdemo.pipelines.speech.scoring."""
+    from mmdemo.pipelines.speech.scoring import score as _score
 
     return _score(reference, hypothesis, language)

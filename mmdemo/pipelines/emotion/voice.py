@@ -13,7 +13,7 @@ import numpy as np
 from mmdemo import backends
 from mmdemo.errors import BackendUnavailable
 from mmdemo.media.audio import load_audio
-from mmdemo.pipelines import emotion_text
+from mmdemo.pipelines.emotion import text as emotion_text
 from mmdemo.pipelines.speech import transcribe
 
 SAMPLE_RATE = 16000

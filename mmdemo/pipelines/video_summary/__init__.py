@@ -24,8 +24,8 @@ from typing import Callable
 
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.video import VideoInfo, probe
-from mmdemo.pipelines import shots as shot_detection
-from mmdemo.pipelines.summary import DEFAULT_SENTENCES, Sentence, Summary, split_sentences, summarize
+from mmdemo.pipelines.video_summary import shots as shot_detection
+from mmdemo.pipelines.video_summary.summary import DEFAULT_SENTENCES, Sentence, Summary, split_sentences, summarize
 
 # Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
 # (one request at a time per backend): keyframe features and tags: the largest share of a summary (bench.video).

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from mmdemo import backends, packs
 from mmdemo.errors import BackendUnavailable
-from mmdemo.pipelines.emotion_labels import LABELS, top_label
+from mmdemo.emotion_labels import LABELS, top_label
 
 CASCADE = "haarcascade_frontalface_default.xml"
 DETECT_MAX_SIDE = 1024  # detection runs on a downscaled copy: Haar cost grows with pixels, faces stay findable

@@ -17,7 +17,7 @@ import numpy as np
 
 from mmdemo import backends
 from mmdemo.errors import BackendUnavailable
-from mmdemo.pipelines.emotion_labels import LABELS
+from mmdemo.emotion_labels import LABELS
 
 log = logging.getLogger(__name__)
 

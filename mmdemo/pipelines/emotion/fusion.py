@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from mmdemo.errors import BadInput
-from mmdemo.pipelines.emotion_labels import LABELS
+from mmdemo.emotion_labels import LABELS
 
 MODALITIES = ("text", "voice", "face")
 DEFAULT_WEIGHTS = {name: 1.0 for name in MODALITIES}

@@ -1,3 +1,0 @@
-from mmdemo.cli import main
-
-raise SystemExit(main())

@@ -1,1 +1,0 @@
-"""Media I/O: decoding and validating user files (images, audio, video) into arrays the pipelines use."""
