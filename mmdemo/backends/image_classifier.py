@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmdemo import packs
 from mmdemo.data import DATA_DIR
 from mmdemo.device import dtype_name, pick_device, torch_dtype
 from mmdemo.errors import BackendUnavailable
@@ -128,7 +129,6 @@ def _from_pack(source: Source):
     import timm
     import torch
 
-    from mmdemo import packs
 
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     state = torch.load(packs.PACKS["efficientnet-lite0"].path(PACK_WEIGHTS), map_location="cpu", weights_only=True)

@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from mmdemo import backends
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.image import load_image
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
@@ -223,7 +224,6 @@ def _rank(results, candidates, clip, image_vecs, alpha, beta) -> None:
 
 
 def _imagenet(pil, results, batch_size, required: bool):
-    from mmdemo import backends
 
     try:
         probs = backends.get("image_classifier").probabilities(pil, batch_size=batch_size)
@@ -271,8 +271,6 @@ def _translate(results, target: str) -> None:
 
 def _optional(name: str, results):
     """A backend's model, or None with the reason noted on every result."""
-    from mmdemo import backends
-
     try:
         return backends.get(name)
     except BackendUnavailable as exc:

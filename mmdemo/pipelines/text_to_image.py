@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from mmdemo import backends, hub
+from mmdemo.backends.diffusion import TAESD_ENV, detect_family
 from mmdemo.errors import BadInput, MMDemoError
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
 from mmdemo.pipelines.png_parameters import infotext, save_png
+from mmdemo.registry import looks_like_path
 
 # Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
 # (one request at a time per backend): the denoising loop.
@@ -44,7 +47,6 @@ Progress = Callable[[float, str], None]
 @dataclass
 class Suggested:
     """What the loaded model should be run with by default."""
-
     model: str
     family: str
     family_note: str
@@ -132,8 +134,6 @@ class Generation:
 
 def suggested_settings() -> Suggested:
     """Defaults of the configured model (loads it: sizes and family come from its own config)."""
-    from mmdemo import backends
-
     model = backends.get("diffusion")
     size = model.default_size
     return Suggested(model.name, model.family.name, model.family.note, model.family.steps, model.family.guidance,
@@ -144,10 +144,6 @@ def configured_defaults() -> tuple[Suggested, str]:
     """The defaults of the configured model without loading it and without touching the network (for building
     the UI): from its name and, for local folders, its config files. Also returns where its weights will come
     from, in one sentence."""
-    from mmdemo import backends, hub
-    from mmdemo.backends.diffusion import TAESD_ENV, detect_family
-    from mmdemo.registry import looks_like_path
-
     spec = backends.REGISTRY.spec("diffusion")
     name, _ = backends.REGISTRY.configured("diffusion")
     folder = Path(name).expanduser() if Path(name).expanduser().is_dir() else hub.cached_snapshot(name)
@@ -189,8 +185,6 @@ def generate(prompt: str, negative_prompt: str = "", seed: int | None = None, st
              score: bool = True) -> Generation:
     """Generate ``num_images`` images. ``None`` settings take the model family's defaults; ``seed`` None or -1
     draws a random seed (always reported). ``stop`` (an Event or a callable) ends the run mid-way."""
-    from mmdemo import backends
-
     prompt = check_text(prompt, "the prompt", MAX_PROMPT_CHARS).strip()
     negative_prompt = check_text(negative_prompt, "the negative prompt", MAX_PROMPT_CHARS).strip()
     if not prompt:
@@ -253,8 +247,6 @@ def generate(prompt: str, negative_prompt: str = "", seed: int | None = None, st
 
 def clip_scores(images: list, prompt: str) -> list[float]:
     """100 x cosine(image, prompt) with the shared `clip` backend (the usual CLIPScore scale, not clipped at 0)."""
-    from mmdemo import backends
-
     sims = backends.get("clip").similarity(images, [prompt])
     return [round(100.0 * float(s), 2) for s in sims[:, 0]]
 

@@ -26,8 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmdemo import backends
+from mmdemo.backends.image_classifier import imagenet_class_names
 from mmdemo.data import DATA_DIR
 from mmdemo.errors import BackendUnavailable, BadInput
+from mmdemo.media.text import check_text
 
 ASSETS = DATA_DIR
 DEFAULT_LABELS_FILE = ASSETS / "labels.txt"
@@ -50,7 +53,6 @@ def parse_labels(labels: "str | list[str] | None") -> list[str]:
     if labels is None:
         return default_labels()
     if isinstance(labels, str):
-        from mmdemo.media.text import check_text
 
         check_text(labels, "the label list", MAX_LABELS * (MAX_LABEL_CHARS + 2))
     items = labels.replace("\n", ",").split(",") if isinstance(labels, str) else list(labels)
@@ -91,7 +93,6 @@ def softmax(x: np.ndarray, scale: float) -> np.ndarray:
 
 
 def clip_scores(images, labels: list[str]) -> LabelScores:
-    from mmdemo import backends
 
     clip = backends.get("clip")
     sims = clip.similarity(images, labels)
@@ -100,8 +101,6 @@ def clip_scores(images, labels: list[str]) -> LabelScores:
 
 def offline_scores(labels: list[str], class_probs: np.ndarray) -> LabelScores:
     """Zero-shot labels from an (n, 1000) ImageNet distribution: WordNet hypernyms first, MiniLM for the rest."""
-    from mmdemo import backends
-
     embedder = backends.get("embedder")
     classes = class_name_vectors(embedder)
     label_vecs = embedder.encode(labels)
@@ -181,8 +180,6 @@ def class_name_vectors(embedder) -> np.ndarray:
 
 def class_descriptions() -> list[str]:
     """"name, hypernym" per ImageNet class: the class name and the first lemma of its nearest named hypernym."""
-    from mmdemo.backends.image_classifier import imagenet_class_names
-
     names = imagenet_class_names()
     rows = [row.split("\t") for row in HYPERNYMS_FILE.read_text(encoding="utf-8").splitlines() if row] \
         if HYPERNYMS_FILE.is_file() else []
@@ -204,7 +201,6 @@ def score_labels(images, labels, class_probs: np.ndarray | None = None) -> Label
     except BackendUnavailable:
         pass
     if class_probs is None:
-        from mmdemo import backends
 
         class_probs = backends.get("image_classifier").probabilities(images)
     return offline_scores(labels, class_probs)

@@ -18,13 +18,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mmdemo.emotion_labels import LABELS, scores_dict, top_label
 from mmdemo.errors import BadInput
 from mmdemo.media import video as video_media
+from mmdemo.media.image import load_image
 from mmdemo.media.text import check_text
 from mmdemo.media.text import read_text_file as read_text
+from mmdemo.pipelines.emotion import face as emotion_face
 from mmdemo.pipelines.emotion import text as emotion_text
+from mmdemo.pipelines.emotion import voice as emotion_voice
 from mmdemo.pipelines.emotion.fusion import fuse, parse_weights
-from mmdemo.emotion_labels import LABELS, scores_dict, top_label
 
 # Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
 # (one request at a time per backend): the text reader: every modality's words go through it.
@@ -122,21 +125,18 @@ def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, we
 
     loaded_image = None
     if image is not None:  # validate cheap inputs before any heavy model runs
-        from mmdemo.media.image import load_image
 
         loaded_image = load_image(image)
     video_info = video_media.probe(video) if video is not None else None
     voice_source = audio if audio is not None else (video if video_info and video_info.has_audio else None)
     samples = None
     if voice_source is not None:  # decode now: a bad audio file fails before minutes of video work
-        from mmdemo.pipelines.emotion import voice as emotion_voice
 
         samples = emotion_voice.load(voice_source)
 
     if loaded_image is not None:
         if progress:
             progress(0.02, "finding faces in the image")
-        from mmdemo.pipelines.emotion import face as emotion_face
 
         found = emotion_face.analyze_image(loaded_image)
         face_details["model"] = found.model
@@ -148,7 +148,6 @@ def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, we
             face_details["image_note"] = "no face found in the image"
 
     if video is not None:
-        from mmdemo.pipelines.emotion import face as emotion_face
 
         seen = emotion_face.analyze_video(video, progress=step(0.1, 0.35))
         face_details["model"] = seen.model or face_details.get("model")

@@ -11,8 +11,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from mmdemo import backends, packs
-from mmdemo.errors import BackendUnavailable
 from mmdemo.emotion_labels import LABELS, top_label
+from mmdemo.errors import BackendUnavailable
+from mmdemo.media import video
 
 CASCADE = "haarcascade_frontalface_default.xml"
 DETECT_MAX_SIDE = 1024  # detection runs on a downscaled copy: Haar cost grows with pixels, faces stay findable
@@ -156,8 +157,6 @@ def analyze_image(image: Image.Image) -> ImageFaces:
 
 def analyze_video(path, progress=None, max_frames: int = MAX_VIDEO_FRAMES, keyframes: int = 4) -> VideoFaces:
     """Faces over time on up to ``max_frames`` evenly spaced frames (decoding only those)."""
-    from mmdemo.media import video
-
     info = video.probe(path)
     every = max(0.5, info.duration / max_frames) if info.duration else 1.0
     timeline, annotated, sampled, model = [], [], 0, None

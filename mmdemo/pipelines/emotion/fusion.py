@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from mmdemo.errors import BadInput
 from mmdemo.emotion_labels import LABELS
+from mmdemo.errors import BadInput
 
 MODALITIES = ("text", "voice", "face")
 DEFAULT_WEIGHTS = {name: 1.0 for name in MODALITIES}

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mmdemo import backends
-from mmdemo.errors import BackendUnavailable
+from mmdemo.backends.text_emotion import load_head
 from mmdemo.emotion_labels import LABELS
+from mmdemo.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,6 @@ _head_lock = threading.Lock()
 def trained_head():
     """The offline head over the loaded embedder (reloaded if the embedder was)."""
     global _head
-    from mmdemo.backends.text_emotion import load_head
 
     embedder = backends.get("embedder")
     with _head_lock:

@@ -14,9 +14,12 @@ from typing import Callable
 import numpy as np
 
 from mmdemo import backends
-from mmdemo.backends.whisper import check_task
+from mmdemo.backends.whisper import check_decoding, check_task
 from mmdemo.errors import BadInput
 from mmdemo.media.audio import SAMPLE_RATE, load_audio, max_audio_seconds
+from mmdemo.media.text import check_text
+from mmdemo.pipelines.speech.scoring import score as _score
+from mmdemo.pipelines.translation import translate
 
 # Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
 # (one request at a time per backend): decoding.
@@ -82,9 +85,6 @@ def process(audio: "str | os.PathLike", task: str = "transcribe", language: str 
     transcribe or translate its speech, optionally translate the text into ``translate_to`` and score it against
     ``reference``. Everything that can be refused is checked before the audio is decoded: a missing translation
     model fails in a second, not after minutes of transcription."""
-    from mmdemo.backends.whisper import check_decoding
-    from mmdemo.media.text import check_text
-
     check_task(task)
     check_decoding(beam_size, batch_size)
     reference = check_text(reference, "the reference transcript") or ""
@@ -114,8 +114,6 @@ def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe"
     with task="translate". Silence gives no segments, or BadInput when ``require_speech`` is set.
     ``beam_size`` (1-10) and ``batch_size`` (1-32; chunks of long audio decoded together) default to the
     engine's: beam 5 and batches of 8 with faster-whisper."""
-    from mmdemo.backends.whisper import check_decoding
-
     check_task(task)
     beam_size, batch_size = check_decoding(beam_size, batch_size)
     samples = _samples(audio)
@@ -178,8 +176,6 @@ def _empty(require_speech: bool, language: str, duration: float, task: str, prob
 def translate_transcript(transcript: Transcript, target: str) -> Transcript:
     """The transcript's segments translated as text into ``target`` through the translator backend (raises
     BackendUnavailable when no translation model is available, e.g. offline). Timestamps are kept."""
-    from mmdemo.pipelines.translation import translate
-
     source = "en" if transcript.task == "translate" else transcript.language or None
     texts = translate([s.text for s in transcript.segments], target, source)
     segments = [Segment(s.start, s.end, t) for s, t in zip(transcript.segments, texts)]
@@ -191,6 +187,4 @@ def score(reference: str, hypothesis: str, language: str | None = None) -> dict:
     """WER and CER of ``hypothesis`` against ``reference`` after Whisper's text normalization for ``language``
     (English normalizer for "en", basic normalizer otherwise), with the headline metric for that language (CER for
     languages written without spaces). See mmdemo.pipelines.speech.scoring."""
-    from mmdemo.pipelines.speech.scoring import score as _score
-
     return _score(reference, hypothesis, language)

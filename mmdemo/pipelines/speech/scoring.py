@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 from mmdemo.errors import BadInput
+from mmdemo.media.text import check_text
 
 NO_SPACE_LANGUAGES = frozenset({"ja", "zh", "yue", "th", "lo", "my", "km", "bo"})
 
@@ -70,7 +71,6 @@ def score(reference: str, hypothesis: str, language: str | None = None) -> dict:
     uses the basic normalizer). Returns {"wer", "cer", "headline", "normalizer", "language"}."""
     import jiwer
 
-    from mmdemo.media.text import check_text
 
     if not check_text(reference, "the reference text").strip():
         raise BadInput("The reference text is empty.")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 import textwrap
+from pathlib import Path
+
+from mmdemo.errors import BadInput
 
 FORMATS = ("srt", "vtt", "txt", "json")
 LINE_WIDTH = 42  # the usual subtitle line length: two lines of this fit a screen
@@ -49,7 +51,6 @@ def to_txt(segments) -> str:
 
 
 def render(transcript, fmt: str) -> str:
-    from mmdemo.errors import BadInput
 
     if fmt == "srt":
         return to_srt(transcript.segments)

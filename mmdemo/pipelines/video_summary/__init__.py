@@ -22,8 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from mmdemo import backends
 from mmdemo.errors import BackendUnavailable, BadInput
+from mmdemo.media.audio import SAMPLE_RATE, load_audio
 from mmdemo.media.video import VideoInfo, probe
+from mmdemo.pipelines.captioning import FALLBACK_PREFIX, caption_images
+from mmdemo.pipelines.speech import MIN_SECONDS, transcribe
 from mmdemo.pipelines.video_summary import shots as shot_detection
 from mmdemo.pipelines.video_summary.summary import DEFAULT_SENTENCES, Sentence, Summary, split_sentences, summarize
 
@@ -147,8 +151,6 @@ def summarize_video(path: "str | os.PathLike", *, every_seconds: float = shot_de
 # -- stages ------------------------------------------------------------------------------------------------------
 def _caption(found, results: list[ShotResult], notes: list[str], report) -> None:
     """Caption each distinct keyframe once (duplicates reuse their original's caption)."""
-    from mmdemo.pipelines.captioning import caption_images
-
     originals = [s for s in found if s.duplicate_of is None]
     report(0.0, f"captioning {len(originals)} keyframes")
     captions: dict[int, tuple[str, str, bool]] = {}
@@ -173,9 +175,6 @@ def _caption(found, results: list[ShotResult], notes: list[str], report) -> None
 
 def _transcribe(path, info: VideoInfo, language: str | None, notes: list[str], report):
     """(transcript or None, speech spans from the VAD or None)."""
-    from mmdemo.media.audio import SAMPLE_RATE, load_audio
-    from mmdemo.pipelines.speech import MIN_SECONDS, transcribe
-
     if not info.has_audio:
         notes.append("The video has no audio track: the summary comes from the pictures alone.")
         return None, None
@@ -201,8 +200,6 @@ def _transcribe(path, info: VideoInfo, language: str | None, notes: list[str], r
 def _speech_spans(samples) -> list[tuple[float, float]] | None:
     """Where speech actually is (the vad backend), or None without it. Whisper's segment times are loose: after
     a pause a segment often starts where the previous one ended, seconds before its first word."""
-    from mmdemo import backends
-
     try:
         return backends.get("vad").speech_spans(samples)
     except BackendUnavailable:
@@ -230,8 +227,6 @@ def assign_transcript(results: list[ShotResult], segments, speech_spans=None) ->
 def summary_sentences(results: list[ShotResult], transcript) -> list[Sentence]:
     """What was said (sentence by sentence, timed) and what each distinct shot shows (its caption), as
     sentences for the summary. Offline tags stand in for captions without their "offline tags:" prefix."""
-    from mmdemo.pipelines.captioning import FALLBACK_PREFIX
-
     sentences: list[Sentence] = []
     for segment in getattr(transcript, "segments", []) or []:
         sentences += split_sentences(segment.text, segment.start, segment.end, "speech")

@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from mmdemo import backends
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.video import VideoInfo, probe, sample_frames
 
@@ -110,7 +111,6 @@ def _timecode(index: int, rate: float):
 
 class SceneDetectCuts:
     """A PySceneDetect detector fed with our own samples (one timecode per sample, ``1 / every_seconds`` fps)."""
-
     delay = 0  # samples by which reported cuts can lag the sample being fed (beyond the detector's own lag)
 
     def __init__(self, name: str, threshold: float, every_seconds: float, min_shot_seconds: float):
@@ -143,7 +143,6 @@ class CombinedCuts:
     cut. Each of ``GRADUAL_PHASES`` staggered streams reports the sample interval that holds the transition;
     overlapping intervals are intersected and the cut is put in the middle, unless a hard cut lies inside.
     """
-
     name = "combined"
 
     def __init__(self, threshold: float, every_seconds: float, min_shot_seconds: float):
@@ -215,7 +214,6 @@ class EmbeddingCuts:
     delay = 0
 
     def __init__(self, threshold: float, every_seconds: float, min_shot_seconds: float):
-        from mmdemo import backends
 
         self.classifier = backends.get("image_classifier")
         self.threshold, self.min_samples = threshold, max(1, round(min_shot_seconds / every_seconds))
@@ -243,7 +241,6 @@ class _Candidates:
     A detector may report a cut up to ``delay`` samples late, so the newest samples may still belong to the next
     shot: they are kept one per ``step`` samples. Older ones are thinned as the shot grows, so at most
     2 x CANDIDATES of them are held (evenly spread); only kept frames are converted to images."""
-
     def __init__(self, delay: int, step: int):
         self.delay, self.step = delay, max(1, step)
         self.settled: list[tuple[int, float, Image.Image]] = []
@@ -276,14 +273,12 @@ class _Candidates:
 
 class _Embedder:
     """The image backend's features, or None (with a note) when it has no weights."""
-
     def __init__(self, notes: list[str]):
         self.notes, self.model, self.tried = notes, None, False
 
     def __call__(self, images: list[Image.Image]) -> np.ndarray | None:
         if not self.tried:
             self.tried = True
-            from mmdemo import backends
 
             try:
                 self.model = backends.get("image_classifier")

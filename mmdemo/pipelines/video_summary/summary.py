@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mmdemo import backends
 from mmdemo.errors import BackendUnavailable, BadInput
 
 EXTRACTIVE_METHOD = "extractive (MiniLM centrality)"
@@ -81,7 +82,6 @@ def summarize(sentences: list[Sentence], method: str = "auto", max_sentences: in
         except BackendUnavailable:
             if method == "abstractive":
                 raise
-            from mmdemo import backends
 
             variable = backends.REGISTRY.spec("summarizer").env_var
             notes.append(f"Extractive summary: no summarization model is available (set {variable} to a "
@@ -94,8 +94,6 @@ def summarize(sentences: list[Sentence], method: str = "auto", max_sentences: in
 def extractive(sentences: list[Sentence], max_sentences: int = DEFAULT_SENTENCES,
                redundancy: float = REDUNDANCY) -> Summary:
     """The most central sentences with redundancy control (MMR), in time order."""
-    from mmdemo import backends
-
     unique = _unique(sentences)
     vectors = backends.get("embedder").encode([s.text for s in unique])
     picked = select(vectors, max_sentences, redundancy)
@@ -129,8 +127,6 @@ def select(vectors: np.ndarray, k: int, redundancy: float = REDUNDANCY) -> list[
 
 def abstractive(sentences: list[Sentence]) -> Summary:
     """The summarizer backend's summary of the sentences in time order (BackendUnavailable without a model)."""
-    from mmdemo import backends
-
     summarizer = backends.get("summarizer")
     text = " ".join(_as_sentence(s) for s in _unique(sentences))
     return Summary(summarizer.summarize(text), f"abstractive ({summarizer.model_id})")
