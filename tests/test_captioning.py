@@ -147,7 +147,7 @@ def test_fusion_arithmetic_and_ranking(tiny_captioner, tiny_clip):
 
 def test_zero_shot_labels_with_clip(tiny_clip):
     images = [_photo(1), _photo(2)]
-    scored = zero_shot.score_labels(images, "dog, cat, dog, car ")
+    scored = zero_shot.clip_scores(images, zero_shot.parse_labels("dog, cat, dog, car "))
     assert scored.labels == ["dog", "cat", "car"] and scored.method == zero_shot.CLIP_METHOD
     assert np.allclose(scored.scores.sum(1), 1) and np.allclose(scored.similarity, tiny_clip.similarity(images, scored.labels))
     expected = zero_shot.softmax(scored.similarity, tiny_clip.logit_scale)

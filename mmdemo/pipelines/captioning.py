@@ -224,7 +224,6 @@ def _rank(results, candidates, clip, image_vecs, alpha, beta) -> None:
 
 
 def _imagenet(pil, results, batch_size, required: bool):
-
     try:
         probs = backends.get("image_classifier").probabilities(pil, batch_size=batch_size)
     except BackendUnavailable as exc:

@@ -53,7 +53,6 @@ def parse_labels(labels: "str | list[str] | None") -> list[str]:
     if labels is None:
         return default_labels()
     if isinstance(labels, str):
-
         check_text(labels, "the label list", MAX_LABELS * (MAX_LABEL_CHARS + 2))
     items = labels.replace("\n", ",").split(",") if isinstance(labels, str) else list(labels)
     out: list[str] = []
@@ -93,7 +92,6 @@ def softmax(x: np.ndarray, scale: float) -> np.ndarray:
 
 
 def clip_scores(images, labels: list[str]) -> LabelScores:
-
     clip = backends.get("clip")
     sims = clip.similarity(images, labels)
     return LabelScores(labels, sims, softmax(sims, clip.logit_scale), CLIP_METHOD, "clip")
@@ -190,17 +188,3 @@ def class_descriptions() -> list[str]:
         parent = next((level.split("|")[0] for level in row[2:] if level), "")
         out.append(f"{name}, {parent}" if parent else name)
     return out
-
-
-def score_labels(images, labels, class_probs: np.ndarray | None = None) -> LabelScores:
-    """CLIP when its weights can be found, else the offline mapping (computing ImageNet probabilities if not
-    given)."""
-    labels = parse_labels(labels)
-    try:
-        return clip_scores(images, labels)
-    except BackendUnavailable:
-        pass
-    if class_probs is None:
-
-        class_probs = backends.get("image_classifier").probabilities(images)
-    return offline_scores(labels, class_probs)

@@ -148,7 +148,6 @@ def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, we
             face_details["image_note"] = "no face found in the image"
 
     if video is not None:
-
         seen = emotion_face.analyze_video(video, progress=step(0.1, 0.35))
         face_details["model"] = seen.model or face_details.get("model")
         report_extras["timelines"]["face"] = seen.timeline

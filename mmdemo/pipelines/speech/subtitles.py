@@ -51,7 +51,6 @@ def to_txt(segments) -> str:
 
 
 def render(transcript, fmt: str) -> str:
-
     if fmt == "srt":
         return to_srt(transcript.segments)
     if fmt == "vtt":

@@ -214,7 +214,6 @@ class EmbeddingCuts:
     delay = 0
 
     def __init__(self, threshold: float, every_seconds: float, min_shot_seconds: float):
-
         self.classifier = backends.get("image_classifier")
         self.threshold, self.min_samples = threshold, max(1, round(min_shot_seconds / every_seconds))
         self.previous: np.ndarray | None = None
