@@ -128,6 +128,10 @@ def video_rows(data: Path) -> list[str]:
     return rows
 
 
+def _print(lines: list[str]) -> None:
+    print("\n".join(lines), flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="development data folder (speech/, video/)")
@@ -143,7 +147,10 @@ def main(argv=None) -> int:
         return 0
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
     load_start = load_average()
-    out = []
+    print(machine_line(load_start) + "\n", flush=True)
+    if "video" in parts:  # each table is printed as soon as it is measured
+        _print(["Shots: app defaults vs PySceneDetect ContentDetector on every frame (cuts within "
+                f"{TOLERANCE} s)\n", *video_rows(args.data), ""])
     if "speech" in parts:
         clips = readings(args.data)
         if args.fetch_asterisk:
@@ -151,13 +158,10 @@ def main(argv=None) -> int:
         if args.asterisk:
             clips += asterisk_prompts(args.asterisk, args.per_language)
         else:
-            out.append("(Asterisk prompts in es/fr/it/ru skipped: pass --asterisk DIR or --fetch-asterisk.)\n")
-        out += ["Speech: app defaults vs faster-whisper defaults, whisper-base (offline pack)\n", *speech_rows(clips), ""]
-    if "video" in parts:
-        out += ["Shots: app defaults vs PySceneDetect ContentDetector on every frame (cuts within "
-                f"{TOLERANCE} s)\n", *video_rows(args.data), ""]
-    print(machine_line(load_start) + "\n")
-    print("\n".join(out))
+            print("(Asterisk prompts in es/fr/it/ru skipped: pass --asterisk DIR or --fetch-asterisk.)\n")
+        _print(["Speech: app defaults vs faster-whisper defaults, whisper-base (offline pack)\n", *speech_rows(clips),
+                ""])
+    print(f"Load average at the end: {load_average():.2f} (1 min).")
     return 0
 
 

@@ -54,3 +54,13 @@ def test_failed_row_keeps_the_table_shape():
     assert _cells(lines[2])[5:] == ["+1.0", "-0.5", "900", "NO"]  # disagreeing outputs are flagged, not hidden
     assert _cells(lines[3])[2] == "failed: ModuleNotFoundError: No module named 'faster_whisper'"
     assert _cells(lines[4])[5:7] == ["n/a: different work", "n/a"]  # no overhead claimed for a different job
+
+
+def test_bench_real_skips_without_data_and_matches_cuts_one_to_one(tmp_path, capsys):
+    from bench.real import main, match_cuts
+
+    assert main(["--data", str(tmp_path / "absent")]) == 0
+    assert capsys.readouterr().out.strip().startswith("bench.real: skipped")
+    # each true cut is matched by at most one found cut, nearest first, within the tolerance
+    assert match_cuts([1.0, 1.1, 5.0], [1.05, 3.0]) == 1
+    assert match_cuts([1.0, 2.9], [1.2, 3.0]) == 2 and match_cuts([], [1.0]) == 0 and match_cuts([0.2], []) == 0
