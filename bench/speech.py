@@ -206,6 +206,8 @@ def main(argv=None) -> None:
                         help="JSON list of real clips {file, lang, reference} for the accuracy table (repeatable)")
     parser.add_argument("--runs", type=int, default=3, help="whole-process runs of each command (default 3)")
     parser.add_argument("--skip-engines", action="store_true", help="skip the warm engine table (2.)")
+    parser.add_argument("--skip-accuracy", action="store_true",
+                        help="use the manifests only to build the long English file of 3. (bench.real has accuracy)")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -229,7 +231,7 @@ def main(argv=None) -> None:
           f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
 
     clips = read_manifests(args.manifest)
-    if clips:
+    if clips and not args.skip_accuracy:
         print("Real speech: app defaults vs faster-whisper defaults, same weights (pooled over each language)\n")
         print("\n".join(accuracy_table(clips, ct2)) + "\n")
         backends.unload("whisper")
