@@ -206,7 +206,7 @@ API_CASES = {
     "transcribe-truncated": ("/transcribe", dict(audio="file:truncated_flac"), "the audio could not be decoded"),
     "transcribe-image": ("/transcribe", dict(audio=ASSETS / "captioning_cat.jpg"), "this image has no audio track"),
     "transcribe-long-reference": ("/transcribe", dict(audio=ASSETS / "speech_en.flac", reference=LONG_TEXT),
-                                  "The reference transcript is 126,000 characters long"),
+                                  "The reference text is 126,000 characters long"),
     "emotion-nothing": ("/emotion", dict(), "give at least one input"),
     "emotion-long-text": ("/emotion", dict(text=LONG_TEXT), "The text is 126,000 characters long"),
     "emotion-empty-image": ("/emotion", dict(image="file:empty_png"), "empty.png: the file is empty."),
@@ -272,7 +272,7 @@ def _raw_call(url: str, endpoint: str, data: list) -> tuple[str, str]:
 
 def test_api_text_that_is_not_unicode_is_refused(server):
     blocks, client = server
-    kind, payload = _raw_call(blocks.local_url, "/emotion", ["bad \ud800 text", None, None, None, 1, 1, 1])
+    kind, payload = _raw_call(blocks.local_url, "/emotion", ["bad \ud800 text", None, None, None, 1, 1, 1, "auto"])
     assert kind == "error" and "not valid Unicode" in payload
     kind, payload = _raw_call(blocks.local_url, "/generate",
                               ["a \udfff cat", "", 0, 1, 0, 64, 64, 1, False, False])

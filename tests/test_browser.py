@@ -292,14 +292,15 @@ def test_models_tab_shows_the_used_backends_loaded(page):
 
     if not USED_BACKENDS:
         pytest.skip("needs the tab tests above to run first (run the whole module)")
-    for backend in sorted(USED_BACKENDS):  # COLUMNS: backend, task, source, state, ...
-        expect(cell(backend, 3)).to_have_text(re.compile(r"^\s*loaded · cpu"))
-        expect(cell(backend, 5)).to_have_text(re.compile(r"^\s*\d"))  # memory (MB) measured once loaded
+    for backend in sorted(USED_BACKENDS):  # COLUMNS: backend, task, used by, source, state, ...
+        expect(cell(backend, 4)).to_have_text(re.compile(r"^\s*loaded · cpu"))
+        expect(cell(backend, 6)).to_have_text(re.compile(r"^\s*\d"))  # memory (MB) measured once loaded
     for backend in ("captioner", "summarizer"):  # no weights offline: never loaded by the tabs above
-        expect(cell(backend, 3)).to_have_text(re.compile(r"^\s*(not loaded|unavailable)\s*$"))
+        expect(cell(backend, 4)).to_have_text(re.compile(r"^\s*(not loaded|unavailable)\s*$"))
     if _packs_installed():
-        expect(cell("embedder", 2)).to_have_text("pack:minilm")
-        expect(cell("whisper", 2)).to_have_text("pack:whisper-base")
+        expect(cell("embedder", 3)).to_have_text("pack:minilm")
+        expect(cell("whisper", 3)).to_have_text("pack:whisper-base")
+        expect(cell("embedder", 2)).to_have_text("Image captioning, Video summarization, Emotion analysis")
     _no_traceback(page)
     _screenshot(page, "models")
 

@@ -14,7 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _mmdemo(*args, cwd=ROOT):
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    # the variables an in-process CLI call of another test may have set (_quiet_libraries) are not inherited
+    quiet = {"HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY",
+             "TRANSFORMERS_NO_ADVISORY_WARNINGS"}
+    env = {k: v for k, v in os.environ.items() if k not in quiet}
+    env["HF_HUB_OFFLINE"] = "1"
     return subprocess.run([sys.executable, "-m", "mmdemo", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=600)
 

@@ -42,6 +42,7 @@ class RawSegment:
     start: float
     end: float
     text: str
+    words: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, word) when asked for
 
 
 @dataclass
@@ -161,11 +162,11 @@ class FasterWhisperEngine:
 
     def transcribe(self, audio: np.ndarray, task: str = "transcribe", language: str | None = None,
                    progress: Progress = None, vad: bool = True, beam_size: int | None = None,
-                   batch_size: int | None = None) -> EngineResult:
+                   batch_size: int | None = None, word_timestamps: bool = False) -> EngineResult:
         duration = len(audio) / SAMPLE_RATE
         plan = self.decoding(duration, vad, beam_size, batch_size)
         common = dict(task=task, language=language, beam_size=plan["beam_size"],
-                      no_repeat_ngram_size=_no_repeat(task))
+                      no_repeat_ngram_size=_no_repeat(task), word_timestamps=word_timestamps)
         if plan["batch_size"] > 1:
             if self._batched is None:
                 from faster_whisper import BatchedInferencePipeline
@@ -180,7 +181,8 @@ class FasterWhisperEngine:
                 without_timestamps=False, **common)
         result = EngineResult(info.language, float(info.language_probability))
         for seg in segments:  # a generator: decoding happens while we iterate, so progress is real
-            result.segments.append(RawSegment(float(seg.start), float(seg.end), seg.text.strip()))
+            words = [(float(w.start), float(w.end), w.word) for w in (seg.words or [])]
+            result.segments.append(RawSegment(float(seg.start), float(seg.end), seg.text.strip(), words))
             if progress and duration:
                 progress(min(seg.end / duration, 1.0), f"{task} {seg.end:.0f}/{duration:.0f} s")
         return result
@@ -261,8 +263,9 @@ class TransformersEngine:
 
     def transcribe(self, audio: np.ndarray, task: str = "transcribe", language: str | None = None,
                    progress: Progress = None, vad: bool = True, beam_size: int | None = None,
-                   batch_size: int | None = None) -> EngineResult:
-        """Greedy by default (transformers' own default); ``beam_size`` turns on beam search."""
+                   batch_size: int | None = None, word_timestamps: bool = False) -> EngineResult:
+        """Greedy by default (transformers' own default); ``beam_size`` turns on beam search. Word timestamps are
+        not produced by this engine (segments carry none; callers fall back to segment times)."""
         duration = len(audio) / SAMPLE_RATE
         beam, batch_size = beam_size or 1, batch_size or self.batch_size
         regions = self._regions(audio) if vad else None

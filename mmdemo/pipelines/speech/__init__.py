@@ -34,6 +34,7 @@ class Segment:
     start: float
     end: float
     text: str
+    words: list[tuple[float, float, str]] = field(default_factory=list, repr=False)  # with word_timestamps=True
 
     def to_dict(self) -> dict:
         return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text}
@@ -87,7 +88,7 @@ def process(audio: "str | os.PathLike", task: str = "transcribe", language: str 
     model fails in a second, not after minutes of transcription."""
     check_task(task)
     check_decoding(beam_size, batch_size)
-    reference = check_text(reference, "the reference transcript") or ""
+    reference = check_text(reference, "the reference text") or ""
     target = (translate_to or "").strip() or None
     whisper_did_it = task == "translate" and target == "en"
     if target and not whisper_did_it:
@@ -109,7 +110,8 @@ def process(audio: "str | os.PathLike", task: str = "transcribe", language: str 
 
 def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe", language: str | None = None,
                progress: Callable[[float, str], None] | None = None, require_speech: bool = False,
-               vad: bool = True, beam_size: int | None = None, batch_size: int | None = None) -> Transcript:
+               vad: bool = True, beam_size: int | None = None, batch_size: int | None = None,
+               word_timestamps: bool = False) -> Transcript:
     """Transcribe ``audio`` (a file path, or 16 kHz mono float32 samples), or translate its speech to English
     with task="translate". Silence gives no segments, or BadInput when ``require_speech`` is set.
     ``beam_size`` (1-10) and ``batch_size`` (1-32; chunks of long audio decoded together) default to the
@@ -130,8 +132,8 @@ def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe"
     step(0.02, "listening")
     decoding = engine.decoding(duration, vad, beam_size, batch_size)
     result = engine.transcribe(samples, task=task, language=language, progress=step, vad=vad, beam_size=beam_size,
-                               batch_size=batch_size)
-    segments = [Segment(s.start, s.end, s.text) for s in result.segments if s.text]
+                               batch_size=batch_size, word_timestamps=word_timestamps)
+    segments = [Segment(s.start, s.end, s.text, s.words) for s in result.segments if s.text]
     if not segments:
         empty = _empty(require_speech, result.language, duration, task, result.language_probability, engine.name)
         empty.decoding = decoding

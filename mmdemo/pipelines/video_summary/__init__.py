@@ -27,7 +27,7 @@ from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.audio import SAMPLE_RATE, load_audio
 from mmdemo.media.video import VideoInfo, probe
 from mmdemo.pipelines.captioning import FALLBACK_PREFIX, caption_images
-from mmdemo.pipelines.speech import MIN_SECONDS, transcribe
+from mmdemo.pipelines.speech import MIN_SECONDS, Segment, transcribe
 from mmdemo.pipelines.video_summary import shots as shot_detection
 from mmdemo.pipelines.video_summary.summary import DEFAULT_SENTENCES, Sentence, Summary, split_sentences, summarize
 
@@ -187,7 +187,8 @@ def _transcribe(path, info: VideoInfo, language: str | None, notes: list[str], r
         notes.append("The audio track is too short to hold speech: the summary comes from the pictures alone.")
         return None, None
     try:
-        transcript = transcribe(samples, language=language, progress=report)
+        # word times put each word on its shot: beam search often returns one segment across a cut
+        transcript = transcribe(samples, language=language, progress=report, word_timestamps=True)
     except BackendUnavailable as exc:
         notes.append(f"The audio track was not transcribed: {exc}")
         return None, None
@@ -211,7 +212,7 @@ def assign_transcript(results: list[ShotResult], segments, speech_spans=None) ->
     the VAD heard speech, or the whole segment without VAD spans); each shot's transcript is its segments' text
     in order."""
     said: dict[int, list[str]] = {r.index: [] for r in results}
-    for segment in segments:
+    for segment in _split_at_cuts(segments, results):
         spoken = [(max(a, segment.start), min(b, segment.end)) for a, b in (speech_spans or [])]
         spoken = [(a, b) for a, b in spoken if b > a] or [(segment.start, segment.end)]
         overlaps = [sum(max(0.0, min(b, r.end) - max(a, r.start)) for a, b in spoken) for r in results]
@@ -222,6 +223,23 @@ def assign_transcript(results: list[ShotResult], segments, speech_spans=None) ->
         said[results[best].index].append(segment.text.strip())
     for r in results:
         r.transcript = " ".join(t for t in said[r.index] if t)
+
+
+def _split_at_cuts(segments, results: list[ShotResult]):
+    """Segments with word times, cut into one piece per shot their words fall in (by each word's middle);
+    segments without word times are kept whole."""
+    for segment in segments:
+        words = getattr(segment, "words", None)
+        if not words:
+            yield segment
+            continue
+        pieces: dict[int, list] = {}
+        for start, end, word in words:
+            middle = (start + end) / 2
+            shot = next((i for i, r in enumerate(results) if r.start <= middle < r.end), len(results) - 1)
+            pieces.setdefault(shot, []).append((start, end, word))
+        for chunk in pieces.values():
+            yield Segment(chunk[0][0], chunk[-1][1], "".join(w for _, _, w in chunk).strip())
 
 
 def summary_sentences(results: list[ShotResult], transcript) -> list[Sentence]:
