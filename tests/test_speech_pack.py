@@ -67,8 +67,9 @@ def test_transcribes_and_detects_language(clips, lang):
 
 
 def test_long_audio_is_decoded_in_batches(clips):
-    """Over 30 s with the VAD on: speech chunks decoded in batches (beam 5), timestamps at the right offsets,
-    progress streamed; batch size 1 decodes the same audio sequentially and hears the same words."""
+    """Over 30 s with the VAD on and a batch size over 1: speech chunks decoded in batches (beam 5), timestamps at
+    the right offsets, progress streamed; the default (batch size 1) decodes the same audio sequentially and hears
+    the same words."""
     import numpy as np
 
     from mmdemo.media.audio import load_audio
@@ -78,14 +79,14 @@ def test_long_audio_is_decoded_in_batches(clips):
     audio = np.concatenate([voice, gap, voice])  # speech, 25 s of silence, the same speech again
     second_start = (len(voice) + len(gap)) / 16000
     progress = []
-    batched = speech.transcribe(audio, progress=lambda f, m: progress.append(f))
+    batched = speech.transcribe(audio, batch_size=8, progress=lambda f, m: progress.append(f))
     assert batched.decoding == {"beam_size": 5, "batch_size": 8, "mode": "batched VAD chunks"}
     assert batched.language == "en"
     assert any(s.start >= second_start - 1.0 for s in batched.segments)  # the second sentence sits after the gap
     assert not any(len(voice) / 16000 + 1.0 < s.start < second_start - 1.0 for s in batched.segments)  # silence
     assert progress and max(progress) == pytest.approx(1.0) and all(a <= b for a, b in zip(progress, progress[1:]))
-    sequential = speech.transcribe(audio, batch_size=1, beam_size=1)
-    assert sequential.decoding == {"beam_size": 1, "batch_size": 1, "mode": "sequential"}
+    sequential = speech.transcribe(audio)
+    assert sequential.decoding == {"beam_size": 5, "batch_size": 1, "mode": "sequential"}
     twice = " ".join([CLIPS["en"][2]] * 2)
     assert speech.score(twice, batched.text, "en")["wer"] <= MAX_WER["en"], batched.text
     assert speech.score(twice, sequential.text, "en")["wer"] <= MAX_WER["en"], sequential.text
