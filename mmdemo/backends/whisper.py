@@ -1,6 +1,6 @@
 """Whisper speech recognition / speech translation to English, with two engines behind one interface.
 
-* faster-whisper (CTranslate2, int8 on CPU) for CTranslate2 folders: the offline pack (whose ``model.bin`` is
+* faster-whisper (CTranslate2, float32 on CPU, float16 on CUDA) for CTranslate2 folders: the offline pack (whose ``model.bin`` is
   rebuilt once from its two parts into a cache folder) or any ``Systran/faster-whisper-*`` style folder.
 * transformers' Whisper for Hub ids and folders in transformers format (the default, openai/whisper-small).
 
@@ -111,7 +111,7 @@ def _no_repeat(task: str) -> int:
 BEAM_SIZE = 5  # faster-whisper's own default: measured more accurate than greedy on real speech (bench.speech)
 # Sequential long-form decoding by default: each window conditioned on the text before, with temperature fallback.
 # Batched VAD chunks (faster-whisper's BatchedInferencePipeline, e.g. 8) are a throughput option: measured by
-# bench.real they lost accuracy on a 74 s Russian recording (WER 0.227 against 0.168), and sequential int8 with
+# bench.real they lost accuracy on a 74 s Russian recording (WER 0.227 against 0.168), and sequential decoding with
 # VAD already takes less time than plain faster-whisper's defaults.
 BATCH_SIZE = 1
 MAX_BEAM_SIZE = 10
@@ -372,7 +372,9 @@ def _load_faster_whisper(location, local: bool = True, note: str = "") -> Loaded
 
     device = _ctranslate2_device()
     ct2_device = "cuda" if device.startswith("cuda") else "cpu"  # CTranslate2 has no MPS backend
-    compute = "int8" if ct2_device == "cpu" else "float16"
+    # float32 on CPU, as plain faster-whisper runs this model there: int8 read 10 real Spanish prompts at WER 0.400
+    # against 0.337 and saved no time on whisper-base (bench.real; MMDEMO_WHISPER_COMPUTE=int8 still chooses it)
+    compute = os.environ.get("MMDEMO_WHISPER_COMPUTE", "").strip() or ("float32" if ct2_device == "cpu" else "float16")
     index = int(device.split(":")[1]) if ":" in device else 0
     threads = int(os.environ.get("MMDEMO_THREADS", "0") or 0) or (os.cpu_count() or 1)
     model = WhisperModel(str(location), device=ct2_device, device_index=index, compute_type=compute,
@@ -380,7 +382,7 @@ def _load_faster_whisper(location, local: bool = True, note: str = "") -> Loaded
     size = None
     if Path(str(location)).is_dir():
         size = (Path(str(location)) / "model.bin").stat().st_size
-        size = size // 2 if compute == "int8" else size  # fp16 on disk, int8 weights in memory
+        size = {"int8": size // 2, "float32": size * 2}.get(compute, size)  # fp16 on disk
     return Loaded(FasterWhisperEngine(model), ct2_device, compute, None, size, engine="faster-whisper", note=note)
 
 
