@@ -82,7 +82,7 @@ def build() -> None:
         "Whisper transcribes speech with timestamps (language detected automatically, or chosen), or translates "
         "it to English. Silence is skipped with voice activity detection; repetition loops are caught by "
         "temperature fallback. Download subtitles as SRT, VTT, TXT or JSON. Offline, the app uses the "
-        "whisper-base pack (faster-whisper, float32 on CPU)."
+        "whisper-base pack (faster-whisper, int8 on CPU)."
     )
     with gr.Row():
         with gr.Column(scale=2):
