@@ -101,7 +101,7 @@ def analyze(text=None, audio=None, image=None, video=None, w_text=1.0, w_voice=1
     weights = {"text": w_text, "voice": w_voice, "face": w_face}
     report = emotion.analyze(text=text, audio=audio or None, image=image or None, video=video or None,
                              weights=weights, progress=lambda f, m: progress(f, desc=m),
-                             text_reader=READER_CHOICES.get(reader, reader))
+                             text_reader=reader or "auto")
     result = report.to_dict()
     keyframes = [(img, f"{t:.1f} s") for t, img in report.keyframes]
     return (*_outputs(result), gr.Image(value=report.annotated, visible=report.annotated is not None),
@@ -126,7 +126,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
             text = gr.Textbox(label="Text", lines=3, placeholder="How do you feel today?")
-            reader = gr.Dropdown(list(READER_CHOICES), value=next(iter(READER_CHOICES)), label="Text reader")
+            reader = gr.Dropdown(list(READER_CHOICES.items()), value="auto", label="Text reader")  # API: the values
             audio = gr.Audio(label="Speech (file or microphone)", sources=["upload", "microphone"], type="filepath")
             image = ImageInput(label="Face photo", type="filepath", sources=["upload", "webcam", "clipboard"])
             video = gr.Video(label="Video (faces over time; its sound is read if no audio is given)",
