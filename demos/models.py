@@ -22,8 +22,8 @@ def _table() -> list[list]:
             state = " · ".join(x for x in ("loaded", r["device"], r["dtype"], r["engine"]) if x)
         else:
             state = "not loaded" if r["available"] else "unavailable"
-        rows.append([r["name"], r["task"], ", ".join(users.get(r["name"], [])), r["source"] or "-", state, params, r["memory_mb"] or "",
-                     r["load_seconds"] or "", _note(r)])
+        rows.append([r["name"], r["task"], ", ".join(users.get(r["name"], [])), r["source"] or "-", state, params,
+                     r["memory_mb"] or "", r["load_seconds"] or "", _note(r)])
     return rows
 
 

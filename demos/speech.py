@@ -65,7 +65,8 @@ def run(audio=None, task="transcribe", language="", translate_to="", reference="
         raise BadInput("Upload an audio or video file, or record from the microphone, first.")
     transcript = speech.process(source, task=task or "transcribe", language=language or None,
                                 translate_to=translate_to or None, reference=reference, beam_size=beam_size,
-                                batch_size=batch_size, progress=lambda fraction, message: progress(fraction, desc=message))
+                                batch_size=batch_size,
+                                progress=lambda fraction, message: progress(fraction, desc=message))
     shown = transcript.shown
     folder = Path(tempfile.mkdtemp(prefix="mmdemo-speech-"))
     stem = Path(source).stem or "transcript"

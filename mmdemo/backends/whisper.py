@@ -1,7 +1,7 @@
 """Whisper speech recognition / speech translation to English, with two engines behind one interface.
 
-* faster-whisper (CTranslate2, int8 on CPU, float16 on CUDA) for CTranslate2 folders: the offline pack (whose ``model.bin`` is
-  rebuilt once from its two parts into a cache folder) or any ``Systran/faster-whisper-*`` style folder.
+* faster-whisper (CTranslate2, int8 on CPU, float16 on CUDA) for CTranslate2 folders: the offline pack (whose
+  ``model.bin`` is rebuilt once from its two parts into a cache folder) or any ``Systran/faster-whisper-*`` style folder.
 * transformers' Whisper for Hub ids and folders in transformers format (the default, openai/whisper-small).
 
 Both engines take 16 kHz mono float32 samples and return ``EngineResult`` (language, its probability, segments
