@@ -5,9 +5,9 @@ from __future__ import annotations
 import gradio as gr
 
 from demos.common import user_errors
-from mmdemo import backends
+from mmdemo import backends, packs
 from mmdemo.pipelines import used_by
-from mmdemo.registry import locate
+from mmdemo.registry import PACK_CHOICE, locate
 
 TITLE = "Models"
 COLUMNS = ["backend", "task", "used by", "source", "state", "params (M)", "memory (MB)", "load (s)", "note"]
@@ -50,14 +50,31 @@ def load(name: str):
 
 @user_errors
 def choose_source(name: str, value: str):
-    """This process's source for a backend (a Hub id or a folder; empty: back to the default), without a restart;
+    """This process's source for a backend (a Hub id, a folder or the offline pack; empty: back to the default),
+    without a restart;
     every tab using the backend loads it on its next request."""
     if not name:
         raise gr.Error("Choose a backend first.")
-    if value and value.strip():
-        locate(value.strip(), "the source typed", explicit=True)  # a mistyped folder is refused now
+    value = (value or "").strip()
+    if value == PACK_CHOICE:
+        pack = backends.REGISTRY.spec(name).pack
+        if not pack or not packs.PACKS[pack].installed():
+            raise gr.Error(f"{name} has no offline pack installed here; type a Hub id or a folder instead.")
+    elif value:
+        locate(value, "the source typed", explicit=True)  # a mistyped folder is refused now
     backends.REGISTRY.set_source(name, value)
     return refresh()
+
+
+def source_choices(name: str):
+    """The source box offers what this backend can take: its Hub default and, where one exists, its offline pack
+    (any other Hub id or folder can be typed)."""
+    if not name:
+        return gr.update(choices=[], value="")
+    spec = backends.REGISTRY.spec(name)
+    choices = [c for c in (spec.default_model, PACK_CHOICE if spec.pack else None) if c]
+    chosen, via = backends.REGISTRY.configured(name)
+    return gr.update(choices=choices, value=chosen if via != "default" else "")
 
 
 @user_errors
@@ -82,12 +99,15 @@ def build() -> None:
         unload_btn = gr.Button("Unload", scale=1)
         refresh_btn = gr.Button("Refresh", scale=1)
     with gr.Row():
-        source = gr.Textbox(label="Source for this backend", scale=4,
-                            placeholder="Hub id (org/name) or local folder; empty: back to the default")
+        source = gr.Dropdown(label="Source for this backend", scale=4, choices=[], value="",
+                             allow_custom_value=True,
+                             info="a Hub id (org/name), a local folder, or pack (the offline pack); "
+                                  "empty: back to the default")
         source_btn = gr.Button("Use this source", scale=1)
     with gr.Accordion("Raw report (JSON)", open=False):
         raw = gr.JSON()
     refresh_btn.click(refresh, outputs=[table, raw], api_name="models")
     load_btn.click(load, inputs=choice, outputs=[table, raw], api_visibility="private")
     unload_btn.click(unload, inputs=choice, outputs=[table, raw], api_visibility="private")
+    choice.change(source_choices, inputs=choice, outputs=source, api_visibility="private")
     source_btn.click(choose_source, inputs=[choice, source], outputs=[table, raw], api_visibility="private")

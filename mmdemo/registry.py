@@ -21,6 +21,8 @@ from typing import Any, Callable
 from mmdemo import hub, packs
 from mmdemo.errors import BackendUnavailable
 
+PACK_CHOICE = "pack"  # a source value (set_source or MMDEMO_<NAME>_MODEL) meaning "the offline pack"
+
 
 @dataclass(frozen=True)
 class BackendSpec:
@@ -142,8 +144,9 @@ class Registry:
         return (override, spec.env_var) if override else (spec.default_model, "default")
 
     def set_source(self, name: str, value: str | None) -> None:
-        """Choose a backend's weights in this process (a folder or a Hub id; None or "" goes back to the
-        environment and defaults). A loaded backend whose choice changed is unloaded, to load anew on next use."""
+        """Choose a backend's weights in this process (a folder, a Hub id or ``"pack"`` for the offline pack; None
+        or "" goes back to the environment and defaults). A loaded backend whose choice changed is unloaded, to
+        load anew on next use."""
         self.spec(name)
         value = (value or "").strip() or None
         if value == self._overrides.get(name):
@@ -159,6 +162,12 @@ class Registry:
         spec = self.spec(name)
         model_id, via = self.configured(name)
         explicit = via != "default"
+        if model_id == PACK_CHOICE:  # the offline pack asked for by name, even when the Hub is reachable
+            pack = packs.PACKS.get(spec.pack) if spec.pack else None
+            if pack is None or not pack.installed():
+                what = f"its offline pack {spec.pack!r} is not installed" if spec.pack else "it has no offline pack"
+                raise BackendUnavailable(f"{name}: {via} asks for the offline pack, but {what}.")
+            return Source("pack", str(pack.root()), pack.name, "pack")
         if model_id:
             source = locate(model_id, via, explicit)
             if source is not None:

@@ -90,6 +90,22 @@ def test_source_chosen_in_the_app_wins_and_reloads(tmp_path, monkeypatch, no_hub
         registry.get("thing")
 
 
+def test_pack_chosen_by_name_even_with_the_hub_reachable(monkeypatch):
+    """"pack" as a source (Models tab, MMDEMO_<NAME>_MODEL=pack): the offline pack, not the Hub default."""
+    monkeypatch.setattr(hub, "hub_reachable", lambda: True)
+    registry = Registry([_spec(pack="minilm"), _spec("bare")])
+    registry.set_source("bare", "pack")
+    with pytest.raises(BackendUnavailable, match="bare: chosen in the app asks for the offline pack, but it has no"):
+        registry.resolve("bare")
+    monkeypatch.setenv("MMDEMO_THING_MODEL", "pack")
+    if not __import__("mmdemo.packs").packs.PACKS["minilm"].installed():
+        with pytest.raises(BackendUnavailable, match="'minilm' is not installed"):
+            registry.resolve("thing")
+        return
+    source = registry.resolve("thing")
+    assert (source.kind, source.model_id) == ("pack", "minilm")
+
+
 # -- the Hub probe ---------------------------------------------------------------------------------------------
 def test_hub_probe_honours_hf_hub_offline(monkeypatch):
     hub.hub_reachable.cache_clear()

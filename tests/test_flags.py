@@ -1,0 +1,72 @@
+"""Flags: saved with their inputs and outputs under MMDEMO_FLAG_DIR, listed, exported as an evaluate manifest."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from mmdemo import flags
+from mmdemo.errors import BadInput
+
+
+@pytest.fixture
+def flag_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMDEMO_FLAG_DIR", str(tmp_path / "flags"))
+    return tmp_path / "flags"
+
+
+def test_flag_keeps_a_copy_of_its_input_and_survives_the_request_files(flag_dir, tmp_path):
+    clip = tmp_path / "request" / "clip.wav"
+    clip.parent.mkdir()
+    clip.write_bytes(b"RIFF....WAVE")
+    flag = flags.record("speech", "bad", comment="names wrong", reference="Hello Ana.", files={"path": str(clip)},
+                        settings={"language": "en", "beam_size": 5}, output={"text": "Hello Anna."},
+                        answer="Hello Anna.")
+    clip.unlink()  # the request's file expires; the flag keeps its own copy
+    saved = json.loads((flag_dir / "speech" / flag.folder.split("/")[-1] / "flag.json").read_text())
+    assert saved["verdict"] == "bad" and saved["reference"] == "Hello Ana." and saved["input"] == {"path": "clip.wav"}
+    assert (flag_dir / "speech" / flag.folder.split("/")[-1] / "clip.wav").read_bytes() == b"RIFF....WAVE"
+    [listed] = flags.list_flags("speech")
+    assert listed.comment == "names wrong" and listed.output == {"text": "Hello Anna."}
+
+
+def test_a_good_result_is_its_own_reference_a_bad_one_needs_the_right_answer(flag_dir):
+    good = flags.record("emotion", "good", input={"text": "What a lovely day!"}, output={"label": "joy"},
+                        answer="joy")
+    bad = flags.record("emotion", "bad", input={"text": "I'm absolutely livid"}, output={"label": "joy"},
+                       answer="joy")
+    assert good.reference == "joy" and bad.reference == ""
+
+
+def test_export_writes_the_manifest_evaluate_reads(flag_dir, tmp_path):
+    flags.record("emotion", "good", input={"text": "What a lovely day!"}, output={"label": "joy"}, answer="joy")
+    flags.record("emotion", "bad", input={"text": "I'm absolutely livid"}, output={"label": "joy"}, answer="joy",
+                 reference="anger")
+    flags.record("emotion", "bad", input={"text": "meh"}, output={"label": "neutral"}, answer="neutral")
+    path, written, left_out = flags.export_manifest("emotion", tmp_path / "manifest.csv")
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert (written, left_out) == (2, 1)  # the bad flag without a right answer cannot be scored
+    assert sorted((r["text"], r["label"]) for r in rows) == [("I'm absolutely livid", "anger"),
+                                                              ("What a lovely day!", "joy")]
+
+
+def test_file_flags_export_absolute_paths(flag_dir, tmp_path):
+    video = tmp_path / "film.mp4"
+    video.write_bytes(b"\x00" * 16)
+    flags.record("video", "bad", files={"path": str(video)}, output={"cuts": [1.0]}, answer="1.0",
+                 reference="1.0;3.04")
+    path, written, _ = flags.export_manifest("video", tmp_path / "cuts.csv")
+    [row] = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert row["cuts"] == "1.0;3.04" and row["path"].endswith("film.mp4")
+    assert open(row["path"], "rb").read() == b"\x00" * 16
+
+
+def test_flagging_refuses_what_cannot_be_saved(flag_dir):
+    with pytest.raises(BadInput, match="good or bad"):
+        flags.record("speech", "", output={"text": "x"})
+    with pytest.raises(BadInput, match="no result to flag"):
+        flags.record("speech", "good", output={})
+    with pytest.raises(BadInput, match="No caption flag has a reference"):
+        flags.export_manifest("caption", flag_dir / "m.csv")
