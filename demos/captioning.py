@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from demos.common import ImageInput, gpu, user_errors
+from demos.flagging import flag_panel
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import captioning, zero_shot
 
@@ -142,6 +143,7 @@ def build() -> None:
                   concurrency_limit=1, concurrency_id=captioning.SLOT)
         for slider in (alpha, beta):
             slider.release(rerank, inputs=[raw, alpha, beta], outputs=outputs, api_visibility="private")
+        flag_panel("caption", [image, alpha, beta], raw, _flagged)
 
     with gr.Tab("Batch"):
         files = gr.File(file_count="multiple", file_types=["image"], label="Images")
@@ -152,3 +154,7 @@ def build() -> None:
             json_file = gr.File(label="JSON")
         run_batch.click(caption_batch, inputs=[files, *options], outputs=[batch_table, csv_file, json_file],
                         api_name="caption_batch", concurrency_limit=1, concurrency_id=captioning.SLOT)
+
+
+def _flagged(image, alpha, beta, result):
+    return dict(files={"path": image}, answer=result.get("caption", ""), settings={"alpha": alpha, "beta": beta})

@@ -8,9 +8,10 @@ import gradio as gr
 import pandas as pd
 
 from demos.common import ImageInput, gpu, user_errors
+from demos.flagging import flag_panel
+from mmdemo.emotion_labels import LABELS
 from mmdemo.pipelines import emotion
 from mmdemo.pipelines.emotion.fusion import MODALITIES
-from mmdemo.emotion_labels import LABELS
 
 TITLE = "Emotion analysis"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -165,3 +166,12 @@ def build() -> None:
               concurrency_limit=1, concurrency_id=emotion.SLOT)
     for slider in (w_text, w_voice, w_face):
         slider.release(reweigh, inputs=[raw, w_text, w_voice, w_face], outputs=plots, api_visibility="private")
+    flag_panel("emotion", [text, audio, image, video, reader], raw, _flagged)
+
+
+def _flagged(text, audio, image, video, reader, result):
+    """A flag holds the one input a manifest row can name: the text, else the first file given."""
+    path = None if text and text.strip() else (audio or image or video)
+    return dict(input={"text": text.strip()} if path is None else {}, files={"path": path} if path else {},
+                settings={"text_reader": reader, "weights": result.get("weights", {})},
+                answer=(result.get("fused") or {}).get("label", ""))

@@ -10,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from demos.common import gpu, user_errors
+from demos.flagging import flag_panel
 from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_BEAM_SIZE
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import speech
@@ -120,3 +121,9 @@ def build() -> None:
     go.click(run, inputs=[audio, task, language, translate_to, reference, beam_size, batch_size, video],
              outputs=[text, summary, table, files, raw], api_name="transcribe",
              concurrency_limit=1, concurrency_id=speech.SLOT)
+    flag_panel("speech", [audio, video, task, language, beam_size], raw, _flagged)
+
+
+def _flagged(audio, video, task, language, beam_size, result):
+    return dict(files={"path": audio or video}, answer=result.get("text", ""),
+                settings={"task": task, "language": language or result.get("language", ""), "beam_size": beam_size})

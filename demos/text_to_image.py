@@ -11,6 +11,7 @@ import threading
 import gradio as gr
 
 from demos.common import gpu, user_errors
+from demos.flagging import flag_panel
 from mmdemo.pipelines import captioning
 from mmdemo.pipelines import text_to_image as t2i
 from mmdemo.pipelines.png_parameters import infotext
@@ -214,3 +215,11 @@ def build() -> None:
     caption_button.click(caption_it, [records, selected], caption, api_visibility="private", concurrency_limit=1,
                          concurrency_id=captioning.SLOT)
     event.then(lambda: 0, None, selected, api_visibility="private", queue=False)
+    flag_panel("text-to-image", [prompt, negative, selected], records, _flagged)
+
+
+def _flagged(prompt, negative, selected, records):
+    """The image on show (the one selected in the gallery) is what a flag is about."""
+    record = records[min(int(selected or 0), len(records) - 1)]
+    return dict(input={"prompt": prompt, "negative": negative, "seed": record["seed"]},
+                files={"image": record["path"]}, output=record)

@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from demos.common import gpu, user_errors
+from demos.flagging import flag_panel
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import video_summary
 from mmdemo.pipelines.video_summary import clock
@@ -107,3 +108,10 @@ def build() -> None:
     go.click(run, inputs=[video, detector, every, method, sentences],
              outputs=[overview, gallery, table, storyboard, files, raw], api_name="summarize_video",
              concurrency_limit=1, concurrency_id=video_summary.SLOT)
+    flag_panel("video", [video, detector, every], raw, _flagged)
+
+
+def _flagged(video, detector, every, result):
+    """A video's answer is its cut times: where every shot after the first starts."""
+    return dict(files={"path": video}, settings={"detector": detector, "every_seconds": every},
+                answer=";".join(f"{shot['start']:g}" for shot in result.get("shots", [])[1:]))

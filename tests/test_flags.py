@@ -70,3 +70,31 @@ def test_flagging_refuses_what_cannot_be_saved(flag_dir):
         flags.record("speech", "good", output={})
     with pytest.raises(BadInput, match="No caption flag has a reference"):
         flags.export_manifest("caption", flag_dir / "m.csv")
+
+
+def test_each_tab_describes_its_result_for_a_flag(flag_dir, tmp_path):
+    """The tabs' flag panels turn their inputs and JSON result into a flag that exports (keys as the pipelines
+    write them)."""
+    from demos import captioning, emotion, speech, text_to_image, video
+
+    media = tmp_path / "in.bin"
+    media.write_bytes(b"x")
+    cases = [
+        ("speech", speech._flagged(str(media), None, "transcribe", "", 5, {"text": "hello", "language": "en"})),
+        ("emotion", emotion._flagged("so happy", None, None, None, "auto", {"fused": {"label": "joy"}, "weights": {}})),
+        ("caption", captioning._flagged(str(media), 1.0, 0.1, {"caption": "a cat on a mat"})),
+        ("video", video._flagged(str(media), "combined", 0.04, {"shots": [{"start": 0.0}, {"start": 3.04}]})),
+        ("text-to-image", text_to_image._flagged("a red fox", "", 0, [{"path": str(media), "seed": 7,
+                                                                        "label": "x", "parameters": "p"}])),
+    ]
+    for task, details in cases:
+        output = details.pop("output", {"any": "result"})
+        flags.record(task, "good", output=output, **details)
+    assert flags.export_manifest("speech", tmp_path / "s.csv")[1:] == (1, 0)
+    assert flags.export_manifest("emotion", tmp_path / "e.csv")[1:] == (1, 0)
+    _, written, _ = flags.export_manifest("text-to-image", tmp_path / "t.csv")
+    assert written == 1 and "7" in (tmp_path / "t.csv").read_text()
+    flags.export_manifest("caption", tmp_path / "c.csv")
+    assert "a cat on a mat" in (tmp_path / "c.csv").read_text()
+    flags.export_manifest("video", tmp_path / "v.csv")
+    assert ",3.04" in (tmp_path / "v.csv").read_text()

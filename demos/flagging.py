@@ -1,0 +1,49 @@
+"""The "Flag this result" panel every application tab ends with: good or bad, a comment and the right answer,
+saved with the inputs and outputs by mmdemo.flags (listed and exported in the Evaluate tab)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import gradio as gr
+
+from demos.common import user_errors
+from mmdemo import flags
+
+REFERENCE_HINTS = {
+    "speech": "The right transcript (optional; a result marked good is its own reference)",
+    "emotion": "The right label: anger, disgust, fear, joy, neutral, sadness or surprise (optional)",
+    "caption": "The right caption (optional; a result marked good is its own reference)",
+    "video": "The right cut times in seconds, separated by ; (optional)",
+}
+
+
+def flag_panel(task: str, inputs: list, result, describe: Callable[..., dict]) -> None:
+    """``describe(*input values, result value)`` returns record()'s keywords for this tab: ``input``, ``files``,
+    ``settings``, ``answer`` (the output in the form of a reference) and optionally ``output`` (what to keep of
+    the result)."""
+    with gr.Accordion("Flag this result", open=False):
+        with gr.Row():
+            verdict = gr.Radio([("Good", "good"), ("Bad", "bad")], label="Verdict", scale=1)
+            comment = gr.Textbox(label="Comment", scale=2, lines=1)
+            if task in REFERENCE_HINTS:
+                reference = gr.Textbox(label=REFERENCE_HINTS[task], scale=3, lines=1)
+            else:
+                reference = gr.State("")
+        with gr.Row():
+            button = gr.Button("Flag", scale=0, min_width=120)
+            saved = gr.Markdown()
+
+    @user_errors
+    def save(verdict, comment, reference, *values):
+        *input_values, output = values
+        if not output:
+            raise gr.Error("There is no result to flag yet: run the tab first.")
+        details = describe(*input_values, output)
+        output = details.pop("output", output)  # a tab may flag one part of what it shows (one image of several)
+        flag = flags.record(task, verdict, comment=comment or "", reference=reference or "", output=output,
+                            **details)
+        kept = "with its right answer" if flag.reference else "without a reference (not exported for evaluate)"
+        return f"Flagged **{flag.verdict}** {kept}: `{flag.folder}`. The Evaluate tab lists flags and exports them."
+
+    button.click(save, [verdict, comment, reference, *inputs, result], saved, api_visibility="private", queue=False)
