@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import ImageInput, gpu, user_errors
+from demos.common import ImageInput, gpu, run_event, user_errors
 from demos.flagging import flag_panel
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import captioning, zero_shot
@@ -139,7 +139,7 @@ def build() -> None:
         with gr.Accordion("Raw result (JSON)", open=False):
             raw = gr.JSON()
         outputs = [summary, table, tags, imagenet, answer, raw]
-        run.click(caption, inputs=[image, *options], outputs=outputs, api_name="caption",
+        run_event(run.click, caption, [image, *options], outputs, summary, api_name="caption",
                   concurrency_limit=1, concurrency_id=captioning.SLOT)
         for slider in (alpha, beta):
             slider.release(rerank, inputs=[raw, alpha, beta], outputs=outputs, api_visibility="private")

@@ -6,7 +6,9 @@ import functools
 import importlib.util
 import logging
 import os
+import threading
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
@@ -14,6 +16,41 @@ import gradio as gr
 from mmdemo.errors import MMDemoError
 
 log = logging.getLogger("mmdemo.ui")
+
+# session -> the last error shown to it as a toast, for the tab's status line (run_event's failure step)
+_last_errors: OrderedDict[str, str] = OrderedDict()
+_errors_lock = threading.Lock()
+
+
+def _remember_error(message: str) -> None:
+    from gradio.context import LocalContext
+
+    request = LocalContext.request.get(None)
+    session = getattr(request, "session_hash", None)
+    if session:
+        with _errors_lock:
+            _last_errors[session] = message
+            while len(_last_errors) > 1000:  # sessions that never came back
+                _last_errors.popitem(last=False)
+
+
+def _error_line(request: gr.Request) -> str:
+    with _errors_lock:
+        message = _last_errors.pop(getattr(request, "session_hash", None) or "", None)
+    return f"**Error:** {message}" if message else "**Error:** the run failed; the message is shown above."
+
+
+def run_event(listener, fn, inputs, outputs, status, *, clear=None, **options):
+    """Wire one run of a tab: the outputs of the previous run are cleared and the status line says it is running
+    before ``fn`` starts; if ``fn`` fails, its message stays in the status line (the toast fades). ``listener`` is
+    e.g. ``button.click``; ``clear`` lists the outputs to empty (default: ``outputs`` except ``status``, which
+    ``fn`` fills); the returned event is the one with ``api_name``, as before."""
+    to_clear = [c for c in (outputs if clear is None else clear) if c is not status and not isinstance(c, gr.State)]
+    started = listener(lambda: [gr.update(value=None) for _ in to_clear] + ["*Running...*"], None,
+                       to_clear + [status], queue=False, api_visibility="private")
+    event = started.then(fn, inputs, outputs, **options)
+    event.failure(_error_line, None, status, queue=False, api_visibility="private")
+    return event
 
 
 def user_errors(fn):
@@ -28,14 +65,17 @@ def user_errors(fn):
         except gr.Error as exc:
             exc.print_exception = False  # Gradio would print a traceback for it
             log.warning("%s refused: %s", fn.__name__, exc.message)
+            _remember_error(exc.message)
             raise
         except MMDemoError as exc:
             log.warning("%s refused: %s", fn.__name__, exc)
+            _remember_error(str(exc))
             raise gr.Error(str(exc), print_exception=False) from None
         except Exception as exc:  # a bug: keep the traceback in the server log, show one line
             log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"Internal error ({type(exc).__name__}: {exc}). The server log has the details.",
-                           print_exception=False) from None
+            message = f"Internal error ({type(exc).__name__}: {exc}). The server log has the details."
+            _remember_error(message)
+            raise gr.Error(message, print_exception=False) from None
 
     return wrapper
 

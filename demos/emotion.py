@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from demos.common import ImageInput, gpu, user_errors
+from demos.common import ImageInput, gpu, run_event, user_errors
 from demos.flagging import flag_panel
 from mmdemo.emotion_labels import LABELS
 from mmdemo.pipelines import emotion
@@ -161,8 +161,8 @@ def build() -> None:
         inputs=[text, image], cache_examples=False, label="Examples",
     )
     plots = [summary, fused, *bars, voice_line, face_line, arousal_line, raw]
-    run.click(analyze, inputs=[text, audio, image, video, w_text, w_voice, w_face, reader],
-              outputs=plots + [annotated, keyframes], api_name="emotion",
+    run_event(run.click, analyze, [text, audio, image, video, w_text, w_voice, w_face, reader],
+              plots + [annotated, keyframes], summary, clear=[summary, raw, annotated, keyframes], api_name="emotion",
               concurrency_limit=1, concurrency_id=emotion.SLOT)
     for slider in (w_text, w_voice, w_face):
         slider.release(reweigh, inputs=[raw, w_text, w_voice, w_face], outputs=plots, api_visibility="private")

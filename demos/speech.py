@@ -9,7 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import gpu, user_errors
+from demos.common import gpu, run_event, user_errors
 from demos.flagging import flag_panel
 from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_BEAM_SIZE
 from mmdemo.errors import BadInput
@@ -118,9 +118,9 @@ def build() -> None:
             with gr.Accordion("JSON", open=False):
                 raw = gr.JSON(label="JSON")
     gr.Examples(EXAMPLES, inputs=[audio, task, language, reference], cache_examples=False)
-    go.click(run, inputs=[audio, task, language, translate_to, reference, beam_size, batch_size, video],
-             outputs=[text, summary, table, files, raw], api_name="transcribe",
-             concurrency_limit=1, concurrency_id=speech.SLOT)
+    run_event(go.click, run, [audio, task, language, translate_to, reference, beam_size, batch_size, video],
+              [text, summary, table, files, raw], summary, api_name="transcribe", concurrency_limit=1,
+              concurrency_id=speech.SLOT)
     flag_panel("speech", [audio, video, task, language, beam_size], raw, _flagged)
 
 

@@ -10,7 +10,7 @@ import threading
 
 import gradio as gr
 
-from demos.common import gpu, user_errors
+from demos.common import gpu, run_event, user_errors
 from demos.flagging import flag_panel
 from mmdemo.pipelines import captioning
 from mmdemo.pipelines import text_to_image as t2i
@@ -56,8 +56,8 @@ def _finish(result: dict, previous: list[dict]):
         raise result["error"]
     gen: t2i.Generation = result["value"]
     notes = "".join(f"\n\n*{n}*" for n in gen.notes)
-    if gen.stopped:
-        return (gr.skip(), gen.summary() + notes, gr.skip(), gr.skip(), previous, gr.skip(), "")
+    if gen.stopped:  # the previous run's images were cleared when this one started
+        return ([], gen.summary() + notes, "", "", [], gr.skip(), "")
     folder = tempfile.mkdtemp(prefix="run-", dir=_output_root())
     gen.save(folder)
     records = [{"path": str(i.path), "seed": i.seed, "label": i.label, "parameters": infotext(i.params)}
@@ -198,14 +198,12 @@ def build() -> None:
     selected = gr.State(0)
     last_seed = gr.State(None)
 
-    event = run.click(generate, [prompt, negative, seed, steps, guidance, width, height, count, previews,
-                                 fast_decode, records],
-                      [preview, gallery, status, scores, parameters, records, last_seed, caption],
-                      api_name="generate", concurrency_limit=1, concurrency_id=t2i.SLOT)
-    prompt.submit(generate, [prompt, negative, seed, steps, guidance, width, height, count, previews, fast_decode,
-                             records],
-                  [preview, gallery, status, scores, parameters, records, last_seed, caption],
-                  api_visibility="private", concurrency_limit=1, concurrency_id=t2i.SLOT)
+    inputs = [prompt, negative, seed, steps, guidance, width, height, count, previews, fast_decode, records]
+    outputs = [preview, gallery, status, scores, parameters, records, last_seed, caption]
+    event = run_event(run.click, generate, inputs, outputs, status, api_name="generate", concurrency_limit=1,
+                      concurrency_id=t2i.SLOT)
+    run_event(prompt.submit, generate, inputs, outputs, status, api_visibility="private", concurrency_limit=1,
+              concurrency_id=t2i.SLOT)
     stop.click(stop_generation, None, None, queue=False, api_visibility="private")
     random_seed.click(lambda: -1, None, seed, api_visibility="private", queue=False)
     reuse_seed.click(lambda s: s if s is not None else -1, last_seed, seed, api_visibility="private", queue=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import gpu, user_errors
+from demos.common import gpu, run_event, user_errors
 from demos.flagging import flag_panel
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import video_summary
@@ -105,9 +105,9 @@ def build() -> None:
         raw = gr.JSON(label="JSON")
     if EXAMPLE.is_file():
         gr.Examples([[str(EXAMPLE)]], inputs=[video], cache_examples=False)
-    go.click(run, inputs=[video, detector, every, method, sentences],
-             outputs=[overview, gallery, table, storyboard, files, raw], api_name="summarize_video",
-             concurrency_limit=1, concurrency_id=video_summary.SLOT)
+    run_event(go.click, run, [video, detector, every, method, sentences],
+              [overview, gallery, table, storyboard, files, raw], overview, api_name="summarize_video",
+              concurrency_limit=1, concurrency_id=video_summary.SLOT)
     flag_panel("video", [video, detector, every], raw, _flagged)
 
 

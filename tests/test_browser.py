@@ -154,12 +154,16 @@ def test_every_tab_is_there(page):
 
 
 def test_bad_input_is_one_clear_message(page):
+    from playwright.sync_api import expect
+
     panel = _tab(page, "Speech")
     panel.get_by_role("button", name="Transcribe", exact=True).click()
     message = _error_toast(page)
     assert message == "Upload an audio or video file, or record from the microphone, first."
-    _no_traceback(page)
     _close_toasts(page)
+    # the toast fades; the tab's status line keeps the message
+    expect(panel.get_by_text(f"Error: {message}")).to_be_visible(timeout=WORK_TIMEOUT)
+    _no_traceback(page)
 
 
 def test_captioning_example_gives_offline_tags(page):
