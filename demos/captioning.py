@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import ImageInput, gpu, run_event, user_errors
+from demos.common import ImageInput, gate_features, gpu, run_event, user_errors
 from demos.flagging import flag_panel
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import captioning, zero_shot
@@ -104,6 +104,7 @@ def build() -> None:
         "can be translated. Without captioner/CLIP weights the tab falls back, and says so, to ImageNet tags "
         "from EfficientNet-Lite0 and labels matched through MiniLM sentence embeddings."
     )
+    notice = gr.Markdown()
     with gr.Accordion("Options", open=False):
         with gr.Row():
             labels = gr.Textbox(", ".join(zero_shot.default_labels()), label="Zero-shot labels (comma-separated)",
@@ -121,6 +122,7 @@ def build() -> None:
             seed = gr.Number(0, precision=0, label="Seed (sampling)")
             translate_to = gr.Dropdown(LANGUAGES, value="", label="Translate caption to")
     options = [labels, question, prompt, decoding, candidates, max_tokens, alpha, beta, seed, translate_to]
+    caption_controls = [prompt, decoding, candidates, max_tokens, alpha, seed]
 
     with gr.Tab("One image"):
         with gr.Row():
@@ -144,6 +146,9 @@ def build() -> None:
         for slider in (alpha, beta):
             slider.release(rerank, inputs=[raw, alpha, beta], outputs=outputs, api_visibility="private")
         flag_panel("caption", [image, alpha, beta], raw, _flagged)
+    gate_features(notice, {"captions": ("captioner", caption_controls + [table]), "CLIP re-ranking": ("clip", [beta]),
+                           "visual questions": ("vqa", [question, answer]),
+                           "caption translation": ("translator", [translate_to])})
 
     with gr.Tab("Batch"):
         files = gr.File(file_count="multiple", file_types=["image"], label="Images")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from mmdemo.errors import MMDemoError
+from mmdemo.errors import BackendUnavailable, MMDemoError
 
 log = logging.getLogger("mmdemo.ui")
 
@@ -130,3 +130,36 @@ def gpu(fn=None, *, duration: int | None = None):
     import spaces
 
     return spaces.GPU(duration=duration)(fn) if duration else spaces.GPU(fn)
+
+
+def unavailable(backend: str) -> bool:
+    """True when a backend has no weights here (nothing configured, no cache, no Hub, no pack); loads nothing."""
+    from mmdemo import backends
+
+    try:
+        backends.resolve(backend)
+        return False
+    except BackendUnavailable:
+        return True
+
+
+def gate_features(notice: gr.Markdown, features: dict[str, tuple[str, list]]) -> None:
+    """``notice`` (a Markdown under the tab's description) says on each page load, in one line, which features have
+    no weights here and the variable that gives each; their controls are hidden meanwhile. ``features``: label ->
+    (backend, components shown only when the backend is available). Choosing a source in the Models tab shows
+    them again on the next page load."""
+    from mmdemo import backends
+
+    gated = [c for _, components in features.values() for c in components]
+
+    def check():
+        missing = {label: backend for label, (backend, _) in features.items() if unavailable(backend)}
+        text = ""
+        if missing:
+            parts = ", ".join(f"{label} (`{backends.REGISTRY.spec(b).env_var}`)" for label, b in missing.items())
+            text = (f"**Not available here, for lack of weights:** {parts}. Set the variable to a folder or Hub id, "
+                    "or choose a source in the Models tab; the rest of the tab works.")
+        hidden = {id(c) for label, (_, components) in features.items() if label in missing for c in components}
+        return [text] + [gr.update(visible=id(c) not in hidden) for c in gated]
+
+    gr.context.Context.root_block.load(check, None, [notice, *gated], queue=False, api_visibility="private")

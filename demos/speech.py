@@ -9,7 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import gpu, run_event, user_errors
+from demos.common import gate_features, gpu, run_event, user_errors
 from demos.flagging import flag_panel
 from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_BEAM_SIZE
 from mmdemo.errors import BadInput
@@ -86,12 +86,13 @@ def build() -> None:
         "temperature fallback. Download subtitles as SRT, VTT, TXT or JSON. Offline, the app uses the "
         "whisper-base pack (faster-whisper, int8 on CPU)."
     )
+    notice = gr.Markdown()
     with gr.Row():
         with gr.Column(scale=2):
             audio = gr.Audio(sources=["upload", "microphone"], type="filepath",
                              label="Audio (wav, mp3, flac, ogg, m4a, webm) or the microphone")
             video = gr.File(label="... or a video (mp4, mkv, mov, webm, avi): its audio track is used",
-                            file_types=["video", ".mkv", ".avi"], type="filepath", height=90)
+                            file_types=["video", ".mkv", ".avi"], type="filepath", height=130)
             with gr.Row():
                 task = gr.Radio([("Transcribe", "transcribe"), ("Translate speech to English", "translate")],
                                 value="transcribe", label="Task")
@@ -121,6 +122,7 @@ def build() -> None:
     run_event(go.click, run, [audio, task, language, translate_to, reference, beam_size, batch_size, video],
               [text, summary, table, files, raw], summary, api_name="transcribe", concurrency_limit=1,
               concurrency_id=speech.SLOT)
+    gate_features(notice, {"text translation to other languages": ("translator", [translate_to])})
     flag_panel("speech", [audio, video, task, language, beam_size], raw, _flagged)
 
 

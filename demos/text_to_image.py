@@ -10,7 +10,7 @@ import threading
 
 import gradio as gr
 
-from demos.common import gpu, run_event, user_errors
+from demos.common import gate_features, gpu, run_event, user_errors
 from demos.flagging import flag_panel
 from mmdemo.pipelines import captioning
 from mmdemo.pipelines import text_to_image as t2i
@@ -159,6 +159,7 @@ def caption_it(records: list[dict], index: int):
 def build() -> None:
     defaults, where = t2i.configured_defaults()  # no model load, no network: start-up stays fast
     header = gr.Markdown(_model_notice(defaults, where))
+    notice = gr.Markdown()
     with gr.Row():
         with gr.Column(scale=2):
             prompt = gr.Textbox(label="Prompt", lines=3, placeholder="a watercolor lighthouse on a cliff at dusk")
@@ -214,6 +215,8 @@ def build() -> None:
                          concurrency_id=captioning.SLOT)
     event.then(lambda: 0, None, selected, api_visibility="private", queue=False)
     flag_panel("text-to-image", [prompt, negative, selected], records, _flagged)
+    gate_features(notice, {"text-to-image (a diffusers folder, e.g. a copy of stabilityai/sd-turbo)": ("diffusion", []),
+                           "captioning the image": ("captioner", [caption_button, caption])})
 
 
 def _flagged(prompt, negative, selected, records):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import gpu, run_event, user_errors
+from demos.common import gate_features, gpu, run_event, user_errors
 from demos.flagging import flag_panel
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import video_summary
@@ -78,6 +78,7 @@ def build() -> None:
         "then summarizes: extractive with MiniLM by default, abstractive when a summarization model is available. "
         "Offline, captions are the labelled ImageNet-tag fallback."
     )
+    notice = gr.Markdown()
     with gr.Row():
         with gr.Column(scale=2):
             video = gr.Video(label="Video (mp4, mkv, webm, mov, avi)", sources=["upload"])
@@ -99,8 +100,9 @@ def build() -> None:
                                  datatype=["number", "number", "number", "str", "str"], label="Shots", wrap=True,
                                  interactive=False)
         with gr.Column(scale=2):
-            storyboard = gr.Image(label="Storyboard", type="filepath", interactive=False)
-            files = gr.File(label="Downloads: Markdown report, JSON report, storyboard PNG", file_count="multiple")
+            storyboard = gr.Image(label="Storyboard", type="filepath", interactive=False, height=260)
+            files = gr.File(label="Downloads: Markdown report, JSON report, storyboard PNG", file_count="multiple",
+                            height=130)
     with gr.Accordion("JSON", open=False):
         raw = gr.JSON(label="JSON")
     if EXAMPLE.is_file():
@@ -109,6 +111,8 @@ def build() -> None:
               [overview, gallery, table, storyboard, files, raw], overview, api_name="summarize_video",
               concurrency_limit=1, concurrency_id=video_summary.SLOT)
     flag_panel("video", [video, detector, every], raw, _flagged)
+    gate_features(notice, {"keyframe captions (ImageNet tags meanwhile)": ("captioner", []),
+                           "abstractive summary": ("summarizer", [method])})
 
 
 def _flagged(video, detector, every, result):

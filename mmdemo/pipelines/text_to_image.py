@@ -152,8 +152,7 @@ def configured_defaults() -> tuple[Suggested, str]:
     elif looks_like_path(name):
         where = f"{spec.env_var}={name} is not an existing folder: point it at a local diffusers model folder."
     else:
-        where = (f"Model: `{name}`, downloaded from the Hugging Face Hub on first use; without Hub access set "
-                 f"{spec.env_var} to a local diffusers folder (for example a copy of stabilityai/sd-turbo).")
+        where = f"Model: `{name}`, from the Hugging Face Hub (downloaded on first use)."
     index = _read_json(folder / "model_index.json") if folder else {}
     family = detect_family(name, index.get("_class_name", ""), (index.get("scheduler") or ["", ""])[1])
     size, multiple = (1024 if family.name == "sdxl" else 512), 8
