@@ -60,8 +60,14 @@ def user_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from mmdemo.registry import announce_loads
+
+        progress = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Progress)), None)
+        # a model load is a visible stage of the run: the bar's text says so (the bar itself hides meanwhile)
+        announce = (lambda message: progress(None, desc=message)) if progress is not None else (lambda message: None)
         try:
-            return fn(*args, **kwargs)
+            with announce_loads(announce):
+                return fn(*args, **kwargs)
         except gr.Error as exc:
             exc.print_exception = False  # Gradio would print a traceback for it
             log.warning("%s refused: %s", fn.__name__, exc.message)

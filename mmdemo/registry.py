@@ -8,6 +8,8 @@ recently used backend, and reports on all of them (``report``).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import gc
 import importlib
 import os
@@ -20,6 +22,22 @@ from typing import Any, Callable
 
 from mmdemo import hub, packs
 from mmdemo.errors import BackendUnavailable
+
+# who hears "loading <backend> (first use)": set by a caller (a tab's progress bar) for the work it runs
+_load_listener: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar("load_listener",
+                                                                                          default=None)
+
+
+@contextlib.contextmanager
+def announce_loads(listener: Callable[[str], None]):
+    """Within this block, every backend load in this thread (or context) is announced to ``listener`` before it
+    starts, so a progress bar never sits silent through a model load."""
+    token = _load_listener.set(listener)
+    try:
+        yield
+    finally:
+        _load_listener.reset(token)
+
 
 PACK_CHOICE = "pack"  # a source value (set_source or MMDEMO_<NAME>_MODEL) meaning "the offline pack"
 
@@ -200,6 +218,9 @@ class Registry:
         with entry.lock:  # one loader per backend at a time; other callers wait for its result
             if entry.loaded is None:
                 source = self.resolve(name)
+                listener = _load_listener.get()
+                if listener is not None:
+                    listener(f"loading {name} from {source.describe()} (first use)...")
                 loader = self._loaders.get(name) or _import_loader(entry.spec.loader)
                 started = time.perf_counter()
                 loaded = loader(source)

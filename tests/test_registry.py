@@ -106,6 +106,21 @@ def test_pack_chosen_by_name_even_with_the_hub_reachable(monkeypatch):
     assert (source.kind, source.model_id) == ("pack", "minilm")
 
 
+def test_a_load_is_announced_to_the_caller_that_waits_for_it(tmp_path, monkeypatch, no_hub):
+    """A tab's progress bar hears "loading <backend> ... (first use)" before a load, and nothing once loaded."""
+    from mmdemo.registry import announce_loads
+
+    monkeypatch.setenv("MMDEMO_THING_MODEL", str(tmp_path))
+    registry = Registry([_spec()], loaders={"thing": lambda source: Loaded("model", "cpu", "float32")})
+    heard: list[str] = []
+    with announce_loads(heard.append):
+        registry.get("thing")
+        registry.get("thing")
+    registry.unload("thing")
+    registry.get("thing")  # outside the block: nobody to tell
+    assert heard == [f"loading thing from folder:{tmp_path.resolve()} (first use)..."]
+
+
 # -- the Hub probe ---------------------------------------------------------------------------------------------
 def test_hub_probe_honours_hf_hub_offline(monkeypatch):
     hub.hub_reachable.cache_clear()
