@@ -9,6 +9,7 @@ it starts a local one (``MMDEMO_RAY_CPUS`` caps its CPUs). Actors ask for a GPU 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Callable
 
@@ -34,7 +35,20 @@ def start():
         else:
             cpus = os.environ.get("MMDEMO_RAY_CPUS", "").strip()
             ray.init(num_cpus=int(cpus) if cpus.isdigit() else None, include_dashboard=False, log_to_driver=False)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the caller shows items done and time left
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
     return ray
+
+
+def _max_actors() -> int:
+    """MMDEMO_RAY_ACTORS caps each config's pool (default: one actor per CPU, or per GPU when there are GPUs)."""
+    raw = os.environ.get("MMDEMO_RAY_ACTORS", "").strip()
+    if not raw:
+        return 1 << 30
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadInput(f"MMDEMO_RAY_ACTORS must be a whole number >= 1, not {raw!r}.")
+    return int(raw)
 
 
 def driver_sources(task: Task) -> dict[str, str]:
@@ -86,7 +100,7 @@ def run_config(task: Task, items: list[dict], settings: dict, name: str, tick: C
         pass
     gpus = ray.cluster_resources().get("GPU", 0)
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    pool = max(1, min(len(items), int(gpus) if gpus >= 1 else cpus))
+    pool = max(1, min(len(items), int(gpus) if gpus >= 1 else cpus, _max_actors()))
     dataset = ray.data.from_items([{"index": i, "item": json.dumps(item, ensure_ascii=False)}
                                    for i, item in enumerate(items)])
     mapped = dataset.map_batches(Runner, fn_constructor_args=(task.name, settings, driver_sources(task)),
