@@ -161,6 +161,11 @@ class Registry:
         override = os.environ.get(spec.env_var, "").strip()
         return (override, spec.env_var) if override else (spec.default_model, "default")
 
+    def chosen(self, name: str) -> str | None:
+        """The source set with ``set_source`` in this process, None when the environment and defaults decide."""
+        self.spec(name)
+        return self._overrides.get(name)
+
     def set_source(self, name: str, value: str | None) -> None:
         """Choose a backend's weights in this process (a folder, a Hub id or ``"pack"`` for the offline pack; None
         or "" goes back to the environment and defaults). A loaded backend whose choice changed is unloaded, to

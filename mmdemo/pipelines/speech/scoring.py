@@ -90,21 +90,25 @@ def score(reference: str, hypothesis: str, language: str | None = None) -> dict:
             "normalizer": normalizer_name(lang), "language": lang or None}
 
 
-def corpus_score(references: list[str], hypotheses: list[str], language: str | None = None) -> dict:
+def corpus_score(references: list[str], hypotheses: list[str], language: "str | list[str | None] | None" = None) -> dict:
     """Corpus-level WER and CER (errors summed over all pairs, divided by all reference words or characters), as
-    data-set results are reported; same normalizers and headline as ``score``."""
+    data-set results are reported; same normalizers and headline as ``score``. ``language`` is one code for every
+    pair, or a list with each pair's own (a data set mixing languages: each text gets its language's normalizer;
+    the reported language and headline are then the most common one's)."""
     import jiwer
 
-    lang = (language or "").strip().lower()
-    pairs = [(normalize(r, lang), normalize(h or "", lang)) for r, h in zip(references, hypotheses)]
-    pairs = [(r, h) for r, h in pairs if r]
+    languages = language if isinstance(language, (list, tuple)) else [language] * len(references)
+    languages = [(lang or "").strip().lower() for lang in languages]
+    pairs = [(normalize(r, lang), normalize(h or "", lang), lang) for r, h, lang in zip(references, hypotheses, languages)]
+    pairs = [(r, h, lang) for r, h, lang in pairs if r]
     if not pairs:
         raise BadInput("No reference text has words left after normalization.")
-    refs, hyps = [r for r, _ in pairs], [h for _, h in pairs]
-    if lang in NO_SPACE_LANGUAGES:
-        ref_chars, hyp_chars = [r.replace(" ", "") for r in refs], [h.replace(" ", "") for h in hyps]
-    else:
-        ref_chars, hyp_chars = refs, hyps
+    refs, hyps = [r for r, _, _ in pairs], [h for _, h, _ in pairs]
+    no_space = [lang in NO_SPACE_LANGUAGES for _, _, lang in pairs]
+    ref_chars = [r.replace(" ", "") if ns else r for r, ns in zip(refs, no_space)]
+    hyp_chars = [h.replace(" ", "") if ns else h for h, ns in zip(hyps, no_space)]
+    used = [lang for _, _, lang in pairs]
+    lang = max(set(used), key=used.count)
     return {"wer": round(float(jiwer.wer(refs, hyps)), 4), "cer": round(float(jiwer.cer(ref_chars, hyp_chars)), 4),
             "headline": headline_metric(lang), "normalizer": normalizer_name(lang), "language": lang or None,
             "n": len(pairs)}

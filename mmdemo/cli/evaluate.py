@@ -1,0 +1,72 @@
+"""`python -m mmdemo evaluate TASK MANIFEST [--config NAME:key=value,... ...] [--engine local|ray] [--out DIR]
+[--json]`: a data set through one application under one or more configs, with metrics (the Evaluate tab's twin)."""
+
+NAME = "evaluate"
+HELP = "evaluate a data set (a CSV manifest) on speech, emotion, caption, video or text-to-image, config by config"
+
+TASK_NAMES = ("speech", "emotion", "caption", "video", "text-to-image")  # tasks.TASKS, without importing it here
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("task", metavar="TASK", choices=TASK_NAMES, help=" | ".join(TASK_NAMES))
+    parser.add_argument("manifest", metavar="MANIFEST",
+                        help="CSV with a header; relative file paths resolve against its folder")
+    parser.add_argument("--config", metavar="NAME:key=value,...", action="extend", nargs="+", default=[],
+                        help="a named config (repeatable); keys are the task's settings, listed by a bad key's "
+                             "message and in docs/evaluate.md; default: one config named 'default'")
+    parser.add_argument("--engine", choices=["local", "ray"], default="local",
+                        help="run items in this process (local) or through Ray Data actors (ray)")
+    parser.add_argument("--out", metavar="DIR", help="write report.json, report.csv and report.html here")
+
+
+def run(args) -> dict:
+    import sys
+    from pathlib import Path
+
+    from mmdemo.pipelines import evaluation
+
+    task = evaluation.TASKS[args.task]
+    configs = [evaluation.parse_config(spec, task) for spec in args.config] or None  # bad keys fail before reading
+    if args.engine == "ray":
+        from mmdemo.pipelines.evaluation.ray_engine import require_ray
+
+        require_ray()
+    items, skipped = evaluation.read_manifest(task, args.manifest)
+    for s in skipped:
+        print(f"skipped row {s['row']}: {s['reason']}", file=sys.stderr)
+    show = sys.stderr.isatty()
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"\r{message}   ", end="" if fraction < 1 else "\n", file=sys.stderr, flush=True)
+
+    folder = Path(args.out) / "files" if args.out else None
+    report = evaluation.evaluate(task, items, configs, engine=args.engine, progress=progress if show else None,
+                                 skipped=skipped, folder=folder)
+    result = report.to_dict()
+    if args.out:
+        result["reports"] = evaluation.write_reports(report, args.out)
+    return result
+
+
+def render(result: dict) -> str:
+    from mmdemo.pipelines.evaluation import ConfigResult, Report, metrics_table
+
+    report = Report(result["task"], result["n"], [ConfigResult(c["name"], c["settings"], c["metrics"], c["seconds"],
+                                                               c["items"]) for c in result["configs"]])
+    rows = metrics_table(report)
+    names = [c["name"] for c in result["configs"]]
+    cells = [["metric", *names]] + [[r["metric"], *("" if r[n] is None else f"{r[n]:g}" for n in names)] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = [f"{result['task']}: {result['n']} items, {len(result['skipped'])} rows skipped, "
+             f"engine {result['engine']}"]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
+    for config in result["configs"]:
+        if config["metrics"].get("confusion"):
+            labels = config["metrics"]["labels"]
+            lines.append(f"\nconfusion ({config['name']}; rows: reference, columns: output)")
+            lines.append(" " * 10 + " ".join(f"{x[:8]:>8}" for x in labels))
+            lines += [f"{label[:9]:<10}" + " ".join(f"{v:>8}" for v in row)
+                      for label, row in zip(labels, config["metrics"]["confusion"])]
+    for name, path in result.get("reports", {}).items():
+        lines.append(f"{name}: {path}")
+    return "\n".join(lines)
