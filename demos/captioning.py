@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from demos.common import ImageInput, gate_features, gpu, run_event, user_errors
+from demos.compare import compare_panel
 from demos.flagging import flag_panel
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import captioning, zero_shot
@@ -145,6 +146,8 @@ def build() -> None:
                   concurrency_limit=1, concurrency_id=captioning.SLOT)
         for slider in (alpha, beta):
             slider.release(rerank, inputs=[raw, alpha, beta], outputs=outputs, api_visibility="private")
+        compare_panel("caption", [image], _compared, "likelihood:alpha=1.0,beta=0.0\nfused:alpha=1.0,beta=0.2",
+                      captioning.SLOT, reference="Reference caption (optional): BLEU of each")
         flag_panel("caption", [image, alpha, beta], raw, _flagged)
     gate_features(notice, {"captions": ("captioner", caption_controls + [table]), "CLIP re-ranking": ("clip", [beta]),
                            "visual questions": ("vqa", [question, answer]),
@@ -163,3 +166,9 @@ def build() -> None:
 
 def _flagged(image, alpha, beta, result):
     return dict(files={"path": image}, answer=result.get("caption", ""), settings={"alpha": alpha, "beta": beta})
+
+
+def _compared(image, reference):
+    if not image:
+        raise BadInput("Upload an image first.")
+    return {"path": image, "reference": reference or None}

@@ -8,8 +8,10 @@ import gradio as gr
 import pandas as pd
 
 from demos.common import ImageInput, gpu, run_event, user_errors
+from demos.compare import compare_panel
 from demos.flagging import flag_panel
 from mmdemo.emotion_labels import LABELS
+from mmdemo.errors import BadInput
 from mmdemo.pipelines import emotion
 from mmdemo.pipelines.emotion.fusion import MODALITIES
 
@@ -166,7 +168,17 @@ def build() -> None:
               concurrency_limit=1, concurrency_id=emotion.SLOT)
     for slider in (w_text, w_voice, w_face):
         slider.release(reweigh, inputs=[raw, w_text, w_voice, w_face], outputs=plots, api_visibility="private")
+    compare_panel("emotion", [text, audio, image, video], _compared, "head:text_reader=head\nzero-shot:text_reader=zero-shot",
+                  emotion.SLOT, reference="Right label (optional): anger, disgust, fear, joy, neutral, sadness, surprise")
     flag_panel("emotion", [text, audio, image, video, reader], raw, _flagged)
+
+
+def _compared(text, audio, image, video, label):
+    """A manifest row names one input: the text, else the first file given."""
+    path = None if text and text.strip() else (audio or image or video)
+    if not path and not (text and text.strip()):
+        raise BadInput("Give a text, a recording, a face photo or a video first.")
+    return ({"text": text.strip()} if path is None else {"path": path}) | {"label": label or None}
 
 
 def _flagged(text, audio, image, video, reader, result):

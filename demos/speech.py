@@ -10,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from demos.common import gate_features, gpu, run_event, user_errors
+from demos.compare import compare_panel
 from demos.flagging import flag_panel
 from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_BEAM_SIZE
 from mmdemo.errors import BadInput
@@ -123,7 +124,15 @@ def build() -> None:
               [text, summary, table, files, raw], summary, api_name="transcribe", concurrency_limit=1,
               concurrency_id=speech.SLOT)
     gate_features(notice, {"text translation to other languages": ("translator", [translate_to])})
+    compare_panel("speech", [audio, video, language, reference], _compared,
+                  "greedy:beam_size=1\nbeam 5:beam_size=5", speech.SLOT)
     flag_panel("speech", [audio, video, task, language, beam_size], raw, _flagged)
+
+
+def _compared(audio, video, language, reference):
+    if not (audio or video):
+        raise BadInput("Upload an audio or video file, or record from the microphone, first.")
+    return {"path": audio or video, "reference": reference or None, "language": language or None}
 
 
 def _flagged(audio, video, task, language, beam_size, result):

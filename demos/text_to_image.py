@@ -11,6 +11,7 @@ import threading
 import gradio as gr
 
 from demos.common import gate_features, gpu, run_event, user_errors
+from demos.compare import compare_panel
 from demos.flagging import flag_panel
 from mmdemo.pipelines import captioning
 from mmdemo.pipelines import text_to_image as t2i
@@ -214,9 +215,16 @@ def build() -> None:
     caption_button.click(caption_it, [records, selected], caption, api_visibility="private", concurrency_limit=1,
                          concurrency_id=captioning.SLOT)
     event.then(lambda: 0, None, selected, api_visibility="private", queue=False)
+    compare_panel("text-to-image", [prompt, seed], _compared, "1 step:steps=1\n4 steps:steps=4", t2i.SLOT)
     flag_panel("text-to-image", [prompt, negative, selected], records, _flagged)
     gate_features(notice, {"text-to-image (a diffusers folder, e.g. a copy of stabilityai/sd-turbo)": ("diffusion", []),
                            "captioning the image": ("captioner", [caption_button, caption])})
+
+
+def _compared(prompt, seed):
+    if not (prompt or "").strip():
+        raise gr.Error("Write a prompt first.")
+    return {"prompt": prompt, "seed": int(seed) if seed is not None and int(seed) >= 0 else None}
 
 
 def _flagged(prompt, negative, selected, records):

@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from demos.common import gate_features, gpu, run_event, user_errors
+from demos.compare import compare_panel
 from demos.flagging import flag_panel
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import video_summary
@@ -110,6 +111,9 @@ def build() -> None:
     run_event(go.click, run, [video, detector, every, method, sentences],
               [overview, gallery, table, storyboard, files, raw], overview, api_name="summarize_video",
               concurrency_limit=1, concurrency_id=video_summary.SLOT)
+    compare_panel("video", [video], _compared, "combined:detector=combined\ncontent:detector=content",
+                  video_summary.SLOT, reference="True cut times in seconds, separated by ; (optional): precision, "
+                                                "recall, F1")
     flag_panel("video", [video, detector, every], raw, _flagged)
     gate_features(notice, {"keyframe captions (ImageNet tags meanwhile)": ("captioner", []),
                            "abstractive summary": ("summarizer", [method])})
@@ -119,3 +123,9 @@ def _flagged(video, detector, every, result):
     """A video's answer is its cut times: where every shot after the first starts."""
     return dict(files={"path": video}, settings={"detector": detector, "every_seconds": every},
                 answer=";".join(f"{shot['start']:g}" for shot in result.get("shots", [])[1:]))
+
+
+def _compared(video, cuts):
+    if not video:
+        raise BadInput("Upload a video (mp4, mkv, webm, mov or avi) first.")
+    return {"path": video, "cuts": cuts or None}

@@ -78,7 +78,7 @@ def test_uploads_only_resolve_to_uploaded_files(tmp_path):
 def test_config_keys_are_typed_and_a_bad_key_lists_the_valid_ones():
     name, settings = evaluation.parse_config("greedy:beam_size=1,vad=off,language=en", "speech")
     assert name == "greedy" and settings["beam_size"] == 1 and settings["vad"] is False
-    assert settings["language"] == "en" and settings["batch_size"] == 8  # defaults completed
+    assert settings["language"] == "en" and settings["batch_size"] == 1  # defaults completed
     assert evaluation.parse_config("beam_size=2", "speech")[0] == "beam_size=2"
     with pytest.raises(BadInput, match=r"config a: unknown key 'beam' for the speech task; valid keys: model, "
                                        r"beam_size, batch_size"):

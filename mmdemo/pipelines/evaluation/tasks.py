@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE
 from mmdemo.emotion_labels import LABELS, canonical
 from mmdemo.errors import BadInput
 from mmdemo.pipelines.video_summary import shots
@@ -101,8 +102,9 @@ class Speech(Task):
     references = ("reference",)
     settings = {
         "model": _model("whisper"),
-        "beam_size": Setting(int, 5, "beam width (1-10)"),
-        "batch_size": Setting(int, 8, "chunks of long audio decoded together (1-32)"),
+        "beam_size": Setting(int, BEAM_SIZE, "beam width (1-10)"),
+        "batch_size": Setting(int, BATCH_SIZE, "chunks of long audio decoded together (1-32; 1: in order, as the "
+                                               "Speech tab does by default)"),
         "language": Setting(str, "manifest", "language to decode in: 'manifest' (the row's language column, else "
                                              "detected), 'auto' (always detected) or a Whisper code"),
         "task": Setting(str, "transcribe", "transcribe, or translate the speech to English",
