@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import inspect
 import logging
 import os
 import warnings
@@ -19,23 +20,43 @@ log = logging.getLogger("mmdemo.ui")
 def user_errors(fn):
     """Turn library errors into one clear message in the browser; never a traceback, never a dead server. An
     expected refusal (bad file, empty input, missing weights) is one line in the server log; a bug keeps its
-    traceback there."""
+    traceback there. A generator handler (a streamed answer) stays a generator, its errors worded the same."""
+
+    def worded(exc: Exception) -> gr.Error:
+        if isinstance(exc, gr.Error):
+            exc.print_exception = False  # Gradio would print a traceback for it
+            log.warning("%s refused: %s", fn.__name__, exc.message)
+            return exc
+        if isinstance(exc, MMDemoError):
+            log.warning("%s refused: %s", fn.__name__, exc)
+            return gr.Error(str(exc), print_exception=False)
+        # a bug: keep the traceback in the server log, show one line
+        log.error("unexpected error in %s", fn.__name__, exc_info=exc)
+        return gr.Error(f"Internal error ({type(exc).__name__}: {exc}). The server log has the details.",
+                        print_exception=False)
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def streamed(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as exc:
+                error = worded(exc)
+                if error is exc:
+                    raise
+                raise error from None
+
+        return streamed
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error as exc:
-            exc.print_exception = False  # Gradio would print a traceback for it
-            log.warning("%s refused: %s", fn.__name__, exc.message)
-            raise
-        except MMDemoError as exc:
-            log.warning("%s refused: %s", fn.__name__, exc)
-            raise gr.Error(str(exc), print_exception=False) from None
-        except Exception as exc:  # a bug: keep the traceback in the server log, show one line
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"Internal error ({type(exc).__name__}: {exc}). The server log has the details.",
-                           print_exception=False) from None
+        except Exception as exc:
+            error = worded(exc)
+            if error is exc:
+                raise
+            raise error from None
 
     return wrapper
 
