@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import inspect
 import logging
 import os
 import threading
@@ -56,32 +57,56 @@ def run_event(listener, fn, inputs, outputs, status, *, clear=None, **options):
 def user_errors(fn):
     """Turn library errors into one clear message in the browser; never a traceback, never a dead server. An
     expected refusal (bad file, empty input, missing weights) is one line in the server log; a bug keeps its
-    traceback there."""
+    traceback there. The message is also kept for the tab's status line (run_event). A model load during the
+    call is announced in the progress text. A generator handler (a streamed answer) stays a generator, its errors
+    worded the same."""
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def worded(exc: Exception) -> gr.Error:
+        if isinstance(exc, gr.Error):
+            exc.print_exception = False  # Gradio would print a traceback for it
+            log.warning("%s refused: %s", fn.__name__, exc.message)
+            error = exc
+        elif isinstance(exc, MMDemoError):
+            log.warning("%s refused: %s", fn.__name__, exc)
+            error = gr.Error(str(exc), print_exception=False)
+        else:  # a bug: keep the traceback in the server log, show one line
+            log.error("unexpected error in %s", fn.__name__, exc_info=exc)
+            error = gr.Error(f"Internal error ({type(exc).__name__}: {exc}). The server log has the details.",
+                             print_exception=False)
+        _remember_error(error.message)
+        return error
+
+    def announcing(args, kwargs):
         from mmdemo.registry import announce_loads
 
         progress = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Progress)), None)
         # a model load is a visible stage of the run: the bar's text says so (the bar itself hides meanwhile)
-        announce = (lambda message: progress(None, desc=message)) if progress is not None else (lambda message: None)
+        return announce_loads((lambda message: progress(None, desc=message)) if progress is not None
+                              else (lambda message: None))
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def streamed(*args, **kwargs):
+            try:  # no load announcements here: a context variable cannot span the yields of a generator
+                yield from fn(*args, **kwargs)
+            except Exception as exc:
+                error = worded(exc)
+                if error is exc:
+                    raise
+                raise error from None
+
+        return streamed
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
         try:
-            with announce_loads(announce):
+            with announcing(args, kwargs):
                 return fn(*args, **kwargs)
-        except gr.Error as exc:
-            exc.print_exception = False  # Gradio would print a traceback for it
-            log.warning("%s refused: %s", fn.__name__, exc.message)
-            _remember_error(exc.message)
-            raise
-        except MMDemoError as exc:
-            log.warning("%s refused: %s", fn.__name__, exc)
-            _remember_error(str(exc))
-            raise gr.Error(str(exc), print_exception=False) from None
-        except Exception as exc:  # a bug: keep the traceback in the server log, show one line
-            log.exception("unexpected error in %s", fn.__name__)
-            message = f"Internal error ({type(exc).__name__}: {exc}). The server log has the details."
-            _remember_error(message)
-            raise gr.Error(message, print_exception=False) from None
+        except Exception as exc:
+            error = worded(exc)
+            if error is exc:
+                raise
+            raise error from None
 
     return wrapper
 

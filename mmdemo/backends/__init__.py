@@ -35,6 +35,8 @@ SPECS = [
                 "mmdemo.backends.image_classifier:load", pack="efficientnet-lite0"),
     BackendSpec("summarizer", "abstractive text summarization", "sshleifer/distilbart-cnn-12-6",
                 "mmdemo.backends.summarizer:load"),
+    BackendSpec("chat", "visual chat (image-text-to-text)", "HuggingFaceTB/SmolVLM2-256M-Video-Instruct",
+                "mmdemo.backends.chat:load"),
 ]
 
 REGISTRY = Registry(SPECS)

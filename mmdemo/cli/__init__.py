@@ -14,7 +14,7 @@ import os
 import sys
 import traceback
 
-COMMANDS = ["models", "caption", "emotion", "generate", "transcribe", "summarize_video", "evaluate"]
+COMMANDS = ["models", "caption", "emotion", "generate", "transcribe", "summarize_video", "chat", "evaluate"]
 
 
 def _load_commands():
