@@ -4,7 +4,9 @@ mmdemo.pipelines.speech / subtitles / translation."""
 
 from __future__ import annotations
 
+import queue
 import tempfile
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -16,6 +18,7 @@ from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_B
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import speech
 from mmdemo.pipelines.speech import subtitles
+from mmdemo.registry import announce_loads
 
 TITLE = "Speech"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -65,10 +68,35 @@ def run(audio=None, task="transcribe", language="", translate_to="", reference="
     source = audio or video
     if not source:
         raise BadInput("Upload an audio or video file, or record from the microphone, first.")
-    transcript = speech.process(source, task=task or "transcribe", language=language or None,
-                                translate_to=translate_to or None, reference=reference, beam_size=beam_size,
-                                batch_size=batch_size,
-                                progress=lambda fraction, message: progress(fraction, desc=message))
+    # The work runs in a thread so this generator can stream each segment's text as it is decoded; progress and
+    # load announcements travel through the queue because gr.Progress answers only in the handler's own thread.
+    updates: queue.Queue = queue.Queue()
+    outcome: dict = {}
+
+    def work():
+        try:
+            with announce_loads(lambda message: updates.put(("progress", None, message))):
+                outcome["value"] = speech.process(
+                    source, task=task or "transcribe", language=language or None, translate_to=translate_to or None,
+                    reference=reference, beam_size=beam_size, batch_size=batch_size,
+                    progress=lambda fraction, message: updates.put(("progress", fraction, message)),
+                    on_segment=lambda segment: updates.put(("segment", segment.text)))
+        except BaseException as exc:  # raised below, in the handler's thread, where user_errors words it
+            outcome["error"] = exc
+        finally:
+            updates.put(("done",))
+
+    threading.Thread(target=work, name="speech", daemon=True).start()
+    heard: list[str] = []
+    while (item := updates.get())[0] != "done":
+        if item[0] == "progress":
+            progress(item[1], desc=item[2])
+        else:
+            heard.append(item[1])
+            yield " ".join(heard), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    if "error" in outcome:
+        raise outcome["error"]
+    transcript = outcome["value"]
     shown = transcript.shown
     folder = Path(tempfile.mkdtemp(prefix="mmdemo-speech-"))
     stem = Path(source).stem or "transcript"
@@ -76,8 +104,8 @@ def run(audio=None, task="transcribe", language="", translate_to="", reference="
     if shown is not transcript:  # keep the original-language transcript too
         files["original json"] = subtitles.write_all(transcript, folder / "original", stem)["json"]
     rows = [[round(s.start, 2), round(s.end, 2), s.text] for s in shown.segments]
-    return (shown.text, _summary(transcript, transcript.notes, transcript.score), rows,
-            [str(p) for p in files.values()], transcript.to_dict())
+    yield (shown.text, _summary(transcript, transcript.notes, transcript.score), rows,
+           [str(p) for p in files.values()], transcript.to_dict())
 
 
 def build() -> None:

@@ -365,7 +365,7 @@ def test_truncated_audio_is_transcribed_up_to_the_damage_and_says_so(bad, tmp_pa
     assert result["text"] and result["duration"] < 4.0
     assert result["notes"] == [f"half.mp3 is damaged or truncated: only its first {result['duration']:.1f} s "
                                "could be decoded, and only they were used."]
-    text, summary, *_ = tab.run(str(half), "transcribe", "", "", "", progress=lambda *a, **k: None)
+    *_, (text, summary, *_) = tab.run(str(half), "transcribe", "", "", "", progress=lambda *a, **k: None)
     assert text and "half.mp3 is damaged or truncated" in summary
     from mmdemo.media.audio import load_audio
 

