@@ -11,9 +11,9 @@ import re
 
 import gradio as gr
 
-from demos import captioning, emotion, models, speech, text_to_image, video
+from demos import captioning, emotion, evaluate, models, speech, text_to_image, video
 
-TABS = [captioning, text_to_image, speech, video, emotion, models]
+TABS = [captioning, text_to_image, speech, video, emotion, evaluate, models]
 
 
 def build_app() -> gr.Blocks:

@@ -225,7 +225,7 @@ def test_video_cut_precision_recall_are_mir_eval_matches(tmp_path):
 
     made = make_video(tmp_path / "three.mp4", [Scene(1.5, (200, 40, 40)), Scene(1.5, (40, 200, 40)),
                                                Scene(1.5, (40, 40, 200))], size=(160, 90), seed=3)
-    one = make_video(tmp_path / "one.mp4", [Scene(2.0, (120, 120, 40))], size=(160, 90), seed=4)
+    make_video(tmp_path / "one.mp4", [Scene(2.0, (120, 120, 40))], size=(160, 90), seed=4)
     # the second row's truth has a cut that is not in the video: recall must drop
     path = _csv(tmp_path / "cuts.csv", ["path", "cuts"],
                 [["three.mp4", ";".join(map(str, made.cuts))], ["one.mp4", "1.0"], ["three.mp4", "1.5;x"]])
@@ -285,3 +285,32 @@ def test_ray_engine_matches_local(tmp_path, monkeypatch):
     assert remote["metrics"] == local["metrics"]
     assert [i["output"] for i in remote["items"]] == [i["output"] for i in local["items"]]
     assert progress[-1].startswith("3/3 items") and progress[-1].endswith("left")
+
+
+# -- the tab's handler ---------------------------------------------------------------------------------------------
+@requires_pack("minilm")
+@requires_pack("fer")
+def test_tab_matches_uploads_by_name_and_filters_disagreements(emotion_manifest):
+    import gradio as gr
+
+    from demos import evaluate as tab
+
+    steps = []
+    upload = emotion_manifest.parent / "faces" / "smile.jpg"
+    out = tab.evaluate("emotion", str(emotion_manifest), [str(upload)], "head:text_reader=head\nzero:text_reader=zero-shot",
+                       "local", progress=lambda f, desc: steps.append(desc))
+    status, metrics, *plots, confusion, items, downloads, result = out
+    assert "**5 items**, 1 row(s) skipped" in status and "faces/gone.jpg is not among the uploaded files" in status
+    assert list(metrics.columns) == ["metric", "head", "zero"] and "macro_f1" in set(metrics["metric"])
+    assert [p.title for p in plots if p.visible] == ["accuracy", "macro_f1"]
+    assert confusion.visible and len(confusion.value["data"]) == 14  # 7 rows per config
+    assert list(items.columns) == ["row", "input", "reference", "head", "zero"] and len(items) == 5
+    assert sorted(Path(p).name for p in downloads) == ["report.csv", "report.html", "report.json"]
+    assert steps[-1].startswith("10/10 items")
+    differing = tab.refilter(result, True)
+    assert list(differing["row"]) == evaluation.Report.disagreements(tab._report(result))
+    assert all(r["head"] != r["zero"] for _, r in differing.iterrows())
+    with pytest.raises(gr.Error, match="Upload a manifest first"):
+        tab.evaluate("emotion", None, None, "", "local", progress=lambda f, desc: None)
+    with pytest.raises(gr.Error, match="unknown key 'beam'"):
+        tab.evaluate("emotion", str(emotion_manifest), None, "a:beam=1", "local", progress=lambda f, desc: None)
