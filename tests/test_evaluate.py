@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,7 +147,7 @@ def test_emotion_metrics_are_sklearn_on_the_items(emotion_manifest, tmp_path, ca
     assert all(c.metrics == {"n": 0} for c in compared.configs)
 
 
-def test_cli_bad_input_exits_2_with_one_line(emotion_manifest, tmp_path, capsys):
+def test_cli_bad_input_exits_2_with_one_line(emotion_manifest, tmp_path, capsys, monkeypatch):
     from mmdemo.cli import main
 
     assert main(["evaluate", "emotion", str(emotion_manifest), "--config", "a:weight=2"]) == 2
@@ -158,6 +159,9 @@ def test_cli_bad_input_exits_2_with_one_line(emotion_manifest, tmp_path, capsys)
     assert capsys.readouterr().err.startswith("error: bad.csv has no column 'text or path'")
     assert main(["evaluate", "emotion", str(tmp_path / "nowhere.csv")]) == 2
     assert "cannot read the manifest nowhere.csv" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    assert main(["evaluate", "emotion", str(emotion_manifest), "--engine", "ray"]) == 2
+    assert capsys.readouterr().err == "error: --engine ray needs Ray Data: pip install -r requirements-scale.txt.\n"
 
 
 # -- speech: the whisper-base pack on espeak-ng clips ------------------------------------------------------------
@@ -268,7 +272,7 @@ def test_text_to_image_model_from_the_config_and_restored(tiny_models, use_backe
 def test_ray_engine_matches_local(tmp_path, monkeypatch):
     import ray
 
-    path = _csv(tmp_path / "m.csv", ["text", "label"], [list(row) for row in TEXTS[:3]])
+    path = _csv(tmp_path / "m.csv", ["text", "label"], [list(row) for row in TEXTS[:2]])
     items, _ = evaluation.read_manifest("emotion", path)
     configs = ["zero:text_reader=zero-shot"]
     local = evaluation.evaluate("emotion", items, configs).to_dict()["configs"][0]
@@ -284,7 +288,7 @@ def test_ray_engine_matches_local(tmp_path, monkeypatch):
     remote = distributed.to_dict()["configs"][0]
     assert remote["metrics"] == local["metrics"]
     assert [i["output"] for i in remote["items"]] == [i["output"] for i in local["items"]]
-    assert progress[-1].startswith("3/3 items") and progress[-1].endswith("left")
+    assert progress[-1].startswith("2/2 items") and progress[-1].endswith("left")
 
 
 # -- the tab's handler ---------------------------------------------------------------------------------------------
