@@ -11,9 +11,9 @@ import re
 
 import gradio as gr
 
-from demos import captioning, chat, emotion, models, speech, text_to_image, video
+from demos import captioning, chat, emotion, evaluate, models, speech, text_to_image, video
 
-TABS = [captioning, text_to_image, speech, video, emotion, chat, models]
+TABS = [captioning, text_to_image, speech, video, emotion, chat, evaluate, models]
 
 
 def build_app() -> gr.Blocks:

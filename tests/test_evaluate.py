@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,7 +147,7 @@ def test_emotion_metrics_are_sklearn_on_the_items(emotion_manifest, tmp_path, ca
     assert all(c.metrics == {"n": 0} for c in compared.configs)
 
 
-def test_cli_bad_input_exits_2_with_one_line(emotion_manifest, tmp_path, capsys):
+def test_cli_bad_input_exits_2_with_one_line(emotion_manifest, tmp_path, capsys, monkeypatch):
     from mmdemo.cli import main
 
     assert main(["evaluate", "emotion", str(emotion_manifest), "--config", "a:weight=2"]) == 2
@@ -158,6 +159,9 @@ def test_cli_bad_input_exits_2_with_one_line(emotion_manifest, tmp_path, capsys)
     assert capsys.readouterr().err.startswith("error: bad.csv has no column 'text or path'")
     assert main(["evaluate", "emotion", str(tmp_path / "nowhere.csv")]) == 2
     assert "cannot read the manifest nowhere.csv" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    assert main(["evaluate", "emotion", str(emotion_manifest), "--engine", "ray"]) == 2
+    assert capsys.readouterr().err == "error: --engine ray needs Ray Data: pip install -r requirements-scale.txt.\n"
 
 
 # -- speech: the whisper-base pack on espeak-ng clips ------------------------------------------------------------
@@ -225,7 +229,7 @@ def test_video_cut_precision_recall_are_mir_eval_matches(tmp_path):
 
     made = make_video(tmp_path / "three.mp4", [Scene(1.5, (200, 40, 40)), Scene(1.5, (40, 200, 40)),
                                                Scene(1.5, (40, 40, 200))], size=(160, 90), seed=3)
-    one = make_video(tmp_path / "one.mp4", [Scene(2.0, (120, 120, 40))], size=(160, 90), seed=4)
+    make_video(tmp_path / "one.mp4", [Scene(2.0, (120, 120, 40))], size=(160, 90), seed=4)
     # the second row's truth has a cut that is not in the video: recall must drop
     path = _csv(tmp_path / "cuts.csv", ["path", "cuts"],
                 [["three.mp4", ";".join(map(str, made.cuts))], ["one.mp4", "1.0"], ["three.mp4", "1.5;x"]])
@@ -268,7 +272,7 @@ def test_text_to_image_model_from_the_config_and_restored(tiny_models, use_backe
 def test_ray_engine_matches_local(tmp_path, monkeypatch):
     import ray
 
-    path = _csv(tmp_path / "m.csv", ["text", "label"], [list(row) for row in TEXTS[:3]])
+    path = _csv(tmp_path / "m.csv", ["text", "label"], [list(row) for row in TEXTS[:2]])
     items, _ = evaluation.read_manifest("emotion", path)
     configs = ["zero:text_reader=zero-shot"]
     local = evaluation.evaluate("emotion", items, configs).to_dict()["configs"][0]
@@ -284,4 +288,33 @@ def test_ray_engine_matches_local(tmp_path, monkeypatch):
     remote = distributed.to_dict()["configs"][0]
     assert remote["metrics"] == local["metrics"]
     assert [i["output"] for i in remote["items"]] == [i["output"] for i in local["items"]]
-    assert progress[-1].startswith("3/3 items") and progress[-1].endswith("left")
+    assert progress[-1].startswith("2/2 items") and progress[-1].endswith("left")
+
+
+# -- the tab's handler ---------------------------------------------------------------------------------------------
+@requires_pack("minilm")
+@requires_pack("fer")
+def test_tab_matches_uploads_by_name_and_filters_disagreements(emotion_manifest):
+    import gradio as gr
+
+    from demos import evaluate as tab
+
+    steps = []
+    upload = emotion_manifest.parent / "faces" / "smile.jpg"
+    out = tab.evaluate("emotion", str(emotion_manifest), [str(upload)], "head:text_reader=head\nzero:text_reader=zero-shot",
+                       "local", progress=lambda f, desc: steps.append(desc))
+    status, metrics, *plots, confusion, items, downloads, result = out
+    assert "**5 items**, 1 row(s) skipped" in status and "faces/gone.jpg is not among the uploaded files" in status
+    assert list(metrics.columns) == ["metric", "head", "zero"] and "macro_f1" in set(metrics["metric"])
+    assert [p.title for p in plots if p.visible] == ["accuracy", "macro_f1"]
+    assert confusion.visible and len(confusion.value["data"]) == 14  # 7 rows per config
+    assert list(items.columns) == ["row", "input", "reference", "head", "zero"] and len(items) == 5
+    assert sorted(Path(p).name for p in downloads) == ["report.csv", "report.html", "report.json"]
+    assert steps[-1].startswith("10/10 items")
+    differing = tab.refilter(result, True)
+    assert list(differing["row"]) == evaluation.Report.disagreements(tab._report(result))
+    assert all(r["head"] != r["zero"] for _, r in differing.iterrows())
+    with pytest.raises(gr.Error, match="Upload a manifest first"):
+        tab.evaluate("emotion", None, None, "", "local", progress=lambda f, desc: None)
+    with pytest.raises(gr.Error, match="unknown key 'beam'"):
+        tab.evaluate("emotion", str(emotion_manifest), None, "a:beam=1", "local", progress=lambda f, desc: None)

@@ -1,0 +1,180 @@
+"""Evaluate tab: a manifest (CSV) and the files it names, uploaded together, run through one application under
+several configs; metrics side by side, a plot per metric, the confusion matrix, every item, report downloads.
+
+Files are matched by file name: a manifest row's ``clips/a.wav`` is the uploaded ``a.wav``. A browser upload can
+never make the server read one of its own files; data sets already on the server go through the CLI
+(``python -m mmdemo evaluate TASK MANIFEST``), whose relative paths resolve against the manifest's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from demos.common import gpu, user_errors
+from mmdemo.errors import BadInput
+from mmdemo.pipelines import evaluation
+from mmdemo.pipelines.evaluation import ENGINES, TASKS, metrics_table
+
+TITLE = "Evaluate"
+MAX_PLOTS = 4  # the most scalar metrics a task reports (caption: accuracy, BLEU, CLIP score)
+NOT_PLOTTED = {"n", "clip_n", "tolerance_s", "fallback_captions", "seconds", "errors"}
+EMPTY_PLOT = pd.DataFrame({"config": [], "value": []})
+
+
+def _settings_help(task_name: str) -> str:
+    task = TASKS[task_name]
+    keys = "\n".join(f"- `{key}` ({s.type.__name__}, default `{s.default!r}`): {s.help}"
+                     + (f"; one of {', '.join(map(str, s.choices))}" if s.choices else "")
+                     for key, s in task.settings.items())
+    return f"**{task.name}** manifest columns: {task.describe_columns()}.\n\nConfig keys:\n{keys}"
+
+
+def _configs(text: str, task_name: str) -> list[tuple[str, dict]] | None:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip() and not line.strip().startswith("#")]
+    return [evaluation.parse_config(line, task_name) for line in lines] or None
+
+
+def _uploads(files) -> dict[str, str]:
+    out = {}
+    for f in files or []:
+        path = Path(getattr(f, "name", f))
+        out[path.name] = str(path)
+    return out
+
+
+def _cell(value):
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def items_table(result: dict, only_disagreements: bool) -> pd.DataFrame:
+    """One row per item: its input and reference, then each config's output (or error)."""
+    rows: dict[int, dict] = {}
+    names = [c["name"] for c in result["configs"]]
+    for config in result["configs"]:
+        for item in config["items"]:
+            row = rows.setdefault(item["row"], {"row": item["row"], "input": item["input"],
+                                                "reference": _cell(item.get("reference"))})
+            row[config["name"]] = f"error: {item['error']}" if "error" in item else _cell(item.get("output"))
+    table = list(rows.values())
+    if only_disagreements:
+        table = [r for r in table if len({json.dumps(r.get(n)) for n in names}) > 1]
+    return pd.DataFrame(table, columns=["row", "input", "reference", *names])
+
+
+def confusion_table(result: dict) -> pd.DataFrame | None:
+    frames = []
+    for config in result["configs"]:
+        confusion = config["metrics"].get("confusion")
+        if confusion:
+            labels = config["metrics"]["labels"]
+            frame = pd.DataFrame(confusion, columns=labels)
+            frame.insert(0, "reference", labels)
+            frame.insert(0, "config", config["name"])
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _plots(result: dict) -> list:
+    report = _report(result)
+    table = [r for r in metrics_table(report) if r["metric"] not in NOT_PLOTTED]
+    plots = []
+    for row in table[:MAX_PLOTS]:
+        frame = pd.DataFrame({"config": [c.name for c in report.configs],
+                              "value": [row[c.name] for c in report.configs]}).dropna()
+        plots.append(gr.BarPlot(value=frame, title=row["metric"], visible=True))
+    plots += [gr.BarPlot(value=EMPTY_PLOT, visible=False)] * (MAX_PLOTS - len(plots))
+    return plots
+
+
+def _report(result: dict) -> evaluation.Report:
+    configs = [evaluation.ConfigResult(c["name"], c["settings"], c["metrics"], c["seconds"], c["items"])
+               for c in result["configs"]]
+    return evaluation.Report(result["task"], result["n"], configs, result.get("skipped", []), result.get("engine", ""))
+
+
+def _status(result: dict) -> str:
+    covered = ", ".join(f"{c['name']}: {c['n']} scored, {c['errors']} failed" for c in result["configs"])
+    lines = [f"**{result['n']} items**, {len(result['skipped'])} row(s) skipped, engine {result['engine']} "
+             f"({covered})."]
+    lines += [f"- row {s['row']} skipped: {s['reason']}" for s in result["skipped"][:20]]
+    if len(result["skipped"]) > 20:
+        lines.append(f"- ... and {len(result['skipped']) - 20} more (see the reports)")
+    return "\n".join(lines)
+
+
+@gpu(duration=600)
+@user_errors
+def evaluate(task="emotion", manifest=None, files=None, configs="", engine="local", progress=gr.Progress()):
+    """Runs the evaluation; returns status, metrics, plots, confusion, items, downloads and the raw report."""
+    if task not in TASKS:
+        raise BadInput(f"unknown task {task!r}; choose one of {', '.join(TASKS)}.")
+    if not manifest:
+        raise BadInput("Upload a manifest first: a CSV whose header names the task's columns.")
+    parsed = _configs(configs, task)  # a bad key fails before anything is read
+    if engine == "ray":
+        from mmdemo.pipelines.evaluation.ray_engine import require_ray
+
+        require_ray()
+    manifest_path = getattr(manifest, "name", manifest)
+    uploads = _uploads(files) if TASKS[task].paths else None
+    items, skipped = evaluation.read_manifest(task, manifest_path, uploads=uploads)
+    folder = Path(tempfile.mkdtemp(prefix="mmdemo-evaluate-"))
+    report = evaluation.evaluate(task, items, parsed, engine=engine, skipped=skipped, folder=folder / "files",
+                                 progress=lambda f, m: progress(f, desc=m))
+    paths = evaluation.write_reports(report, folder)
+    result = report.to_dict()
+    table = pd.DataFrame(metrics_table(report))
+    confusion = confusion_table(result)
+    return (_status(result), table, *_plots(result),
+            gr.Dataframe(value=confusion, visible=confusion is not None),
+            items_table(result, False), [paths["csv"], paths["json"], paths["html"]], result)
+
+
+@user_errors
+def refilter(result, only_disagreements):
+    if not result or not result.get("configs"):
+        return gr.skip()
+    return items_table(result, bool(only_disagreements))
+
+
+def build() -> None:
+    gr.Markdown(
+        "Run a whole data set through one application under one or more configs and compare them. Upload the "
+        "manifest (CSV with a header) and the files it names, matched by file name. One config per line: "
+        "`NAME:key=value,key=value` (no line: one config named `default`). Every metric is computed from the "
+        "items' outputs with jiwer, scikit-learn, sacrebleu or mir_eval; rows that cannot be used are listed, "
+        "never dropped silently.")
+    with gr.Row():
+        with gr.Column(scale=1):
+            task = gr.Dropdown(list(TASKS), value="emotion", label="Task")
+            manifest = gr.File(label="Manifest (CSV)", file_types=[".csv"])
+            files = gr.File(label="Files the manifest names (audio, images, videos)", file_count="multiple")
+            configs = gr.Textbox(label="Configs, one per line", lines=3,
+                                 placeholder="head:text_reader=head\nzero:text_reader=zero-shot")
+            engine = gr.Radio(list(ENGINES), value="local", label="Engine (ray: pip install -r requirements-scale.txt)")
+            run = gr.Button("Evaluate", variant="primary")
+            with gr.Accordion("Columns and config keys of this task", open=False):
+                keys = gr.Markdown(_settings_help("emotion"))
+        with gr.Column(scale=2):
+            status = gr.Markdown()
+            metrics = gr.Dataframe(label="Metrics (one column per config)", interactive=False)
+            with gr.Row():
+                plots = [gr.BarPlot(EMPTY_PLOT, x="config", y="value", visible=False) for _ in range(MAX_PLOTS)]
+            confusion = gr.Dataframe(label="Confusion matrix (rows: reference, columns: output)", visible=False,
+                                     interactive=False)
+            downloads = gr.File(label="Reports (CSV, JSON, HTML)", file_count="multiple", interactive=False)
+    only = gr.Checkbox(label="only items where configs disagree", value=False)
+    items = gr.Dataframe(label="Items", interactive=False, wrap=True)
+    raw = gr.JSON(visible=False)
+    task.change(_settings_help, inputs=task, outputs=keys, api_visibility="private")
+    run.click(evaluate, inputs=[task, manifest, files, configs, engine],
+              outputs=[status, metrics, *plots, confusion, items, downloads, raw], api_name="evaluate",
+              concurrency_limit=1, concurrency_id=evaluation.SLOT)
+    only.change(refilter, inputs=[raw, only], outputs=items, api_visibility="private")
