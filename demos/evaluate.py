@@ -16,6 +16,7 @@ import gradio as gr
 import pandas as pd
 
 from demos.common import gpu, user_errors
+from mmdemo import flags
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import evaluation
 from mmdemo.pipelines.evaluation import ENGINES, TASKS, metrics_table
@@ -125,6 +126,10 @@ def evaluate(task="emotion", manifest=None, files=None, configs="", engine="loca
     manifest_path = getattr(manifest, "name", manifest)
     uploads = _uploads(files) if TASKS[task].paths else None
     items, skipped = evaluation.read_manifest(task, manifest_path, uploads=uploads)
+    return _evaluated(task, items, skipped, parsed, engine, progress)
+
+
+def _evaluated(task, items, skipped, parsed, engine, progress):
     folder = Path(tempfile.mkdtemp(prefix="mmdemo-evaluate-"))
     report = evaluation.evaluate(task, items, parsed, engine=engine, skipped=skipped, folder=folder / "files",
                                  progress=lambda f, m: progress(f, desc=m))
@@ -135,6 +140,40 @@ def evaluate(task="emotion", manifest=None, files=None, configs="", engine="loca
     return (_status(result), table, *_plots(result),
             gr.Dataframe(value=confusion, visible=confusion is not None),
             items_table(result, False), [paths["csv"], paths["json"], paths["html"]], result)
+
+
+FLAG_COLUMNS = ["time", "verdict", "reference", "comment", "input", "output"]
+
+
+def _flag_rows(task: str) -> pd.DataFrame:
+    rows = [[f.time, f.verdict, f.reference, f.comment, json.dumps(f.input, ensure_ascii=False),
+             json.dumps(f.output, ensure_ascii=False)[:200]] for f in flags.list_flags(task)]
+    return pd.DataFrame(rows, columns=FLAG_COLUMNS)
+
+
+@user_errors
+def list_flags(task):
+    return _flag_rows(task), f"{len(flags.list_flags(task))} {task} flag(s) in `{flags.flag_dir()}`."
+
+
+@user_errors
+def export_flags(task):
+    folder = Path(tempfile.mkdtemp(prefix="mmdemo-flags-"))
+    path, written, left_out = flags.export_manifest(task, folder / f"{task}-flags.csv")
+    note = f"{written} flag(s) exported" + (f"; {left_out} left out (no reference: marked bad without the right "
+                                            "answer)" if left_out else "") + "."
+    return str(path), note
+
+
+@gpu(duration=600)
+@user_errors
+def evaluate_flags(task="emotion", configs="", engine="local", progress=gr.Progress()):
+    """The saved flags of ``task`` (those with a reference) as the data set: their files are the server's own
+    copies in MMDEMO_FLAG_DIR, made when they were flagged."""
+    parsed = _configs(configs, task)
+    path, _, _ = flags.export_manifest(task, Path(tempfile.mkdtemp(prefix="mmdemo-flags-")) / "manifest.csv")
+    items, skipped = evaluation.read_manifest(task, path)
+    return _evaluated(task, items, skipped, parsed, engine, progress)
 
 
 @user_errors
@@ -173,8 +212,23 @@ def build() -> None:
     only = gr.Checkbox(label="only items where configs disagree", value=False)
     items = gr.Dataframe(label="Items", interactive=False, wrap=True)
     raw = gr.JSON(visible=False)
+    with gr.Accordion("Flags: results marked good or bad in the tabs", open=False):
+        with gr.Row():
+            flag_task = gr.Dropdown(list(TASKS), value="emotion", label="Task", scale=2)
+            refresh = gr.Button("Refresh", scale=1)
+            export = gr.Button("Export as a manifest", scale=1)
+            run_flags = gr.Button("Evaluate the flags with the configs above", scale=2)
+        flag_note = gr.Markdown()
+        flag_table = gr.Dataframe(headers=FLAG_COLUMNS, interactive=False, wrap=True, max_height=400)
+        exported = gr.File(label="Manifest of the flags (the right answers as references)", interactive=False)
     task.change(_settings_help, inputs=task, outputs=keys, api_visibility="private")
     run.click(evaluate, inputs=[task, manifest, files, configs, engine],
               outputs=[status, metrics, *plots, confusion, items, downloads, raw], api_name="evaluate",
               concurrency_limit=1, concurrency_id=evaluation.SLOT)
     only.change(refilter, inputs=[raw, only], outputs=items, api_visibility="private")
+    for trigger in (refresh.click, flag_task.change):
+        trigger(list_flags, flag_task, [flag_table, flag_note], api_visibility="private", queue=False)
+    export.click(export_flags, flag_task, [exported, flag_note], api_visibility="private", queue=False)
+    run_flags.click(evaluate_flags, inputs=[flag_task, configs, engine],
+                    outputs=[status, metrics, *plots, confusion, items, downloads, raw], api_visibility="private",
+                    concurrency_limit=1, concurrency_id=evaluation.SLOT)

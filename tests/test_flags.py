@@ -9,6 +9,7 @@ import pytest
 
 from mmdemo import flags
 from mmdemo.errors import BadInput
+from tests.conftest import requires_pack
 
 
 @pytest.fixture
@@ -98,3 +99,21 @@ def test_each_tab_describes_its_result_for_a_flag(flag_dir, tmp_path):
     assert "a cat on a mat" in (tmp_path / "c.csv").read_text()
     flags.export_manifest("video", tmp_path / "v.csv")
     assert ",3.04" in (tmp_path / "v.csv").read_text()
+
+
+@requires_pack("minilm")
+def test_flags_are_evaluated_from_the_evaluate_tab(flag_dir):
+    """Flags with a right answer are a data set: the Evaluate tab lists them and runs them under the configs."""
+    from demos import evaluate as tab
+
+    flags.record("emotion", "good", input={"text": "We won the cup, what a night!"}, output={"label": "joy"},
+                 answer="joy")
+    flags.record("emotion", "bad", input={"text": "They lied to me again and I am furious."},
+                 output={"label": "sadness"}, answer="sadness", reference="anger")
+    table, note = tab.list_flags("emotion")
+    assert len(table) == 2 and "2 emotion flag(s)" in note
+    status, metrics, *rest = tab.evaluate_flags("emotion", "head:text_reader=head", "local",
+                                                progress=lambda *a, **k: None)
+    result = rest[-1]
+    assert result["n"] == 2 and sorted(i["reference"] for i in result["configs"][0]["items"]) == ["anger", "joy"]
+    assert "accuracy" in set(metrics["metric"])
