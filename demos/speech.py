@@ -40,7 +40,8 @@ def _summary(t: speech.Transcript, notes: list[str], scores: dict | None) -> str
     what = "Speech translated to English" if t.task == "translate" else "Transcribed"
     if t.segments:
         head = (f"**{what}** · spoken language **{t.language}** (probability {t.language_probability:.2f}) · "
-                f"{t.duration:.1f} s of audio · {len(t.segments)} segments · engine {t.engine}")
+                f"{t.duration:.1f} s of audio · {len(t.segments)} segments · engine {t.engine}"
+                + (f" · model `{t.model}`" if t.model else ""))
     elif t.language_probability == 0.0:  # the audio is digitally silent: no model ran
         head = f"**No speech found**: the {t.duration:.1f} s of audio are silent."
     else:

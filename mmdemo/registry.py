@@ -239,6 +239,12 @@ class Registry:
         self._enforce_memory_limit(keep=name)
         return loaded
 
+    def loaded_source(self, name: str) -> str:
+        """Where the loaded weights of a backend came from (``pack:whisper-base``, ``hub:org/name``...), or ""
+        when it is not loaded: results name the model that produced them, whatever was chosen in the Models tab."""
+        entry = self._entries[name]
+        return entry.source.describe() if entry.loaded is not None and entry.source is not None else ""
+
     def is_loaded(self, name: str) -> bool:
         return self._entries[name].loaded is not None
 

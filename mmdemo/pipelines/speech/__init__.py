@@ -49,6 +49,7 @@ class Transcript:
     segments: list[Segment] = field(default_factory=list)
     task: str = "transcribe"
     engine: str = ""  # "faster-whisper" or "transformers"
+    model: str = ""  # where the whisper weights came from, e.g. "pack:whisper-base"
     decoding: dict = field(default_factory=dict)  # beam_size, batch_size, mode
     notes: list[str] = field(default_factory=list)  # what the user should know (damaged file, skipped steps)
     translation: "Transcript | None" = None  # the text translated into another language (process(translate_to=))
@@ -68,6 +69,7 @@ class Transcript:
             "segments": [s.to_dict() for s in self.segments],
             "task": self.task,
             "engine": self.engine,
+            "model": self.model,
             "decoding": dict(self.decoding),
             "notes": list(self.notes),
         }
@@ -144,7 +146,8 @@ def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe"
         return empty
     step(1.0, "done")
     return Transcript(result.language, result.language_probability, duration,
-                      " ".join(s.text for s in segments), segments, task, engine.name, decoding)
+                      " ".join(s.text for s in segments), segments, task, engine.name,
+                      backends.REGISTRY.loaded_source("whisper"), decoding)
 
 
 def _samples(audio) -> np.ndarray:
