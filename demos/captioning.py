@@ -3,12 +3,12 @@ translation, and a batch mode with CSV/JSON downloads. Every result says which b
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 
 from demos.common import ImageInput, gpu, user_errors
+from mmdemo import outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import captioning, zero_shot
 
@@ -91,7 +91,7 @@ def caption_batch(files=None, labels=None, question=None, prompt=None, decoding=
     report = captioning.caption_batch(paths, labels=labels, question=question, progress=_progress(progress),
                                       **_options(prompt, decoding, candidates, max_tokens, alpha, beta, seed,
                                                  translate_to))
-    folder = Path(tempfile.mkdtemp(prefix="mmdemo-captions-"))
+    folder = outputs.request_dir("captions-")
     return (report.rows(), str(report.write_csv(folder / "captions.csv")),
             str(report.write_json(folder / "captions.json")))
 

@@ -4,13 +4,13 @@ mmdemo.pipelines.speech / subtitles / translation."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 
 from demos.common import gpu, user_errors
 from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_BEAM_SIZE
+from mmdemo import outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import speech
 from mmdemo.pipelines.speech import subtitles
@@ -68,7 +68,7 @@ def run(audio=None, task="transcribe", language="", translate_to="", reference="
                                 batch_size=batch_size,
                                 progress=lambda fraction, message: progress(fraction, desc=message))
     shown = transcript.shown
-    folder = Path(tempfile.mkdtemp(prefix="mmdemo-speech-"))
+    folder = outputs.request_dir("speech-")
     stem = Path(source).stem or "transcript"
     files = subtitles.write_all(shown, folder, stem)
     if shown is not transcript:  # keep the original-language transcript too

@@ -3,12 +3,12 @@ storyboard PNG and Markdown + JSON reports. UI only: the work is in mmdemo.pipel
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 
 from demos.common import gpu, user_errors
+from mmdemo import outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import video_summary
 from mmdemo.pipelines.video_summary import clock
@@ -62,7 +62,7 @@ def run(video, detector, every, method, sentences, progress=gr.Progress()):
         video, every_seconds=float(every), detector=detector or "combined", summary_method=method or "auto",
         max_sentences=int(sentences), progress=lambda fraction, message: progress(fraction, desc=message))
     progress(0.97, desc="writing the storyboard and report")
-    folder = Path(tempfile.mkdtemp(prefix="mmdemo-video-"))
+    folder = outputs.request_dir("video-")
     files = video_summary.write_report(result, folder, Path(video).stem or "video")
     downloads = [str(files["markdown"]), str(files["json"]), str(files["storyboard"])]
     return (_overview(result), _gallery(result, files), _rows(result), str(files["storyboard"]), downloads,
