@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import logging
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from mmdemo import downloads
 from mmdemo.errors import MMDemoError
 
 log = logging.getLogger("mmdemo.ui")
@@ -24,7 +26,8 @@ def user_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with _downloads_shown(args, kwargs):
+                return fn(*args, **kwargs)
         except gr.Error as exc:
             exc.print_exception = False  # Gradio would print a traceback for it
             log.warning("%s refused: %s", fn.__name__, exc.message)
@@ -38,6 +41,15 @@ def user_errors(fn):
                            print_exception=False) from None
 
     return wrapper
+
+
+def _downloads_shown(args, kwargs):
+    """While a handler runs, a model it loads for the first time reports its download (bytes, file in flight) to
+    the handler's gr.Progress, so a multi-GB first use is not a silent wait."""
+    progress = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Progress)), None)
+    if progress is None:
+        return contextlib.nullcontext()
+    return downloads.progress_to(lambda state: progress(state.fraction, desc=state.describe()))
 
 
 class ImageInput(gr.Image):

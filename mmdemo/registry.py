@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from mmdemo import hub, packs
+from mmdemo import downloads, hub, packs
 from mmdemo.errors import BackendUnavailable
 
 
@@ -29,6 +29,7 @@ class BackendSpec:
     default_model: str | None  # Hub id used when nothing else is configured (None: pack-only backend)
     loader: str  # "module:function", imported only when the backend is loaded
     pack: str | None = None  # offline weight pack name (see mmdemo.packs.PACKS)
+    files: tuple[str, ...] | None = None  # the repo files its loader reads (glob patterns); None: downloads.SKIPPED rules
 
     @property
     def env_var(self) -> str:
@@ -191,6 +192,10 @@ class Registry:
         with entry.lock:  # one loader per backend at a time; other callers wait for its result
             if entry.loaded is None:
                 source = self.resolve(name)
+                if source.kind == "hub" and downloads.is_repo_id(source.location):
+                    # downloaded here, with progress and checks, then loaded from disk like any cached model
+                    folder = downloads.fetch(source.location, entry.spec.files)
+                    source = Source("cache", str(folder), source.model_id, source.via)
                 loader = self._loaders.get(name) or _import_loader(entry.spec.loader)
                 started = time.perf_counter()
                 loaded = loader(source)
