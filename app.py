@@ -56,8 +56,10 @@ def launch_options(argv: list[str] | None = None) -> dict:
     except BadInput as exc:
         parser.error(str(exc))
     # request folders may sit outside the temp directory (MMDEMO_OUTPUT_DIR); Gradio serves only allowed paths
+    # show_error: an API payload that fails Gradio's own validation (a number where a file goes) is answered with
+    # the validation message instead of an empty error; the handlers' own errors are gr.Error already
     return dict(server_name=host, server_port=args.port, share=args.share, max_file_size=max_upload,
-                allowed_paths=[str(outputs.outputs_dir())])
+                allowed_paths=[str(outputs.outputs_dir())], show_error=True)
 
 
 def main(argv: list[str] | None = None) -> None:

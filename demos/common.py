@@ -64,6 +64,9 @@ class ImageInput(gr.Image):
     def preprocess(self, payload):
         from mmdemo.media.image import check_image_file
 
+        if payload is not None and not payload.path and not payload.url:  # an API call's empty file: no image
+            return None
+
         label = Path(payload.orig_name or payload.path).name if payload is not None and payload.path else "image"
         if payload is not None and payload.path:
             try:
