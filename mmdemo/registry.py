@@ -262,6 +262,7 @@ class Registry:
                 "parameters": loaded.parameters if loaded else None,
                 "memory_mb": round(loaded.memory_bytes / 2**20, 1) if loaded and loaded.memory_bytes else None,
                 "load_seconds": round(entry.load_seconds, 2) if loaded and entry.load_seconds else None,
+                "loads": entry.load_count,  # more than 1: unloaded under MMDEMO_MAX_MEMORY_GB and loaded again
                 "note": loaded.note if loaded else "",
             }
             try:
