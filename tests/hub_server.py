@@ -8,7 +8,8 @@ Endpoints: GET /api/models/{repo}[/revision/{rev}] (model_info, with sizes, blob
 GET /api/models/{repo}/tree/{rev} (list_repo_tree), HEAD and GET /{repo}/resolve/{rev}/{path} with X-Repo-Commit,
 ETag / X-Linked-Etag, X-Linked-Size and Range requests. Faults for tests: ``drop_after[(repo, path)] = n`` closes
 the connection after n bytes of the next full GET of that file (a dropped download), ``corrupt.add((repo, path))``
-serves it with one byte flipped, ``tokens[repo] = "hf_..."`` answers 401 unless that bearer token is sent.
+serves it with one byte flipped, ``tokens[repo] = "hf_..."`` answers 401 unless that bearer token is sent,
+``slow[(repo, path)] = s`` pauses s seconds after each 64 KB sent.
 Every request is recorded in ``requests`` as (method, path, headers).
 """
 
@@ -18,6 +19,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -31,6 +33,8 @@ class HubServer:
         self.drop_after: dict[tuple[str, str], int] = {}
         self.corrupt: set[tuple[str, str]] = set()
         self.tokens: dict[str, str] = {}
+        self.slow: dict[tuple[str, str], float] = {}  # seconds to wait after each 64 KB of that file
+        self.sent: dict[tuple[str, str], int] = {}  # bytes of each file sent so far
         self.requests: list[tuple[str, str, dict]] = []
         self._files: dict[str, dict[str, dict]] = {}
         self._lock = threading.Lock()
@@ -177,7 +181,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        self.wfile.write(data[start:])
+        pause = hub.slow.get((repo, name))
+        for offset in range(start, len(data), 1 << 16):
+            self.wfile.write(data[offset:offset + (1 << 16)])
+            hub.sent[(repo, name)] = hub.sent.get((repo, name), 0) + len(data[offset:offset + (1 << 16)])
+            if pause:
+                time.sleep(pause)  # a slow link, so a test can kill the client mid-file
 
     def _json(self, value, head: bool) -> None:
         body = json.dumps(value).encode()
