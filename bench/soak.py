@@ -246,7 +246,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=None, help="run this long (default: --requests)")
     parser.add_argument("--requests", type=int, default=48)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--max-memory-gb", default="0.25", help="MMDEMO_MAX_MEMORY_GB for the server (forces evictions)")
+    parser.add_argument("--max-memory-gb", default="0.17",
+                        help="MMDEMO_MAX_MEMORY_GB for the server (0.17: the four models used do not all fit)")
     parser.add_argument("--ttl", default="60", help="MMDEMO_OUTPUT_TTL for the server, seconds")
     args = parser.parse_args(argv)
     load_start = load_average()
