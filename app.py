@@ -9,15 +9,24 @@ import argparse
 import os
 import re
 
-import gradio as gr
+from mmdemo import outputs
 
-from demos import captioning, chat, emotion, evaluate, models, speech, text_to_image, video
+# Gradio's upload cache lives next to the app's request folders, so both expire together (set before Gradio reads it).
+os.environ.setdefault("GRADIO_TEMP_DIR", str(outputs.gradio_cache_dir()))
+
+import gradio as gr  # noqa: E402
+
+from demos import captioning, chat, emotion, evaluate, models, speech, text_to_image, video  # noqa: E402
+from mmdemo.errors import BadInput  # noqa: E402
 
 TABS = [captioning, text_to_image, speech, video, emotion, chat, evaluate, models]
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="mmdemo") as app:
+    # Gradio deletes the uploads and copies it made once unused for the TTL (outputs.Sweeper does the app's own
+    # folders and whatever a previous process left behind).
+    ttl = int(max(outputs.ttl_seconds(), 1))
+    with gr.Blocks(title="mmdemo", delete_cache=(max(ttl // 4, 1), ttl)) as app:
         gr.Markdown("# mmdemo\nMultimodal models side by side: captions, images, speech, video, emotion and visual chat.")
         with gr.Tabs():
             for tab in TABS:
@@ -42,11 +51,20 @@ def launch_options(argv: list[str] | None = None) -> dict:
     max_upload = os.environ.get("MMDEMO_MAX_UPLOAD", "").strip() or "1gb"
     if not re.fullmatch(r"\d+(\.\d+)?\s*[kmgt]?b", max_upload, re.IGNORECASE):  # else Gradio fails deep in launch()
         parser.error(f"MMDEMO_MAX_UPLOAD must be a size such as 200mb or 1gb, not {max_upload!r}")
-    return dict(server_name=host, server_port=args.port, share=args.share, max_file_size=max_upload)
+    try:
+        outputs.ttl_seconds()
+    except BadInput as exc:
+        parser.error(str(exc))
+    # request folders may sit outside the temp directory (MMDEMO_OUTPUT_DIR); Gradio serves only allowed paths
+    # show_error: an API payload that fails Gradio's own validation (a number where a file goes) is answered with
+    # the validation message instead of an empty error; the handlers' own errors are gr.Error already
+    return dict(server_name=host, server_port=args.port, share=args.share, max_file_size=max_upload,
+                allowed_paths=[str(outputs.outputs_dir())], show_error=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     options = launch_options(argv)
+    outputs.Sweeper().start()
     build_app().queue(**QUEUE).launch(**options)
 
 

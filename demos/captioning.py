@@ -3,7 +3,6 @@ translation, and a batch mode with CSV/JSON downloads. Every result says which b
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -11,6 +10,7 @@ import gradio as gr
 from demos.common import ImageInput, gate_features, gpu, run_event, user_errors
 from demos.compare import compare_panel
 from demos.flagging import flag_panel
+from mmdemo import outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import captioning, zero_shot
 
@@ -93,7 +93,7 @@ def caption_batch(files=None, labels=None, question=None, prompt=None, decoding=
     report = captioning.caption_batch(paths, labels=labels, question=question, progress=_progress(progress),
                                       **_options(prompt, decoding, candidates, max_tokens, alpha, beta, seed,
                                                  translate_to))
-    folder = Path(tempfile.mkdtemp(prefix="mmdemo-captions-"))
+    folder = outputs.request_dir("captions-")
     return (report.rows(), str(report.write_csv(folder / "captions.csv")),
             str(report.write_json(folder / "captions.json")))
 

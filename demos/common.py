@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import inspect
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from mmdemo import downloads
 from mmdemo.errors import BackendUnavailable, MMDemoError
 
 log = logging.getLogger("mmdemo.ui")
@@ -77,12 +79,8 @@ def user_errors(fn):
         return error
 
     def announcing(args, kwargs):
-        from mmdemo.registry import announce_loads
-
         progress = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Progress)), None)
-        # a model load is a visible stage of the run: the bar's text says so (the bar itself hides meanwhile)
-        return announce_loads((lambda message: progress(None, desc=message)) if progress is not None
-                              else (lambda message: None))
+        return stages_shown(progress) if progress is not None else contextlib.nullcontext()
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
@@ -111,6 +109,19 @@ def user_errors(fn):
     return wrapper
 
 
+@contextlib.contextmanager
+def stages_shown(progress):
+    """While a handler runs, a model it loads for the first time is a visible stage of its progress: the download
+    (bytes, file in flight) and the load ("loading whisper from pack:whisper-base (first use)..."), so a
+    multi-GB first use is not a silent wait. ``progress`` is a gr.Progress or any ``(fraction, desc=)``
+    callable; a load has no fraction (the bar hides, its text stays)."""
+    from mmdemo.registry import announce_loads
+
+    with announce_loads(lambda message: progress(None, desc=message)), \
+            downloads.progress_to(lambda state: progress(state.fraction, desc=state.describe())):
+        yield
+
+
 class ImageInput(gr.Image):
     """gr.Image whose uploads are checked by mmdemo before Gradio opens them with Pillow.
 
@@ -122,6 +133,9 @@ class ImageInput(gr.Image):
 
     def preprocess(self, payload):
         from mmdemo.media.image import check_image_file
+
+        if payload is not None and not payload.path and not payload.url:  # an API call's empty file: no image
+            return None
 
         label = Path(payload.orig_name or payload.path).name if payload is not None and payload.path else "image"
         if payload is not None and payload.path:

@@ -9,14 +9,13 @@ never make the server read one of its own files; data sets already on the server
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from demos.common import gpu, user_errors
-from mmdemo import flags
+from mmdemo import flags, outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import evaluation
 from mmdemo.pipelines.evaluation import ENGINES, TASKS, metrics_table
@@ -130,7 +129,7 @@ def evaluate(task="emotion", manifest=None, files=None, configs="", engine="loca
 
 
 def _evaluated(task, items, skipped, parsed, engine, progress):
-    folder = Path(tempfile.mkdtemp(prefix="mmdemo-evaluate-"))
+    folder = outputs.request_dir("evaluate-")
     report = evaluation.evaluate(task, items, parsed, engine=engine, skipped=skipped, folder=folder / "files",
                                  progress=lambda f, m: progress(f, desc=m))
     paths = evaluation.write_reports(report, folder)
@@ -158,7 +157,7 @@ def list_flags(task):
 
 @user_errors
 def export_flags(task):
-    folder = Path(tempfile.mkdtemp(prefix="mmdemo-flags-"))
+    folder = outputs.request_dir("flags-")
     path, written, left_out = flags.export_manifest(task, folder / f"{task}-flags.csv")
     note = f"{written} flag(s) exported" + (f"; {left_out} left out (no reference: marked bad without the right "
                                             "answer)" if left_out else "") + "."
@@ -171,7 +170,7 @@ def evaluate_flags(task="emotion", configs="", engine="local", progress=gr.Progr
     """The saved flags of ``task`` (those with a reference) as the data set: their files are the server's own
     copies in MMDEMO_FLAG_DIR, made when they were flagged."""
     parsed = _configs(configs, task)
-    path, _, _ = flags.export_manifest(task, Path(tempfile.mkdtemp(prefix="mmdemo-flags-")) / "manifest.csv")
+    path, _, _ = flags.export_manifest(task, outputs.request_dir("flags-") / "manifest.csv")
     items, skipped = evaluation.read_manifest(task, path)
     return _evaluated(task, items, skipped, parsed, engine, progress)
 

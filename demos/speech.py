@@ -5,20 +5,19 @@ mmdemo.pipelines.speech / subtitles / translation."""
 from __future__ import annotations
 
 import queue
-import tempfile
 import threading
 from pathlib import Path
 
 import gradio as gr
 
-from demos.common import gate_features, gpu, run_event, user_errors
+from demos.common import gate_features, gpu, run_event, stages_shown, user_errors
 from demos.compare import compare_panel
 from demos.flagging import flag_panel
 from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_BEAM_SIZE
+from mmdemo import outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import speech
 from mmdemo.pipelines.speech import subtitles
-from mmdemo.registry import announce_loads
 
 TITLE = "Speech"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -76,7 +75,7 @@ def run(audio=None, task="transcribe", language="", translate_to="", reference="
 
     def work():
         try:
-            with announce_loads(lambda message: updates.put(("progress", None, message))):
+            with stages_shown(lambda fraction, desc=None: updates.put(("progress", fraction, desc))):
                 outcome["value"] = speech.process(
                     source, task=task or "transcribe", language=language or None, translate_to=translate_to or None,
                     reference=reference, beam_size=beam_size, batch_size=batch_size,
@@ -99,7 +98,7 @@ def run(audio=None, task="transcribe", language="", translate_to="", reference="
         raise outcome["error"]
     transcript = outcome["value"]
     shown = transcript.shown
-    folder = Path(tempfile.mkdtemp(prefix="mmdemo-speech-"))
+    folder = outputs.request_dir("speech-")
     stem = Path(source).stem or "transcript"
     files = subtitles.write_all(shown, folder, stem)
     if shown is not transcript:  # keep the original-language transcript too

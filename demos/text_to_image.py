@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import queue
-import tempfile
 import threading
 
 import gradio as gr
@@ -13,12 +12,12 @@ import gradio as gr
 from demos.common import gate_features, gpu, run_event, user_errors
 from demos.compare import compare_panel
 from demos.flagging import flag_panel
+from mmdemo import outputs
 from mmdemo.pipelines import captioning
 from mmdemo.pipelines import text_to_image as t2i
 from mmdemo.pipelines.png_parameters import infotext
 
 TITLE = "Text-to-image"
-OUTPUT_ROOT = os.environ.get("MMDEMO_OUTPUT_DIR") or os.path.join(tempfile.gettempdir(), "mmdemo-text-to-image")
 
 _running: dict[str, threading.Event] = {}  # session -> stop flag of its generation in progress
 _running_lock = threading.Lock()
@@ -59,16 +58,11 @@ def _finish(result: dict, previous: list[dict]):
     notes = "".join(f"\n\n*{n}*" for n in gen.notes)
     if gen.stopped:  # the previous run's images were cleared when this one started
         return ([], gen.summary() + notes, "", "", [], gr.skip(), "")
-    folder = tempfile.mkdtemp(prefix="run-", dir=_output_root())
+    folder = outputs.request_dir("images-")
     gen.save(folder)
     records = [{"path": str(i.path), "seed": i.seed, "label": i.label, "parameters": infotext(i.params)}
                for i in gen.images]
     return (_gallery_items(records), gen.summary() + notes, _scores_text(gen), gen.parameters, records, gen.seed, "")
-
-
-def _output_root() -> str:
-    os.makedirs(OUTPUT_ROOT, exist_ok=True)
-    return OUTPUT_ROOT
 
 
 @gpu(duration=120)
@@ -153,6 +147,9 @@ def caption_it(records: list[dict], index: int):
     if not records:
         raise gr.Error("Generate an image first, then caption it.")
     record = records[min(int(index or 0), len(records) - 1)]
+    if not os.path.isfile(record["path"]):
+        raise gr.Error("The generated images have expired (MMDEMO_OUTPUT_TTL); generate again, then caption.")
+    outputs.touch(record["path"])  # in use again: its folder's age restarts
     result = caption_images([load_image(record["path"])])[0]
     return f"**Caption** of the image with seed {record['seed']} ({result.backend}): {result.describe()}"
 

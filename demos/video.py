@@ -3,7 +3,6 @@ storyboard PNG and Markdown + JSON reports. UI only: the work is in mmdemo.pipel
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -11,6 +10,7 @@ import gradio as gr
 from demos.common import gate_features, gpu, run_event, user_errors
 from demos.compare import compare_panel
 from demos.flagging import flag_panel
+from mmdemo import outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import video_summary
 from mmdemo.pipelines.video_summary import clock
@@ -64,7 +64,7 @@ def run(video, detector, every, method, sentences, progress=gr.Progress()):
         video, every_seconds=float(every), detector=detector or "combined", summary_method=method or "auto",
         max_sentences=int(sentences), progress=lambda fraction, message: progress(fraction, desc=message))
     progress(0.97, desc="writing the storyboard and report")
-    folder = Path(tempfile.mkdtemp(prefix="mmdemo-video-"))
+    folder = outputs.request_dir("video-")
     files = video_summary.write_report(result, folder, Path(video).stem or "video")
     downloads = [str(files["markdown"]), str(files["json"]), str(files["storyboard"])]
     return (_overview(result), _gallery(result, files), _rows(result), str(files["storyboard"]), downloads,

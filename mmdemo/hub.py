@@ -21,8 +21,23 @@ def offline_forced() -> bool:
     return any(os.environ.get(v, "").strip().lower() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
+def endpoint_url() -> str:
+    """The Hub's address: HF_ENDPOINT (a mirror, or a test server) or huggingface.co. Read at each call, not once at
+    import as huggingface_hub does, so the value in effect is the one the app was started (or tested) with."""
+    return (os.environ.get("HF_ENDPOINT", "").strip() or "https://huggingface.co").rstrip("/")
+
+
+def cache_dir() -> str:
+    """The Hugging Face cache folder (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub), read now."""
+    if os.environ.get("HF_HUB_CACHE", "").strip():
+        return os.path.expanduser(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME", "").strip() or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface")
+    return os.path.join(os.path.expanduser(home), "hub")
+
+
 def _endpoint() -> tuple[str, int]:
-    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    url = urlparse(endpoint_url())
     return url.hostname or "huggingface.co", url.port or (443 if url.scheme != "http" else 80)
 
 
@@ -53,7 +68,7 @@ def cached_snapshot(repo_id: str) -> Path | None:
     from huggingface_hub import snapshot_download
 
     try:
-        folder = snapshot_download(repo_id, local_files_only=True)
+        folder = snapshot_download(repo_id, local_files_only=True, cache_dir=cache_dir())
     except Exception:  # not cached, partially cached, or not a valid repo id
         return None
     path = Path(folder)

@@ -1,12 +1,19 @@
-"""Output paths named on the command line, checked before the work: a run of minutes should not end in an error
-about a folder that was never writable."""
+"""Where output goes: paths named on the command line, checked before the work (a run of minutes should not end in an
+error about a folder that was never writable), and the app's per-request folders, expired after MMDEMO_OUTPUT_TTL."""
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 from mmdemo.errors import BadInput
+
+log = logging.getLogger("mmdemo.outputs")
 
 
 def check_writable(path: "str | os.PathLike", what: str) -> Path:
@@ -22,3 +29,130 @@ def check_writable(path: "str | os.PathLike", what: str) -> Path:
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise BadInput(f"{what} {path}: not writable.")
     return path
+
+
+# -- files the app writes for a request ---------------------------------------------------------------------------
+# Every request's downloads, reports, storyboards and images go into their own folder under one root, next to
+# Gradio's upload cache, so one sweeper can expire both: a server that runs for weeks must not fill its disk.
+
+TTL_VAR = "MMDEMO_OUTPUT_TTL"
+DEFAULT_TTL_S = 3600.0
+
+
+def root() -> Path:
+    """The folder holding ``outputs/`` (request folders) and ``gradio/`` (Gradio's cache, unless GRADIO_TEMP_DIR
+    was set): $MMDEMO_OUTPUT_DIR, else a per-user folder in the system temp directory."""
+    chosen = os.environ.get("MMDEMO_OUTPUT_DIR", "").strip()
+    if chosen:
+        return Path(chosen).expanduser()
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    return Path(tempfile.gettempdir()) / f"mmdemo-{user}"
+
+
+def outputs_dir() -> Path:
+    return root() / "outputs"
+
+
+def gradio_cache_dir() -> Path:
+    return root() / "gradio"
+
+
+def ttl_seconds() -> float:
+    """How long a request's files are kept after the last request that returned them (MMDEMO_OUTPUT_TTL)."""
+    raw = os.environ.get(TTL_VAR, "").strip()
+    if not raw:
+        return DEFAULT_TTL_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise BadInput(f"{TTL_VAR} must be a positive number of seconds, not {raw!r}.")
+    return value
+
+
+def request_dir(prefix: str) -> Path:
+    """A new, empty folder for one request's files (private to this user: the temp directory may be shared)."""
+    folder = outputs_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=folder))
+
+
+def touch(*paths: "str | os.PathLike") -> None:
+    """Restart the age of the request folders holding ``paths``: called when a request returns (or reuses) files
+    written earlier, so a link on a page still open is not expired early."""
+    base = outputs_dir().resolve()
+    now = time.time()
+    for path in paths:
+        try:
+            relative = Path(path).resolve().relative_to(base)
+        except ValueError:
+            continue  # not one of ours
+        if relative.parts:
+            try:
+                os.utime(base / relative.parts[0], (now, now))
+            except OSError:
+                pass
+
+
+def _last_used(path: Path) -> float:
+    """The newest modification or status change in ``path`` (a file or a folder and what it holds). The change
+    time counts because Gradio copies files with their old modification time and ages its cache by ctime."""
+    newest = 0.0
+    for item in [path, *(path.rglob("*") if path.is_dir() else ())]:
+        try:
+            st = item.lstat()
+        except OSError:
+            continue
+        newest = max(newest, st.st_mtime, st.st_ctime)
+    return newest
+
+
+def sweep(ttl: float | None = None, now: float | None = None) -> int:
+    """Remove request folders and Gradio cache entries unused for more than ``ttl`` seconds; the number removed."""
+    ttl = ttl_seconds() if ttl is None else ttl
+    now = time.time() if now is None else now
+    removed = 0
+    for folder in (outputs_dir(), gradio_cache_dir()):
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if now - _last_used(entry) <= ttl:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed += not entry.exists()
+    return removed
+
+
+class Sweeper:
+    """A daemon thread that sweeps every ``interval`` seconds (a quarter of the TTL, at most 5 minutes)."""
+
+    def __init__(self, ttl: float | None = None):
+        self.ttl = ttl_seconds() if ttl is None else ttl
+        self.interval = min(max(self.ttl / 4, 0.5), 300.0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mmdemo-output-sweeper", daemon=True)
+
+    def start(self) -> "Sweeper":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                swept = sweep(self.ttl)
+                if swept:
+                    log.info("removed %d expired request folder(s) and cache entries", swept)
+            except Exception:  # the sweeper must outlive one bad folder
+                log.exception("sweeping %s failed", root())
+            if self._stop.wait(self.interval):
+                return

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from mmdemo import hub, packs
+from mmdemo import downloads, hub, packs
 from mmdemo.errors import BackendUnavailable
 
 # who hears "loading <backend> (first use)": set by a caller (a tab's progress bar) for the work it runs
@@ -49,6 +49,7 @@ class BackendSpec:
     default_model: str | None  # Hub id used when nothing else is configured (None: pack-only backend)
     loader: str  # "module:function", imported only when the backend is loaded
     pack: str | None = None  # offline weight pack name (see mmdemo.packs.PACKS)
+    files: tuple[str, ...] | None = None  # the repo files its loader reads (glob patterns); None: downloads.SKIPPED rules
 
     @property
     def env_var(self) -> str:
@@ -226,6 +227,10 @@ class Registry:
                 listener = _load_listener.get()
                 if listener is not None:
                     listener(f"loading {name} from {source.describe()} (first use)...")
+                if source.kind == "hub" and downloads.is_repo_id(source.location):
+                    # downloaded here, with progress and checks, then loaded from disk like any cached model
+                    folder = downloads.fetch(source.location, entry.spec.files)
+                    source = Source("cache", str(folder), source.model_id, source.via)
                 loader = self._loaders.get(name) or _import_loader(entry.spec.loader)
                 started = time.perf_counter()
                 loaded = loader(source)
@@ -298,6 +303,7 @@ class Registry:
                 "parameters": loaded.parameters if loaded else None,
                 "memory_mb": round(loaded.memory_bytes / 2**20, 1) if loaded and loaded.memory_bytes else None,
                 "load_seconds": round(entry.load_seconds, 2) if loaded and entry.load_seconds else None,
+                "loads": entry.load_count,  # more than 1: unloaded under MMDEMO_MAX_MEMORY_GB and loaded again
                 "note": loaded.note if loaded else "",
             }
             try:

@@ -373,3 +373,75 @@ def test_truncated_audio_is_transcribed_up_to_the_damage_and_says_so(bad, tmp_pa
         notes: list[str] = []
         load_audio(ASSETS / whole, notes=notes)
         assert notes == [], whole
+
+
+# -- the protocol itself: malformed payloads, slow clients ----------------------------------------------------------
+MALFORMED = {  # body posted to /gradio_api/call/<endpoint> -> (HTTP status, words of the answer)
+    "not-json": (b"{data: [", 422, "JSON decode error"),
+    "data-not-a-list": (b'{"data": "a cat"}', 422, "Input should be a valid list"),
+    "no-data": (b'{"inputs": ["a cat"]}', 422, "Field required"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_malformed_api_payloads_are_refused_with_a_reason(case, server):
+    blocks, client = server
+    body, status, words = MALFORMED[case]
+    answer = httpx.post(f"{blocks.local_url}gradio_api/call/emotion", content=body,
+                        headers={"content-type": "application/json"}, timeout=30)
+    assert answer.status_code == status and words in answer.text, answer.text
+    _still_serving(client)
+
+
+@pytest.mark.parametrize("data, words", [
+    ([12345, "dog", "", "", "beam", 1, 6, 1.0, 0.2, 0, ""], "Input should be a valid dictionary"),  # a number
+    (["a cat"], "didn't receive enough input values (needed: 11, got: 1)"),  # inputs missing
+    ([{"path": None, "meta": {"_type": "gradio.FileData"}}, "dog", "", "", "beam", 1, 6, 1.0, 0.2, 0, ""],
+     "Upload an image first."),  # a file with no path is no file
+])
+def test_wrongly_typed_api_inputs_are_one_clear_error(server, data, words):
+    blocks, client = server
+    kind, payload = _raw_call(blocks.local_url, "/caption", data)
+    assert kind == "error" and "Internal error" not in payload and words in payload, payload
+    _still_serving(client)
+
+
+def test_slow_clients_do_not_hold_up_the_others(server):
+    """Clients that send half a request line, half their headers or a trickle of an upload each hold only their
+    own connection: the server answers everyone else meanwhile, and the trickled upload is refused at the limit."""
+    import socket
+    import time
+
+    blocks, client = server
+    host, port = blocks.server_name, blocks.server_port
+    slow = []
+    for opening in (b"GET /gradio_api/info HTT", b"POST /gradio_api/upload HTTP/1.1\r\nHost: x\r\nContent-Ty"):
+        s = socket.create_connection((host, port), timeout=10)
+        s.sendall(opening)
+        slow.append(s)
+    upload = socket.create_connection((host, port), timeout=30)
+    boundary = "mmdemo-slow"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"slow.wav\"\r\n"
+            "Content-Type: audio/wav\r\n\r\n").encode()
+    size = MAX_UPLOAD_BYTES * 2
+    upload.sendall(f"POST /gradio_api/upload HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; "
+                   f"boundary={boundary}\r\nContent-Length: {len(head) + size + len(boundary) + 8}\r\n\r\n".encode()
+                   + head)
+    started = time.monotonic()
+    for _ in range(3):  # answered while the slow ones hang
+        upload.sendall(b"\0" * 4096)
+        _still_serving(client)
+    assert time.monotonic() - started < 60
+    sent = 3 * 4096
+    try:
+        while sent < size:
+            upload.sendall(b"\0" * 65536)
+            sent += 65536
+        upload.sendall(f"\r\n--{boundary}--\r\n".encode())
+    except OSError:  # the server may close the connection as soon as the limit is passed
+        pass
+    reply = upload.recv(4096).decode(errors="replace")
+    assert reply.startswith("HTTP/1.1 413"), reply[:200]
+    for s in [*slow, upload]:
+        s.close()
+    _still_serving(client)

@@ -290,7 +290,7 @@ def test_tab_generates_files_with_parameters_and_captions_them(tiny_sd_taesd, ti
                                                                monkeypatch):
     from demos import text_to_image as tab
 
-    monkeypatch.setattr(tab, "OUTPUT_ROOT", str(tmp_path))
+    monkeypatch.setenv("MMDEMO_OUTPUT_DIR", str(tmp_path))
     use_backend("clip", tiny_models.get("clip"))  # scores under the images, and CLIP for the captioner
     outputs = _run_handler({"count": 2, "width": 96, "steps": 2}, SimpleNamespace(session_hash="one"))
     previews = [o[0] for o in outputs[:-1] if isinstance(o[0], Image.Image)]
@@ -313,7 +313,7 @@ def test_tab_generates_files_with_parameters_and_captions_them(tiny_sd_taesd, ti
 def test_tab_stop_button_ends_the_run(tiny_sd_taesd, tmp_path, monkeypatch):
     from demos import text_to_image as tab
 
-    monkeypatch.setattr(tab, "OUTPUT_ROOT", str(tmp_path))
+    monkeypatch.setenv("MMDEMO_OUTPUT_DIR", str(tmp_path))
     request = SimpleNamespace(session_hash="two")
     outputs = _run_handler({"steps": 12, "width": 96}, request, on_preview=lambda: tab.stop_generation(request))
     status = outputs[-1][2]
@@ -327,7 +327,7 @@ def test_tab_bad_input_is_one_message(tiny_sd, tmp_path, monkeypatch):
 
     from demos import text_to_image as tab
 
-    monkeypatch.setattr(tab, "OUTPUT_ROOT", str(tmp_path))
+    monkeypatch.setenv("MMDEMO_OUTPUT_DIR", str(tmp_path))
     with pytest.raises(gr.Error, match="Write a prompt"):
         _run_handler({"prompt": ""}, SimpleNamespace(session_hash="three"))
     with pytest.raises(gr.Error, match="Generate an image first"):

@@ -19,7 +19,7 @@ SPECS = [
                 "mmdemo.backends.captioner:load"),
     BackendSpec("vqa", "visual question answering", "Salesforce/blip-vqa-base", "mmdemo.backends.vqa:load"),
     BackendSpec("clip", "image-text similarity with CLIP", "laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
-                "mmdemo.backends.clip:load"),
+                "mmdemo.backends.clip:load", files=("open_clip_*",)),
     BackendSpec("diffusion", "text-to-image generation", "stabilityai/sd-turbo", "mmdemo.backends.diffusion:load"),
     BackendSpec("translator", "text translation", "facebook/nllb-200-distilled-600M",
                 "mmdemo.backends.translator:load"),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from mmdemo import downloads
 from mmdemo.device import dtype_name, pick_device, torch_dtype
 from mmdemo.errors import BackendUnavailable, MMDemoError
 from mmdemo.registry import Loaded, Source, locate, torch_footprint
@@ -237,6 +238,8 @@ def _taesd_source() -> Source | None:
     if source is None:
         raise BackendUnavailable(f"{TAESD_ENV}={value} is neither a local folder nor a reachable Hub id; unset it or "
                                  "point it at an AutoencoderTiny folder (e.g. a copy of madebyollin/taesd).")
+    if source.kind == "hub":  # fetched like every backend: progress, checksums, complete-or-not-at-all
+        return Source("cache", str(downloads.fetch(source.location)), source.model_id, source.via)
     return source
 
 
