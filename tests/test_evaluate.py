@@ -294,27 +294,31 @@ def test_ray_engine_matches_local(tmp_path, monkeypatch):
 # -- the tab's handler ---------------------------------------------------------------------------------------------
 @requires_pack("minilm")
 @requires_pack("fer")
-def test_tab_matches_uploads_by_name_and_filters_disagreements(emotion_manifest):
+def test_tab_matches_uploads_by_name_and_filters_disagreements(tmp_path):
     import gradio as gr
 
     from demos import evaluate as tab
 
     steps = []
-    upload = emotion_manifest.parent / "faces" / "smile.jpg"
-    out = tab.evaluate("emotion", str(emotion_manifest), [str(upload)], "head:text_reader=head\nzero:text_reader=zero-shot",
+    upload = tmp_path / "upload" / "smile.jpg"  # the browser's upload folder, not the manifest's
+    upload.parent.mkdir()
+    upload.write_bytes((ASSETS / "emotion_smiling_astronaut.jpg").read_bytes())
+    manifest = _csv(tmp_path / "manifest.csv", ["text", "path", "label"],
+                    [[t, "", label] for t, label in TEXTS[:2]] + [["", "faces/smile.jpg", "joy"], ["", "faces/gone.jpg", "joy"]])
+    out = tab.evaluate("emotion", str(manifest), [str(upload)], "head:text_reader=head\nzero:text_reader=zero-shot",
                        "local", progress=lambda f, desc: steps.append(desc))
     status, metrics, *plots, confusion, items, downloads, result = out
-    assert "**5 items**, 1 row(s) skipped" in status and "faces/gone.jpg is not among the uploaded files" in status
+    assert "**3 items**, 1 row(s) skipped" in status and "faces/gone.jpg is not among the uploaded files" in status
     assert list(metrics.columns) == ["metric", "head", "zero"] and "macro_f1" in set(metrics["metric"])
     assert [p.title for p in plots if p.visible] == ["accuracy", "macro_f1"]
     assert confusion.visible and len(confusion.value["data"]) == 14  # 7 rows per config
-    assert list(items.columns) == ["row", "input", "reference", "head", "zero"] and len(items) == 5
+    assert list(items.columns) == ["row", "input", "reference", "head", "zero"] and len(items) == 3
     assert sorted(Path(p).name for p in downloads) == ["report.csv", "report.html", "report.json"]
-    assert steps[-1].startswith("10/10 items")
+    assert steps[-1].startswith("6/6 items")
     differing = tab.refilter(result, True)
     assert list(differing["row"]) == evaluation.Report.disagreements(tab._report(result))
     assert all(r["head"] != r["zero"] for _, r in differing.iterrows())
     with pytest.raises(gr.Error, match="Upload a manifest first"):
         tab.evaluate("emotion", None, None, "", "local", progress=lambda f, desc: None)
     with pytest.raises(gr.Error, match="unknown key 'beam'"):
-        tab.evaluate("emotion", str(emotion_manifest), None, "a:beam=1", "local", progress=lambda f, desc: None)
+        tab.evaluate("emotion", str(manifest), None, "a:beam=1", "local", progress=lambda f, desc: None)

@@ -59,7 +59,8 @@ class Task:
 
     # -- rows -----------------------------------------------------------------------------------------------
     def check_row(self, row: dict, need_reference: bool = True) -> dict:
-        """A typed item from one manifest row (file paths already resolved), or BadInput with the reason."""
+        """A typed item from one manifest row (file paths as written: the caller resolves them), or BadInput with
+        the reason. ``need_reference=False`` (compare()) lets the reference columns be absent."""
         item = {k: v.strip() for k, v in row.items() if k in self.columns and isinstance(v, str) and v.strip()}
         for column in self.required:
             if column not in item and (need_reference or column not in self.references):
