@@ -252,7 +252,7 @@ def test_device_override(monkeypatch):
 
 # -- report and CLI --------------------------------------------------------------------------------------------
 EXPECTED = {"whisper", "vad", "captioner", "vqa", "clip", "diffusion", "translator", "embedder", "text_emotion",
-            "speech_emotion", "face_emotion", "image_classifier", "summarizer"}
+            "speech_emotion", "face_emotion", "image_classifier", "summarizer", "chat"}
 
 
 def test_cli_models_json_lists_every_backend():
