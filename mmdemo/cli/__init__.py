@@ -14,7 +14,7 @@ import os
 import sys
 import traceback
 
-COMMANDS = ["models", "caption", "emotion", "generate", "transcribe", "summarize_video"]
+COMMANDS = ["models", "caption", "emotion", "generate", "transcribe", "summarize_video", "search"]
 
 
 def _load_commands():
