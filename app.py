@@ -11,14 +11,14 @@ import re
 
 import gradio as gr
 
-from demos import captioning, emotion, models, speech, text_to_image, video
+from demos import captioning, emotion, models, search, speech, text_to_image, video
 
-TABS = [captioning, text_to_image, speech, video, emotion, models]
+TABS = [captioning, text_to_image, speech, video, emotion, search, models]
 
 
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="mmdemo") as app:
-        gr.Markdown("# mmdemo\nMultimodal models side by side: captions, images, speech, video and emotion.")
+        gr.Markdown("# mmdemo\nMultimodal models side by side: captions, images, speech, video, emotion and search.")
         with gr.Tabs():
             for tab in TABS:
                 with gr.Tab(tab.TITLE):

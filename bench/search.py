@@ -1,6 +1,6 @@
 """Search: the vector index libraries at 100,000 items, and indexing throughput of the models against the index.
 
-    python -m bench.search [--items 100000] [--dims 384 512] [--queries 200] [--libraries usearch faiss lancedb]
+    python -m bench.search [--items 100000] [--dims 384 512] [--queries 200] [--libraries usearch faiss|faiss-flat lancedb]
                            [--skip-libraries] [--skip-throughput] [--data /work/shared/data]
 
 Part 1, libraries: ``--items`` random unit vectors per dimension (384: MiniLM, the offline space and transcripts;
@@ -53,9 +53,9 @@ def _recall(found: list[list[int]], truth: np.ndarray) -> float:
 def bench_usearch(data, queries, truth, folder: Path) -> dict:
     from usearch.index import Index
 
-    from mmdemo.pipelines.search.index import DTYPE
+    from mmdemo.pipelines.search.index import DTYPE, EXPANSION_SEARCH
 
-    index = Index(ndim=data.shape[1], metric="cos", dtype=DTYPE)
+    index = Index(ndim=data.shape[1], metric="cos", dtype=DTYPE, expansion_search=EXPANSION_SEARCH)
     started = time.perf_counter()
     index.add(np.arange(len(data), dtype=np.uint64), data, threads=THREADS)
     build = time.perf_counter() - started
@@ -64,20 +64,22 @@ def bench_usearch(data, queries, truth, folder: Path) -> dict:
     started = time.perf_counter()
     viewed = Index(ndim=data.shape[1], metric="cos", dtype=DTYPE)
     viewed.view(str(path))
+    viewed.expansion_search = EXPANSION_SEARCH
     opened = time.perf_counter() - started
     p50, p95 = _latencies(lambda q: viewed.search(q, 10), queries)
     recall = _recall([[int(k) for k in viewed.search(q, 10).keys] for q in queries], truth)
-    return {"library": f"usearch HNSW {DTYPE} (the app's)", "build": build, "p50": p50, "p95": p95,
+    return {"library": f"usearch HNSW {DTYPE}, search breadth {EXPANSION_SEARCH} (the app's)", "build": build, "p50": p50, "p95": p95,
             "recall": recall, "mb": path.stat().st_size / 1e6, "open": opened, "index": index}
 
 
-def bench_faiss(data, queries, truth, folder: Path) -> list[dict]:
+def bench_faiss(data, queries, truth, folder: Path, flat_only: bool = False) -> list[dict]:
     import faiss
 
     faiss.omp_set_num_threads(THREADS)
     rows = []
-    for name, make in (("faiss flat (exact)", lambda d: faiss.IndexIDMap2(faiss.IndexFlatIP(d))),
-                       ("faiss HNSW32", lambda d: faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT))):
+    kinds = (("faiss flat (exact)", lambda d: faiss.IndexIDMap2(faiss.IndexFlatIP(d))),
+             ("faiss HNSW32", lambda d: faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)))
+    for name, make in kinds[:1] if flat_only else kinds:
         index = make(data.shape[1])
         started = time.perf_counter()
         if isinstance(index, faiss.IndexIDMap2):
@@ -135,8 +137,8 @@ def libraries(args, folder: Path) -> tuple[list[str], dict]:
                 if library == "usearch":
                     rows.append(bench_usearch(data, queries, truth, folder))
                     built[d] = rows[-1].pop("index")
-                elif library == "faiss":
-                    rows += bench_faiss(data, queries, truth, folder)
+                elif library in ("faiss", "faiss-flat"):
+                    rows += bench_faiss(data, queries, truth, folder, flat_only=library == "faiss-flat")
                 elif library == "lancedb":
                     rows.append(bench_lancedb(data, queries, truth, folder))
             except ImportError as exc:

@@ -177,7 +177,7 @@ def test_video_shots_and_speech_segments_have_their_times(tmp_path):
     media.mkdir()
     cat = photos()[1]
     make_video(media / "clip.mp4", [Scene(2.0, photo=cat), Scene(2.0, (200, 40, 40))],
-               narration=[Narration(0.2, "A cat sleeps.")])
+               narration=[Narration(0.2, "An astronaut stands in front of a flag.")])
     espeak(media / "talk.wav", "The rocket launch is tomorrow.", "en-us")
     report = search.build_index([media], tmp_path / "index")
     assert not report.skipped, report.skipped
@@ -195,5 +195,28 @@ def test_video_shots_and_speech_segments_have_their_times(tmp_path):
     assert all(Path(s["thumbnail"]).is_file() for s in shots)
     cat_shot = next(r for r in results if r["kind"] == "video")
     assert cat_shot["start"] == 0.0  # the cat photo's shot ranks above the red one
-    spoken = [r for r in results if r["kind"] == "video" and r["match"] == "speech"]
-    assert spoken and "cat" in spoken[0]["text"].lower()
+    spoken = search.query("an astronaut and a flag", tmp_path / "index", top=10).to_dict()["results"]
+    spoken = [r for r in spoken if r["kind"] == "video" and r["match"] == "speech"]
+    assert spoken and "flag" in spoken[0]["text"].lower() and spoken[0]["start"] < 2.0
+    assert Path(spoken[0]["thumbnail"]).is_file()  # the keyframe of the shot it was said in
+
+    # the tab: gallery captions, and a click plays the moment (a clip of the shot, or the audio segment)
+    from demos import search as tab
+
+    status, gallery, rows, *_ = tab.run_query("rocket launch", None, 3, str(tmp_path / "index"))
+    assert gallery[0][1].startswith(f"{rows[0]['score']:.3f} · audio · ") and "rocket" in gallery[0][1].lower()
+    assert Path(gallery[0][0]).is_file()  # the segment's waveform
+    video, audio, label = tab.play(rows, _Selected(0))
+    assert audio["visible"] and audio["value"][0] == 16000 and not video["visible"]
+    video, audio, label = tab.play([shots[1]], _Selected(0))
+    import av
+
+    with av.open(video["value"]) as clip:
+        assert clip.duration / 1e6 == pytest.approx(shots[1]["end"] - shots[1]["start"], abs=0.3)
+
+
+class _Selected:
+    """What Gradio passes to a gallery's select handler: the clicked item's index."""
+
+    def __init__(self, index: int):
+        self.index = index

@@ -109,6 +109,25 @@ def _add(path: Path, found: list, skipped: list) -> None:
         found.append((path.resolve(), kind))
 
 
+def keep_copies(paths, index_dir: "str | os.PathLike") -> list[Path]:
+    """Copies of uploaded files inside the index folder (``files/``), so results outlive the upload's temporary
+    file; named by content hash, so uploading a file again reuses its copy."""
+    import shutil
+
+    folder = Path(index_dir).expanduser() / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            raise BadInput(f"{path.name}: the upload is missing; upload it again.")
+        target = folder / f"{content_hash(path)[:12]}-{path.name}"
+        if not target.exists():
+            shutil.copyfile(path, target)
+        out.append(target)
+    return out
+
+
 def content_hash(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -302,6 +321,9 @@ def query(what, index_dir: "str | os.PathLike", top: int = 10) -> SearchResult:
         raise BadInput("The query is empty: type a sentence or give an example image.")
     visual = index.search("visual", embed.text_for_visual(space, [text])[0], top)
     speech = index.search("speech", embed.sentences([text])[0], top)
+    for hit in speech:  # what a video showed while it was said: the keyframe of that shot
+        if hit.item.kind == "video":
+            hit.item.thumb = index.keyframe_at(hit.item.path, hit.item.start)
     return SearchResult(text, "text", space, merge(visual, speech, space.same_space_tables)[:top], str(index.folder))
 
 

@@ -33,7 +33,10 @@ TABLES = ("visual", "speech")
 META = "meta.json"
 DB = "items.sqlite"
 KEYFRAMES = "keyframes"
-DTYPE = "f32"  # f16 halves the file; recall and speed measured equal in bench.search, but image-query scores of 1
+DTYPE = "f32"  # exact cosines: an indexed image queried by itself scores 1.0
+# HNSW search breadth: usearch's default 64 found 44% of the true top 10 among random 384-d vectors (the hardest
+# case: no structure), 256 found 87% and 512 97% (bench.search); queries stay far under the 50 ms goal
+EXPANSION_SEARCH = 256
 OVERFETCH = 4  # removed or orphaned keys are filtered after the search: ask for more, then cut
 
 _SCHEMA = """
@@ -92,7 +95,7 @@ class SearchIndex:
         self.lock = threading.Lock()
         self.vectors = {}
         for table in TABLES:
-            index = Index(ndim=int(meta["dims"][table]), metric="cos", dtype=DTYPE)
+            index = Index(ndim=int(meta["dims"][table]), metric="cos", dtype=DTYPE, expansion_search=EXPANSION_SEARCH)
             path = folder / f"{table}.usearch"
             if path.is_file() and path.stat().st_size:
                 try:
@@ -102,6 +105,7 @@ class SearchIndex:
                 if index.ndim != int(meta["dims"][table]):
                     raise BadInput(f"{path} holds {index.ndim}-dimensional vectors, {META} says "
                                    f"{meta['dims'][table]}: the folder is damaged; build the index again.")
+            index.expansion_search = EXPANSION_SEARCH
             self.vectors[table] = index
         self.db = sqlite3.connect(folder / DB, check_same_thread=False)
         self.db.executescript(_SCHEMA)
@@ -227,6 +231,12 @@ class SearchIndex:
             f"SELECT key, path, kind, start, end, text, thumb FROM items WHERE key IN ({marks})", keys)}
         hits = [Hit(Item(*rows[k]), table, 1.0 - float(d)) for k, d in zip(keys, matches.distances) if k in rows]
         return hits[:count]
+
+    def keyframe_at(self, path: str, t: float) -> str | None:
+        """The keyframe of the video shot of ``path`` playing at ``t`` seconds (a speech hit's picture)."""
+        row = self.db.execute("SELECT thumb FROM items WHERE path = ? AND tbl = 'visual' AND thumb IS NOT NULL "
+                              "AND start <= ? ORDER BY start DESC LIMIT 1", (path, t)).fetchone()
+        return row[0] if row else None
 
     def close(self) -> None:
         self.db.close()
