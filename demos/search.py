@@ -92,7 +92,7 @@ def index_files(uploads, folder, index_dir, progress=gr.Progress()):
 
 @user_errors
 def run_query(text, image, top, index_dir):
-    what = image if image else (text or "")
+    what = Path(image) if image else (text or "")  # a path object: a query by example, whatever its name
     if not image and not (text or "").strip():
         raise BadInput("Type a sentence or give an example image.")
     found = search.query(what, _index_dir(index_dir), top=int(top)).to_dict()

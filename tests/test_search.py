@@ -34,7 +34,7 @@ def photo_index(tmp_path_factory):
     photos = _photos(root / "photos")
     (photos / "broken.png").write_bytes(b"\x89PNG not really")
     (photos / "notes.txt").write_text("not media")
-    report = search.build_index([photos], root / "index")
+    report = search.build_index([photos], root / "index", space="offline")
     return root, photos, report
 
 
@@ -133,6 +133,19 @@ def test_other_version_and_bad_queries_are_one_message(photo_index, tmp_path):
         search.build_index([photos], tmp_path / "busy")
 
 
+@offline_packs[0]
+@offline_packs[1]
+def test_tab_indexes_uploads_into_a_new_folder(photo_index, tmp_path):
+    from demos import search as tab
+
+    root, photos, _ = photo_index
+    status, skipped, report = tab.index_files([str(photos / "chelsea.jpg"), str(photos / "broken.png")], "",
+                                              str(tmp_path / "new"), progress=lambda *a, **k: None)
+    assert status.startswith("**1 added, 0 unchanged, 1 skipped**") and skipped[0][0] == "broken.png"
+    kept = Path(report["added"][0]["path"])
+    assert kept.parent.parent == (tmp_path / "new" / "files").resolve() and kept.name == "chelsea.jpg"
+
+
 @requires_pack("minilm")
 def test_tiny_clip_space_and_mixing_refused(tiny_models, use_backend, tmp_path):
     """With CLIP weights images are CLIP vectors (a tiny random CLIP here: wiring, not quality); an index built
@@ -179,7 +192,7 @@ def test_video_shots_and_speech_segments_have_their_times(tmp_path):
     make_video(media / "clip.mp4", [Scene(2.0, photo=cat), Scene(2.0, (200, 40, 40))],
                narration=[Narration(0.2, "An astronaut stands in front of a flag.")])
     espeak(media / "talk.wav", "The rocket launch is tomorrow.", "en-us")
-    report = search.build_index([media], tmp_path / "index")
+    report = search.build_index([media], tmp_path / "index", space="offline")
     assert not report.skipped, report.skipped
     kinds = {Path(a["path"]).name: a for a in report.added}
     assert kinds["clip.mp4"]["kind"] == "video" and kinds["talk.wav"]["kind"] == "audio"

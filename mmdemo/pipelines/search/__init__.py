@@ -33,7 +33,7 @@ from mmdemo.media.image import load_image
 from mmdemo.media.text import check_text
 from mmdemo.media.video import EXTENSIONS as VIDEO_EXTENSIONS
 from mmdemo.pipelines.search import embed
-from mmdemo.pipelines.search.index import Item, SearchIndex, read_meta
+from mmdemo.pipelines.search.index import UPLOADS, Item, SearchIndex, read_meta
 
 # Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on: the
 # sentence embedder, which every search request uses (transcripts, offline images, text queries).
@@ -111,18 +111,19 @@ def _add(path: Path, found: list, skipped: list) -> None:
 
 def keep_copies(paths, index_dir: "str | os.PathLike") -> list[Path]:
     """Copies of uploaded files inside the index folder (``files/``), so results outlive the upload's temporary
-    file; named by content hash, so uploading a file again reuses its copy."""
+    file; in a folder named by content hash (the file keeps its name), so uploading it again reuses its copy."""
     import shutil
 
-    folder = Path(index_dir).expanduser() / "files"
+    folder = Path(index_dir).expanduser() / UPLOADS
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for raw in paths:
         path = Path(raw)
         if not path.is_file():
             raise BadInput(f"{path.name}: the upload is missing; upload it again.")
-        target = folder / f"{content_hash(path)[:12]}-{path.name}"
+        target = folder / content_hash(path)[:16] / path.name
         if not target.exists():
+            target.parent.mkdir(exist_ok=True)
             shutil.copyfile(path, target)
         out.append(target)
     return out

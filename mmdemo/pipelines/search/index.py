@@ -33,6 +33,7 @@ TABLES = ("visual", "speech")
 META = "meta.json"
 DB = "items.sqlite"
 KEYFRAMES = "keyframes"
+UPLOADS = "files"  # the tab's uploads, copied before the index is created
 DTYPE = "f32"  # exact cosines: an indexed image queried by itself scores 1.0
 # HNSW search breadth: usearch's default 64 found 44% of the true top 10 among random 384-d vectors (the hardest
 # case: no structure), 256 found 87% and 512 97% (bench.search); queries stay far under the 50 ms goal
@@ -69,7 +70,7 @@ def read_meta(folder: Path) -> dict | None:
     """The folder's meta.json, None when the folder holds no index; BadInput for anything else."""
     path = folder / META
     if not path.is_file():
-        if folder.is_dir() and any(folder.iterdir()):
+        if folder.is_dir() and any(p.name not in (UPLOADS, KEYFRAMES) for p in folder.iterdir()):
             raise BadInput(f"{folder} is not a search index folder (no {META}) and is not empty; "
                            "give an empty or new folder for a new index.")
         return None
