@@ -233,3 +233,44 @@ class _Selected:
 
     def __init__(self, index: int):
         self.index = index
+
+
+@pytest.mark.parametrize("exact_below", [0, 20_000])
+def test_index_storage_graph_and_exact_search_remove_and_orphans(tmp_path, monkeypatch, exact_below):
+    """The storage alone (no models): both search paths find a vector's own item; a removed file's vectors go; a
+    crash between the vector save and the metadata commit leaves orphans that the next writer drops."""
+    import numpy as np
+
+    from mmdemo.pipelines.search import index as storage
+
+    monkeypatch.setattr(storage, "EXACT_BELOW", exact_below)
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((50, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    space = {"name": "offline", "visual": "test", "text": "test"}
+    index = storage.SearchIndex.create_or_open(tmp_path, space, {"visual": 8, "speech": 8})
+    for n in range(50):
+        item = storage.Item(f"/f{n}.jpg", "image")
+        index.add_file(f"/f{n}.jpg", f"h{n}", 1, "image", {"visual": ([item], vectors[n:n + 1])}, [])
+    index.remove_file("/f7.jpg")
+    index.save()
+    index.close()
+    reader = storage.SearchIndex.open(tmp_path)
+    hits = reader.search("visual", vectors[3], 5)
+    assert hits[0].item.path == "/f3.jpg" and hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert all(h.item.path != "/f7.jpg" for h in reader.search("visual", vectors[7], 10))
+    assert reader.counts() == {"visual": 49, "speech": 0, "files": 49}
+    reader.close()
+    # vectors saved, metadata never committed: the orphan is dropped and its key is not handed out again
+    writer = storage.SearchIndex.create_or_open(tmp_path, space, {"visual": 8, "speech": 8})
+    writer.add_file("/lost.jpg", "h", 1, "image", {"visual": ([storage.Item("/lost.jpg", "image")], vectors[:1])}, [])
+    lost_key = max(int(k) for k in writer.vectors["visual"].keys)
+    for table, vecs in writer.vectors.items():
+        vecs.save(str(tmp_path / f"{table}.usearch"))
+    writer.db.rollback()
+    writer.close()
+    again = storage.SearchIndex.create_or_open(tmp_path, space, {"visual": 8, "speech": 8})
+    assert len(again.vectors["visual"]) == 49 and lost_key not in {int(k) for k in again.vectors["visual"].keys}
+    again.add_file("/new.jpg", "n", 1, "image", {"visual": ([storage.Item("/new.jpg", "image")], vectors[:1])}, [])
+    assert max(int(k) for k in again.vectors["visual"].keys) > lost_key
+    again.close()

@@ -7,8 +7,9 @@
     <folder>/keyframes/       one JPEG per indexed video shot (the gallery's thumbnails)
 
 usearch was chosen by ``python -m bench.search`` (numbers in docs/search.md): at 100,000 vectors its HNSW graph
-answers in well under a millisecond where an exact scan takes tens, it removes vectors (a re-indexed file), saves
+answered in 9 ms where an exact scan took 27-64 ms on 2 busy cores; it removes vectors (a re-indexed file), saves
 to one file and opens it memory-mapped (``view``) for queries, so a CLI query does not read the whole index.
+Tables under ``EXACT_BELOW`` vectors are scanned exactly (usearch's own exact search): exact results, still fast.
 
 Writes are atomic per ``save()``: vectors are written to a temporary file and renamed, then the SQLite transaction
 commits. A crash in between leaves vectors without metadata; ``open`` drops them, so keys are never reused.
@@ -38,6 +39,9 @@ DTYPE = "f32"  # exact cosines: an indexed image queried by itself scores 1.0
 # HNSW search breadth: usearch's default 64 found 44% of the true top 10 among random 384-d vectors (the hardest
 # case: no structure), 256 found 87% and 512 97% (bench.search); queries stay far under the 50 ms goal
 EXPANSION_SEARCH = 256
+# Below this many vectors a table is scanned exactly (exact top K, a few ms); above it the HNSW graph answers,
+# because an exact scan of 100,000 vectors took 27-62 ms per query on 2 busy cores (bench.search)
+EXACT_BELOW = 20_000
 OVERFETCH = 4  # removed or orphaned keys are filtered after the search: ask for more, then cut
 
 _SCHEMA = """
@@ -199,6 +203,7 @@ class SearchIndex:
 
     def _drop_orphans(self) -> None:
         """Vectors whose metadata never committed (a crash between the two writes) go; their keys stay unused."""
+        top = max([int(max(index.keys)) for index in self.vectors.values() if len(index)] or [0])
         for table, index in self.vectors.items():
             if len(index) == 0:
                 continue
@@ -206,10 +211,9 @@ class SearchIndex:
             orphans = np.array([k for k in index.keys if int(k) not in known], dtype=np.uint64)
             if len(orphans):
                 index.remove(orphans)
-        top = max([int(max(index.keys)) for index in self.vectors.values() if len(index)] or [0])
         # AUTOINCREMENT never hands out a key below sqlite_sequence: lift it past any key the vectors ever held
-        self.db.execute("INSERT OR REPLACE INTO sqlite_sequence (name, seq) VALUES ('items', "
-                        "max(?, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'items'), 0)))", (top,))
+        if self.db.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'items'", (top,)).rowcount == 0:
+            self.db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('items', ?)", (top,))
 
     # -- reading -----------------------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -223,7 +227,8 @@ class SearchIndex:
         index = self.vectors[table]
         if len(index) == 0 or count <= 0:
             return []
-        matches = index.search(np.asarray(vector, dtype=np.float32), min(len(index), count * OVERFETCH))
+        matches = index.search(np.asarray(vector, dtype=np.float32), min(len(index), count * OVERFETCH),
+                               exact=len(index) < EXACT_BELOW)
         keys = [int(k) for k in matches.keys]
         if not keys:
             return []
