@@ -9,8 +9,8 @@ segments, with their times); query by a sentence or by an example image.
 The spaces are in ``embed`` (CLIP with weights, the labelled ImageNet-to-MiniLM space offline; transcript segments
 are MiniLM either way), the storage in ``index`` (usearch + SQLite). Ranking across the two tables of a text
 query: offline both tables are MiniLM cosines with the same query vector, so they are ranked together by cosine.
-With CLIP the visual cosines are CLIP's (matching pairs score about 0.3) and the speech ones MiniLM's (about 0.6):
-not comparable, so the two lists are interleaved by rank (best picture, best speech, second picture...) and
+With CLIP the visual cosines are CLIP's (a narrow band, about 0.2 to 0.35) and the speech ones MiniLM's (0.75 for
+a close paraphrase): not comparable, so the two lists are interleaved by rank (best picture, best speech, second picture...) and
 each result keeps its own cosine and says which table (``match``) it came from. An image query searches the
 visual table only.
 """
