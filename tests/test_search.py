@@ -274,3 +274,14 @@ def test_index_storage_graph_and_exact_search_remove_and_orphans(tmp_path, monke
     again.add_file("/new.jpg", "n", 1, "image", {"visual": ([storage.Item("/new.jpg", "image")], vectors[:1])}, [])
     assert max(int(k) for k in again.vectors["visual"].keys) > lost_key
     again.close()
+
+
+def test_bench_library_table_runs_small(capsys):
+    """bench.search's library part on a few hundred vectors: the row is printed and its recall is a fraction."""
+    from bench.search import main
+
+    main(["--items", "300", "--dims", "16", "--queries", "5", "--libraries", "usearch", "--skip-throughput"])
+    out = capsys.readouterr().out
+    assert out.count("| 16 | usearch HNSW f32") == 2 and "Machine:" in out  # printed as it runs, then in the table
+    row = next(line for line in out.splitlines() if line.startswith("| 16 | usearch"))
+    assert 0.0 <= float(row.split("|")[6]) <= 1.0
