@@ -16,10 +16,10 @@ os.environ.setdefault("GRADIO_TEMP_DIR", str(outputs.gradio_cache_dir()))
 
 import gradio as gr  # noqa: E402
 
-from demos import captioning, chat, emotion, evaluate, models, speech, text_to_image, video  # noqa: E402
+from demos import captioning, chat, emotion, evaluate, models, search, speech, text_to_image, video  # noqa: E402
 from mmdemo.errors import BadInput  # noqa: E402
 
-TABS = [captioning, text_to_image, speech, video, emotion, chat, evaluate, models]
+TABS = [captioning, text_to_image, speech, video, emotion, chat, search, evaluate, models]
 
 
 def build_app() -> gr.Blocks:
@@ -27,7 +27,8 @@ def build_app() -> gr.Blocks:
     # folders and whatever a previous process left behind).
     ttl = int(max(outputs.ttl_seconds(), 1))
     with gr.Blocks(title="mmdemo", delete_cache=(max(ttl // 4, 1), ttl)) as app:
-        gr.Markdown("# mmdemo\nMultimodal models side by side: captions, images, speech, video, emotion and visual chat.")
+        gr.Markdown("# mmdemo\nMultimodal models side by side: captions, images, speech, video, emotion, visual chat "
+                    "and search, with comparison and evaluation everywhere.")
         with gr.Tabs():
             for tab in TABS:
                 with gr.Tab(tab.TITLE):

@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TABS = ["Image captioning", "Text-to-image", "Speech", "Video summarization", "Emotion analysis", "Visual chat",
-        "Evaluate", "Models"]
+        "Search", "Evaluate", "Models"]
 WORK_TIMEOUT = 240_000  # ms for one model-backed click: first use loads the model, and CI's 2 cores are shared
 SCREENSHOT_MAX_HEIGHT = 1700  # px: tall pages are cut here, the README wants the top of the tab
 

@@ -47,10 +47,10 @@ def test_every_heavy_event_holds_one_slot_of_its_backend():
     ids = {fn.name: fn.concurrency_id for fn in blocks.fns.values()}
     assert ids["caption_it"] == ids["caption"] == "captioner"
     # each slot is the one its pipeline declares, and a backend the pipeline uses
-    from mmdemo.pipelines import captioning, chat, emotion, speech, text_to_image, video_summary
+    from mmdemo.pipelines import captioning, chat, emotion, search, speech, text_to_image, video_summary
 
     declared = {"caption": captioning, "generate": text_to_image, "transcribe": speech, "emotion": emotion,
-                "summarize_video": video_summary, "chat": chat}
+                "summarize_video": video_summary, "chat": chat, "search": search, "search_index": search}
     by_api = {fn.api_name: fn.concurrency_id for fn in heavy}
     assert {api: by_api[api] for api in declared} == {api: m.SLOT for api, m in declared.items()}
     assert all(m.SLOT in m.BACKENDS and set(m.BACKENDS) <= set(backends.REGISTRY.names) for m in declared.values())

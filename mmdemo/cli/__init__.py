@@ -14,7 +14,8 @@ import os
 import sys
 import traceback
 
-COMMANDS = ["models", "caption", "emotion", "generate", "transcribe", "summarize_video", "chat", "evaluate"]
+COMMANDS = ["models", "caption", "emotion", "generate", "transcribe", "summarize_video", "chat", "search",
+            "evaluate"]
 
 
 def _load_commands():

@@ -10,7 +10,7 @@ import importlib
 # application title -> module; the tabs and the Models view read the declarations through this
 APPLICATIONS = {"Image captioning": "captioning", "Text-to-image": "text_to_image", "Speech": "speech",
                 "Video summarization": "video_summary", "Emotion analysis": "emotion",
-                "Visual chat": "chat"}
+                "Visual chat": "chat", "Search": "search"}
 
 
 def used_by() -> dict[str, list[str]]:

@@ -103,11 +103,16 @@ def offline_scores(labels: list[str], class_probs: np.ndarray) -> LabelScores:
     classes = class_name_vectors(embedder)
     label_vecs = embedder.encode(labels)
     probs = class_probs.astype(np.float32)
-    image_vecs = probs @ classes  # probability-weighted mean (weights sum to 1), for the reported cosine
-    image_vecs /= np.linalg.norm(image_vecs, axis=1, keepdims=True).clip(min=1e-12)
-    sims = image_vecs @ label_vecs.T
+    sims = offline_image_vectors(embedder, probs) @ label_vecs.T
     scores = probs @ label_assignment(labels, classes @ label_vecs.T)
     return LabelScores(labels, sims, scores, OFFLINE_METHOD, "image_classifier + embedder")
+
+
+def offline_image_vectors(embedder, class_probs: np.ndarray) -> np.ndarray:
+    """(n, d) unit vectors placing images in the embedder's sentence space: the probability-weighted mean of the
+    ImageNet class-name vectors (weights sum to 1). The offline image space of zero-shot labels and of search."""
+    vectors = class_probs.astype(np.float32) @ class_name_vectors(embedder)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
 
 
 def label_assignment(labels: list[str], class_label_cosine: np.ndarray) -> np.ndarray:
