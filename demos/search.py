@@ -4,12 +4,12 @@ an example image, play a video or audio result from its moment. UI only: the wor
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 
 from demos.common import ImageInput, gpu, on_space, user_errors
+from mmdemo import outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import search
 from mmdemo.pipelines.search.moments import audio_moment, video_moment
@@ -53,13 +53,28 @@ def _waveform(r: dict, folder: Path) -> str:
     return str(out)
 
 
+def _thumbnail(path: str, out: Path) -> str:
+    """A small copy in the request's folder: the browser gets what it shows (not a full photo), and Gradio serves
+    only the app's own folders, not the index folder or the folder that was indexed."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.thumbnail((THUMB_SIDE[0] * 2, THUMB_SIDE[1] * 2))
+        image.convert("RGB").save(out, quality=88)
+    return str(out)
+
+
 def _gallery(results: list[dict]) -> list[tuple[str, str]]:
-    folder = Path(tempfile.gettempdir()) / "mmdemo-search-thumbs"
-    folder.mkdir(exist_ok=True)
+    folder = outputs.request_dir("search-")
     items = []
-    for r in results:
-        picture = r["path"] if r["kind"] == "image" else r.get("thumbnail") or _waveform(r, folder)
-        items.append((picture, caption(r)))
+    for i, r in enumerate(results):
+        picture = r["path"] if r["kind"] == "image" else r.get("thumbnail")
+        try:
+            shown = _thumbnail(picture, folder / f"{i}.jpg") if picture else _waveform(r, folder)
+        except OSError:  # the file moved or changed since it was indexed: say so in the caption
+            shown = _waveform(r, folder)
+            r = {**r, "text": (r.get("text", "") + " (file no longer readable)").strip()}
+        items.append((shown, caption(r)))
     return items
 
 
@@ -111,8 +126,7 @@ def play(results, evt: gr.SelectData):
     r = results[evt.index]
     label = f"**{Path(r['path']).name}** {_moment(r)} {('· “' + r['text'] + '”') if r.get('text') else ''}"
     if r["kind"] == "video" and "start" in r:
-        clip = video_moment(r["path"], r["start"], r["end"],
-                            tempfile.NamedTemporaryFile(suffix=".mp4", prefix="mmdemo-moment-", delete=False).name)
+        clip = video_moment(r["path"], r["start"], r["end"], str(outputs.request_dir("moment-") / "moment.mp4"))
         return gr.update(value=str(clip), visible=True), gr.update(value=None, visible=False), label
     if r["kind"] == "audio" and "start" in r:
         return (gr.update(value=None, visible=False), gr.update(value=audio_moment(r["path"], r["start"], r["end"]),

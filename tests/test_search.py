@@ -285,3 +285,21 @@ def test_bench_library_table_runs_small(capsys):
     assert out.count("| 16 | usearch HNSW f32") == 2 and "Machine:" in out  # printed as it runs, then in the table
     row = next(line for line in out.splitlines() if line.startswith("| 16 | usearch"))
     assert 0.0 <= float(row.split("|")[6]) <= 1.0
+
+
+@offline_packs[0]
+@offline_packs[1]
+def test_tab_shows_copies_the_server_may_serve(photo_index, tmp_path, monkeypatch):
+    """Gradio serves only the app's own folders: the gallery's pictures are thumbnails in the request folder, not
+    the indexed files (an index in ~/.cache or a folder of photos elsewhere would fail in the browser)."""
+    from demos import search as tab
+    from mmdemo import outputs
+
+    monkeypatch.setenv("MMDEMO_OUTPUT_DIR", str(tmp_path / "out"))
+    root, _, _ = photo_index
+    status, gallery, results, *_ = tab.run_query("a cat", None, 3, str(root / "index"))
+    assert results and len(gallery) == len(results)
+    served = outputs.outputs_dir().resolve()
+    for picture, label in gallery:
+        assert Path(picture).resolve().is_relative_to(served), picture
+    assert "chelsea.jpg" in gallery[0][1]
