@@ -20,13 +20,12 @@ import csv
 import html
 import json
 import logging
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from mmdemo import backends
+from mmdemo import backends, outputs
 from mmdemo.errors import BackendUnavailable, BadInput, MMDemoError
 from mmdemo.pipelines.evaluation.manifest import check_settings, parse_config, read_manifest
 from mmdemo.pipelines.evaluation.tasks import TASKS, Task, get_task
@@ -176,14 +175,14 @@ def evaluate(task: "str | Task", items: list[dict], configs=None, engine: str = 
              folder: "str | Path | None" = None) -> Report:
     """Run ``items`` (from ``read_manifest``) under each config (``(name, settings)`` pairs or 'NAME:k=v,...'
     strings; None: one config named 'default') with the ``engine`` ('local' or 'ray'). ``folder`` receives the
-    files a task writes (generated images); a temporary folder when None."""
+    files a task writes (generated images); a request folder under the output root (it expires) when None."""
     task = get_task(task)
     if engine not in ENGINES:
         raise BadInput(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}.")
     if not items:
         raise BadInput("there is no item to evaluate.")
     configs = _configs(task, configs)
-    folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="mmdemo-evaluate-"))
+    folder = Path(folder) if folder else outputs.request_dir("evaluate-")  # expires with the other request files
     clock = _Clock(len(items) * len(configs), progress)
     if progress:
         progress(0.0, f"0/{clock.total} items")
