@@ -204,8 +204,11 @@ def test_the_chat_endpoint_answers(tiny_chat):
         assert {p["parameter_name"] for p in info["parameters"] if not p["parameter_has_default"]} <= {"files",
                                                                                                       "question"}
         messages, status, question = client.predict(files=[handle_file(str(CAT))], question="What is this?",
-                                                    max_new_tokens=5, api_name="/chat")
+                                                    system="Be brief.", max_new_tokens=5, api_name="/chat")
         assert [m["role"] for m in messages] == ["user", "assistant"] and question == ""
+        messages, _, _ = client.predict(files=[handle_file(str(CAT))], question="Why?", history=messages,
+                                        system="Be brief.", max_new_tokens=5, api_name="/chat")
+        assert [m["role"] for m in messages] == ["user", "assistant"] * 2
         assert "prompt" in status
         from gradio_client.exceptions import AppError
 
