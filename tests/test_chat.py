@@ -171,6 +171,16 @@ def test_no_weights_is_one_sentence_naming_the_variable(monkeypatch, tmp_path):
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and "MMDEMO_CHAT_MODEL" in proc.stderr
 
 
+def test_a_model_without_a_chat_template_is_refused_by_name(tiny_models, use_backend, tmp_path):
+    import shutil
+
+    folder = shutil.copytree(tiny_models.get("smolvlm"), tmp_path / "no-template")
+    (folder / "chat_template.jinja").unlink()
+    use_backend("chat", folder)
+    with pytest.raises(BackendUnavailable, match="no chat template.*MMDEMO_CHAT_MODEL"):
+        backends.get("chat")
+
+
 def test_cli_one_turn_then_history(tiny_chat, tmp_path, capsys):
     from mmdemo.cli import main
 

@@ -13,7 +13,7 @@ import threading
 from typing import Iterator
 
 from mmdemo.backends.pretrained import load_pretrained
-from mmdemo.errors import BadInput
+from mmdemo.errors import BackendUnavailable
 from mmdemo.registry import Loaded, Source
 
 
@@ -21,7 +21,8 @@ class VisionChat:
     def __init__(self, model, processor, device: str, dtype, name: str):
         self.model, self.processor, self.device, self.dtype, self.name = model, processor, device, dtype, name
         if getattr(processor, "chat_template", None) is None:
-            raise BadInput(f"The chat model {name} has no chat template in its processor: choose an instruct model.")
+            raise BackendUnavailable(f"The chat model {name} has no chat template in its processor: set "
+                                     "MMDEMO_CHAT_MODEL to an instruct (chat) vision-language model.")
 
     @property
     def context_length(self) -> int:
