@@ -1,7 +1,7 @@
 """Visual chat speed: a turn through the pipeline (registry model, chat template, context check, streamed
 generation in a thread) against the plain transformers calls it wraps (processor + ``generate``), alternated.
 
-    python -m bench.chat [--runs 3] [--new-tokens 32] [--model FOLDER]
+    python -m bench.chat [--runs 2] [--new-tokens 32] [--only photo,frames,history] [--model FOLDER]
 
 Without --model (no VLM weights exist on this machine, and the Hub is unreachable) the model is **SmolVLM2-256M's
 architecture at full size with random weights** (SigLIP-B/16 at 512 px, pixel-shuffle x4 = 64 tokens per tile,
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--only", default=None, help="comma-separated inputs to run: photo, frames, history")
     parser.add_argument("--model", default=None, help="a VLM folder (default: SmolVLM2-256M shapes, random weights)")
     args = parser.parse_args(argv)
     load_start = load_average()
@@ -136,8 +137,10 @@ def run(args, what: str) -> list[list[str]]:
     for i in range(3):
         history += [{"role": "user", "content": f"Question {i}: what else can you see in the picture, and where?"},
                     {"role": "assistant", "content": "A cat lying on a sofa next to a window, in the afternoon."}]
-    cases = [("1 photo (451x300)", photo, []), ("4 video frames (480x270)", frames, []),
-             ("4 video frames + 6-message history", frames, history)]
+    cases = {"photo": ("1 photo (451x300)", photo, []), "frames": ("4 video frames (480x270)", frames, []),
+             "history": ("4 video frames + 6-message history", frames, history)}
+    wanted = args.only.split(",") if args.only else list(cases)
+    cases = [cases[name.strip()] for name in wanted]
     question = "Describe what you see."
     rows = []
     for label, pictures, earlier in cases:
