@@ -55,7 +55,8 @@ def respond(files=None, question=None, history=None, system=None, max_new_tokens
             status = _status(reply.notes) if reply.done else "*writing...*"
             if reply.done:
                 status += f"\n\n{reply.model}: {reply.seconds:.1f} s, prompt {reply.prompt_tokens:,} tokens"
-            yield reply.messages, status.strip(), ""
+            # the system prompt lives in its own box and goes with every turn; the chat box shows the dialogue
+            yield [m for m in reply.messages if m["role"] != "system"], status.strip(), ""
     finally:
         replies.close()  # a cancelled event or a closed browser ends the generation at once
         with _running_lock:

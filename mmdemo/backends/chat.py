@@ -13,7 +13,7 @@ import threading
 from typing import Iterator
 
 from mmdemo.backends.pretrained import load_pretrained
-from mmdemo.errors import BadInput
+from mmdemo.errors import BackendUnavailable
 from mmdemo.registry import Loaded, Source
 
 
@@ -21,7 +21,8 @@ class VisionChat:
     def __init__(self, model, processor, device: str, dtype, name: str):
         self.model, self.processor, self.device, self.dtype, self.name = model, processor, device, dtype, name
         if getattr(processor, "chat_template", None) is None:
-            raise BadInput(f"The chat model {name} has no chat template in its processor: choose an instruct model.")
+            raise BackendUnavailable(f"The chat model {name} has no chat template in its processor: set "
+                                     "MMDEMO_CHAT_MODEL to an instruct (chat) vision-language model.")
 
     @property
     def context_length(self) -> int:
@@ -34,32 +35,47 @@ class VisionChat:
         """The prompt text of a conversation (images as the template's placeholders), ready for the answer."""
         return self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
 
-    def image_tokens(self, images) -> int:
+    def image_options(self, split: bool) -> dict:
+        """Processor options: ``split=False`` shows each image whole at the encoder's size, as SmolVLM's own video
+        processor does with frames (a 480x270 frame would otherwise become 12 tiles + a global view); processors
+        that never split images take no option."""
+        if not split and hasattr(self.processor.image_processor, "do_image_splitting"):
+            return {"do_image_splitting": False}
+        return {}
+
+    def image_tokens(self, images, split: bool = True) -> int:
         """Tokens the images add to a prompt beyond their placeholders (tiles, separators, patch tokens), measured
         by the processor itself, so the count holds for any model's image layout."""
         if not images:
             return 0
         image_token = getattr(self.processor, "image_token", "<image>")
         placeholders = image_token * len(images)
-        expanded = self.processor(text=[placeholders], images=[list(images)], return_tensors="pt")["input_ids"]
+        expanded = self.processor(text=[placeholders], images=[list(images)], return_tensors="pt",
+                                  **self.image_options(split))["input_ids"]
         return expanded.shape[1] - self.text_tokens(placeholders)
 
     def text_tokens(self, text: str) -> int:
         return len(self.processor.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def stream(self, conversation: list[dict], images, *, max_new_tokens: int, temperature: float, top_p: float,
-               seed: int, stop: threading.Event) -> Iterator[str]:
+               seed: int, stop: threading.Event, usage: dict | None = None, split: bool = True) -> Iterator[str]:
         """Yield the answer's text piece by piece as it is generated; setting ``stop`` ends it after the current
-        token. Temperature 0 is greedy decoding; otherwise sampling, reproducible for a given ``seed``."""
+        token. Temperature 0 is greedy decoding; otherwise sampling, reproducible for a given ``seed``.
+        ``usage`` (a dict) receives "prompt_tokens" and "new_tokens" (the text pieces do not say how many)."""
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
+        usage = {} if usage is None else usage
+
         class StopWhenSet(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
+                usage["new_tokens"] = input_ids.shape[1] - usage["prompt_tokens"]
                 return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
 
         prompt = self.render(conversation)
-        inputs = self.processor(text=[prompt], images=[list(images)] if images else None, return_tensors="pt")
+        inputs = self.processor(text=[prompt], images=[list(images)] if images else None, return_tensors="pt",
+                                **(self.image_options(split) if images else {}))
+        usage.update(prompt_tokens=inputs["input_ids"].shape[1], new_tokens=0)
         inputs = inputs.to(self.device)
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)

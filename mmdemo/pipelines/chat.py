@@ -68,11 +68,12 @@ class ChatReply:
     stopped: bool = False  # Stop ended the answer before the model did
     dropped_turns: int = 0  # oldest turns the model did not read (over its context)
     prompt_tokens: int = 0
+    new_tokens: int = 0
 
     def to_dict(self) -> dict:
         return {"answer": self.answer, "messages": self.messages, "notes": list(self.notes), "model": self.model,
                 "seconds": round(self.seconds, 3), "stopped": self.stopped, "dropped_turns": self.dropped_turns,
-                "prompt_tokens": self.prompt_tokens}
+                "prompt_tokens": self.prompt_tokens, "new_tokens": self.new_tokens}
 
 
 # -- inputs ------------------------------------------------------------------------------------------------------
@@ -163,6 +164,13 @@ def split_turns(messages: list[dict]) -> tuple[str | None, list[list[dict]]]:
     return system, turns
 
 
+def split_images(pictures: list[Picture]) -> bool:
+    """Photos are split into tiles for detail (the model's own processor settings); with video frames every image
+    is shown whole, one view each, as the model's video mode does: frames are many, and motion matters more than
+    fine detail."""
+    return not any(p.time is not None for p in pictures)
+
+
 def model_conversation(system: str | None, turns: list[list[dict]], pictures: list[Picture]) -> list[dict]:
     """transformers' chat format: content as parts; the pictures open the first user message, each video frame
     after a line saying where it comes from."""
@@ -191,7 +199,7 @@ def fit_context(model, system: str | None, turns: list[list[dict]], pictures: li
     if budget <= 0:
         raise BadInput(f"Max new tokens ({max_new_tokens}) leaves no room for the question in the model's "
                        f"{model.context_length}-token context.")
-    image_tokens = model.image_tokens([p.image for p in pictures])  # the images stay: measured once
+    image_tokens = model.image_tokens([p.image for p in pictures], split_images(pictures))  # they stay: once
     for dropped in range(len(turns)):
         conversation = model_conversation(system, turns[dropped:], pictures)
         tokens = model.text_tokens(model.render(conversation)) + image_tokens
@@ -239,11 +247,13 @@ def stream_chat(pictures: list[Picture], question: str, history=None, system: st
     def reply(answer: str, done: bool) -> ChatReply:
         answer = answer.strip() if done else answer.lstrip()
         return ChatReply(answer, messages + [{"role": "assistant", "content": answer}], list(notes), model.name,
-                         time.perf_counter() - started, done, stopped, dropped, prompt_tokens)
+                         time.perf_counter() - started, done, stopped, dropped, prompt_tokens,
+                         usage.get("new_tokens", 0))
 
-    answer, stopped = "", False
+    answer, stopped, usage = "", False, {}
     for piece in model.stream(conversation, [p.image for p in pictures], max_new_tokens=int(max_new_tokens),
-                              temperature=float(temperature), top_p=float(top_p), seed=int(seed), stop=stop):
+                              temperature=float(temperature), top_p=float(top_p), seed=int(seed), stop=stop,
+                              usage=usage, split=split_images(pictures)):
         answer += piece
         yield reply(answer, False)
     stopped = stop.is_set()
