@@ -11,6 +11,7 @@ from demos.common import ImageInput, gpu, run_event, user_errors
 from demos.compare import compare_panel
 from demos.flagging import flag_panel
 from mmdemo.emotion_labels import LABELS
+from mmdemo import outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import emotion
 from mmdemo.pipelines.emotion.fusion import MODALITIES
@@ -91,8 +92,28 @@ def _outputs(result: dict):
         gr.LinePlot(value=_lines(timelines.get("voice")), visible=bool(timelines.get("voice"))),
         gr.LinePlot(value=_lines(timelines.get("face")), visible=bool(timelines.get("face"))),
         gr.LinePlot(value=_arousal(result.get("arousal_timeline")), visible=bool(result.get("arousal_timeline"))),
+        _downloads(result),
         result,
     )
+
+
+def _downloads(result: dict) -> list[str]:
+    """The reading as JSON (everything) and CSV (one row per modality and the fused row, the seven scores)."""
+    import csv
+    import json
+
+    folder = outputs.request_dir("emotion-")
+    (folder / "emotion.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    rows = [{"modality": name, "label": m["label"], "method": m.get("method", ""), **m["scores"]}
+            for name, m in result["modalities"].items()]
+    if result.get("fused"):
+        rows.append({"modality": "fused", "label": result["fused"]["label"], "method": "weighted mean",
+                     **result["fused"]["scores"]})
+    with open(folder / "emotion.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["modality", "label", "method", *LABELS])
+        writer.writeheader()
+        writer.writerows(rows)
+    return [str(folder / "emotion.json"), str(folder / "emotion.csv")]
 
 
 @gpu
@@ -114,7 +135,7 @@ def analyze(text=None, audio=None, image=None, video=None, w_text=1.0, w_voice=1
 @user_errors
 def reweigh(result, w_text, w_voice, w_face):
     if not result or not result.get("modalities"):
-        return (gr.skip(),) * 9
+        return (gr.skip(),) * 10
     return _outputs(emotion.reweigh(result, {"text": w_text, "voice": w_voice, "face": w_face}))
 
 
@@ -154,6 +175,7 @@ def build() -> None:
                                 title="Faces over time (video)", visible=False)
         arousal_line = gr.LinePlot(pd.DataFrame({"time (s)": [], "arousal": []}), x="time (s)", y="arousal",
                                    y_lim=[0, 1], title="Arousal over time (prosody heuristic)", visible=False)
+    downloads = gr.File(label="Downloads: JSON, CSV", file_count="multiple", height=100, interactive=False)
     with gr.Accordion("Raw result (JSON)", open=False):
         raw = gr.JSON()
     gr.Examples(
@@ -162,9 +184,10 @@ def build() -> None:
                   ["My old dog died this morning and the house feels empty.", None]],
         inputs=[text, image], cache_examples=False, label="Examples",
     )
-    plots = [summary, fused, *bars, voice_line, face_line, arousal_line, raw]
+    plots = [summary, fused, *bars, voice_line, face_line, arousal_line, downloads, raw]
     run_event(run.click, analyze, [text, audio, image, video, w_text, w_voice, w_face, reader],
-              plots + [annotated, keyframes], summary, clear=[summary, raw, annotated, keyframes], api_name="emotion",
+              plots + [annotated, keyframes], summary, clear=[summary, downloads, raw, annotated, keyframes],
+              api_name="emotion",
               concurrency_limit=1, concurrency_id=emotion.SLOT)
     for slider in (w_text, w_voice, w_face):
         slider.release(reweigh, inputs=[raw, w_text, w_voice, w_face], outputs=plots, api_visibility="private")

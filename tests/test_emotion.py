@@ -318,7 +318,12 @@ def test_ui_handlers_show_per_modality_and_fused_plots(offline):
     with gr.Blocks():
         tab.build()
     out = tab.analyze(EMOTIONAL["joy"], None, str(SMILE), None, 1.0, 1.0, 2.0, progress=lambda *a, **k: None)
-    summary, fused, text_bars, voice_bars, face_bars, *_rest, raw, annotated, gallery = out
+    summary, fused, text_bars, voice_bars, face_bars, *_rest, downloads, raw, annotated, gallery = out
+    import csv
+
+    rows = list(csv.DictReader(open(downloads[1], encoding="utf-8")))  # the reading as CSV, with the JSON
+    assert [r["modality"] for r in rows] == ["text", "face", "fused"] and rows[-1]["label"] == "joy"
+    assert downloads[0].endswith("emotion.json")
     assert "Fused: **joy**" in summary and "GoEmotions" in summary
     assert list(fused["emotion"]) == list(LABELS) and fused["probability"].sum() == pytest.approx(1, abs=1e-3)
     assert text_bars.visible and face_bars.visible and not voice_bars.visible
