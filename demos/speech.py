@@ -72,6 +72,7 @@ def run(audio=None, task="transcribe", language="", translate_to="", reference="
     # load announcements travel through the queue because gr.Progress answers only in the handler's own thread.
     updates: queue.Queue = queue.Queue()
     outcome: dict = {}
+    stop = threading.Event()  # set when this generator is closed early: Stop pressed, or the browser went away
 
     def work():
         try:
@@ -80,7 +81,7 @@ def run(audio=None, task="transcribe", language="", translate_to="", reference="
                     source, task=task or "transcribe", language=language or None, translate_to=translate_to or None,
                     reference=reference, beam_size=beam_size, batch_size=batch_size,
                     progress=lambda fraction, message: updates.put(("progress", fraction, message)),
-                    on_segment=lambda segment: updates.put(("segment", segment.text)))
+                    on_segment=lambda segment: updates.put(("segment", segment.text)), stop=stop)
         except BaseException as exc:  # raised below, in the handler's thread, where user_errors words it
             outcome["error"] = exc
         finally:
@@ -88,12 +89,16 @@ def run(audio=None, task="transcribe", language="", translate_to="", reference="
 
     threading.Thread(target=work, name="speech", daemon=True).start()
     heard: list[str] = []
-    while (item := updates.get())[0] != "done":
-        if item[0] == "progress":
-            progress(item[1], desc=item[2])
-        else:
-            heard.append(item[1])
-            yield " ".join(heard), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    try:
+        while (item := updates.get())[0] != "done":
+            if item[0] == "progress":
+                progress(item[1], desc=item[2])
+            else:
+                heard.append(item[1])
+                yield " ".join(heard), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    finally:  # the slot is freed at once; the decoder ends after the segment in progress
+        if "value" not in outcome and "error" not in outcome:
+            stop.set()
     if "error" in outcome:
         raise outcome["error"]
     transcript = outcome["value"]
@@ -138,7 +143,9 @@ def build() -> None:
                 batch_size = gr.Slider(1, MAX_BATCH_SIZE, value=BATCH_SIZE, step=1, label="Batch size",
                                        info="speech chunks of audio over 30 s decoded together; 1 decodes them "
                                             "in order, each conditioned on the text before")
-            go = gr.Button("Transcribe", variant="primary")
+            with gr.Row():
+                go = gr.Button("Transcribe", variant="primary", scale=3)
+                stop = gr.Button("Stop", variant="stop", scale=1)
         with gr.Column(scale=3):
             text = gr.Textbox(label="Transcript", lines=6, buttons=["copy"])
             summary = gr.Markdown(label="Summary")
@@ -148,9 +155,12 @@ def build() -> None:
             with gr.Accordion("JSON", open=False):
                 raw = gr.JSON(label="JSON")
     gr.Examples(EXAMPLES, inputs=[audio, task, language, reference], cache_examples=False)
-    run_event(go.click, run, [audio, task, language, translate_to, reference, beam_size, batch_size, video],
-              [text, summary, table, files, raw], summary, api_name="transcribe", concurrency_limit=1,
-              concurrency_id=speech.SLOT)
+    event = run_event(go.click, run, [audio, task, language, translate_to, reference, beam_size, batch_size, video],
+                      [text, summary, table, files, raw], summary, api_name="transcribe", concurrency_limit=1,
+                      concurrency_id=speech.SLOT)
+    # Stop frees the slot at once (the next queued request starts); the decoder ends after its current segment
+    stop.click(lambda: "*Stopped: the transcript above is what was decoded so far.*", None, summary, cancels=[event],
+               queue=False, api_visibility="private")
     gate_features(notice, {"text translation to other languages": ("translator", [translate_to])})
     compare_panel("speech", [audio, video, language, reference], _compared,
                   "greedy:beam_size=1\nbeam 5:beam_size=5", speech.SLOT)

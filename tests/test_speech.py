@@ -306,3 +306,42 @@ def test_ui_takes_a_video_file_for_its_sound(tmp_path):
     quiet = write_video(tmp_path / "quiet.mp4", audio=np.zeros(2 * SR, np.float32))
     text, summary, rows, files, raw = last(tab.run(video=str(quiet), progress=lambda *a, **k: None))
     assert text == "" and "No speech found" in summary and raw["duration"] > 1.5
+
+
+@requires_pack("whisper-base")
+def test_stop_ends_decoding_after_the_segment_in_progress(tmp_path):
+    """Stop (or a client gone away) ends a transcription at its next segment: the rest is never decoded, and the
+    transcript says where it stopped."""
+    import soundfile as sf
+    import threading
+
+    clip, rate = sf.read(str(ASSETS / "speech_en.flac"), dtype="float32")
+    gap = np.zeros(rate, np.float32)
+    sf.write(tmp_path / "long.wav", np.concatenate([clip, gap, clip, gap, clip]), rate)
+    whole = speech.transcribe(tmp_path / "long.wav")
+    assert len(whole.segments) >= 3 and not whole.notes
+    stop = threading.Event()
+    cut = speech.transcribe(tmp_path / "long.wav", on_segment=lambda segment: stop.set(), stop=stop)
+    assert len(cut.segments) == 1 and cut.segments[0].text == whole.segments[0].text
+    assert cut.notes == [f"Stopped on request after {cut.segments[0].end:.1f} s of {whole.duration:.1f} s."]
+
+
+@requires_pack("whisper-base")
+def test_a_closed_tab_stream_stops_its_worker(monkeypatch, tmp_path):
+    """The Speech tab's generator closed early (Stop, a browser gone) sets the stop flag of its worker."""
+    import threading
+
+    import soundfile as sf
+
+    from demos import speech as tab
+
+    clip, rate = sf.read(str(ASSETS / "speech_en.flac"), dtype="float32")
+    sf.write(tmp_path / "long.wav", np.concatenate([clip, np.zeros(rate, np.float32)] * 4), rate)
+
+    made, real_event = [], threading.Event
+    monkeypatch.setattr(tab.threading, "Event", lambda: made.append(real_event()) or made[-1])
+    updates = tab.run(str(tmp_path / "long.wav"), "transcribe", "en", "", "", progress=lambda *a, **k: None)
+    assert next(updates)[0]  # the first segment's text; three more clips are still to decode
+    assert not made[0].is_set()
+    updates.close()  # what Gradio does to a cancelled event's generator
+    assert made[0].is_set()

@@ -51,6 +51,7 @@ class EngineResult:
     language: str
     language_probability: float
     segments: list[RawSegment] = field(default_factory=list)
+    stopped_at: float | None = None  # seconds decoded when a stop was asked for (None: decoded to the end)
 
 
 # -- offline pack: rebuild model.bin once ------------------------------------------------------------------------
@@ -168,7 +169,7 @@ class FasterWhisperEngine:
     def transcribe(self, audio: np.ndarray, task: str = "transcribe", language: str | None = None,
                    progress: Progress = None, vad: bool = True, beam_size: int | None = None,
                    batch_size: int | None = None, word_timestamps: bool = False,
-                   on_segment: OnSegment = None) -> EngineResult:
+                   on_segment: OnSegment = None, stop=None) -> EngineResult:
         duration = len(audio) / SAMPLE_RATE
         plan = self.decoding(duration, vad, beam_size, batch_size)
         common = dict(task=task, language=language, beam_size=plan["beam_size"],
@@ -191,6 +192,9 @@ class FasterWhisperEngine:
             result.segments.append(RawSegment(float(seg.start), float(seg.end), seg.text.strip(), words))
             if on_segment:
                 on_segment(result.segments[-1])
+            if stop is not None and stop.is_set():  # the caller went away: decoding ends with this segment
+                result.stopped_at = float(seg.end)
+                break
             if progress and duration:
                 progress(min(seg.end / duration, 1.0), f"{task} {seg.end:.0f}/{duration:.0f} s")
         return result
@@ -272,7 +276,7 @@ class TransformersEngine:
     def transcribe(self, audio: np.ndarray, task: str = "transcribe", language: str | None = None,
                    progress: Progress = None, vad: bool = True, beam_size: int | None = None,
                    batch_size: int | None = None, word_timestamps: bool = False,
-                   on_segment: OnSegment = None) -> EngineResult:
+                   on_segment: OnSegment = None, stop=None) -> EngineResult:
         """Greedy by default (transformers' own default); ``beam_size`` turns on beam search. Word timestamps are
         not produced by this engine (segments carry none; callers fall back to segment times)."""
         duration = len(audio) / SAMPLE_RATE
@@ -308,6 +312,9 @@ class TransformersEngine:
                 result.segments += decoded
                 for segment in decoded if on_segment else ():
                     on_segment(segment)
+            if stop is not None and stop.is_set():
+                result.stopped_at = batch[-1][1]
+                break
             if progress:
                 done = batch[-1][1]
                 progress(min(done / duration, 1.0), f"{task} {done:.0f}/{duration:.0f} s")

@@ -84,12 +84,13 @@ def process(audio: "str | os.PathLike", task: str = "transcribe", language: str 
             translate_to: str | None = None, reference: str | None = None, beam_size: int | None = None,
             batch_size: int | None = None, vad: bool = True,
             progress: Callable[[float, str], None] | None = None,
-            on_segment: Callable[[Segment], None] | None = None) -> Transcript:
+            on_segment: Callable[[Segment], None] | None = None, stop=None) -> Transcript:
     """The Speech tab's and the transcribe CLI's one request: decode ``audio`` (a file; damage becomes a note),
     transcribe or translate its speech, optionally translate the text into ``translate_to`` and score it against
     ``reference``. Everything that can be refused is checked before the audio is decoded: a missing translation
     model fails in a second, not after minutes of transcription. ``on_segment`` hears each segment as soon as it
-    is decoded (the tab streams them)."""
+    is decoded (the tab streams them); ``stop`` (a threading.Event) ends decoding after the segment in progress
+    (the tab sets it when its client goes away or presses Stop)."""
     check_task(task)
     check_decoding(beam_size, batch_size)
     reference = check_text(reference, "the reference text") or ""
@@ -100,7 +101,8 @@ def process(audio: "str | os.PathLike", task: str = "transcribe", language: str 
     notes: list[str] = []
     samples = load_audio(audio, notes=notes)
     result = transcribe(samples, task=task, language=language, progress=progress, vad=vad, beam_size=beam_size,
-                        batch_size=batch_size, on_segment=on_segment)
+                        batch_size=batch_size, on_segment=on_segment, stop=stop)
+    notes += result.notes  # transcribe's own (a stop)
     result.notes = notes
     if whisper_did_it:
         notes.append("Whisper already translated the speech to English.")
@@ -115,11 +117,12 @@ def process(audio: "str | os.PathLike", task: str = "transcribe", language: str 
 def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe", language: str | None = None,
                progress: Callable[[float, str], None] | None = None, require_speech: bool = False,
                vad: bool = True, beam_size: int | None = None, batch_size: int | None = None,
-               word_timestamps: bool = False, on_segment: Callable[[Segment], None] | None = None) -> Transcript:
+               word_timestamps: bool = False, on_segment: Callable[[Segment], None] | None = None,
+               stop=None) -> Transcript:
     """Transcribe ``audio`` (a file path, or 16 kHz mono float32 samples), or translate its speech to English
     with task="translate". Silence gives no segments, or BadInput when ``require_speech`` is set.
     ``beam_size`` (1-10) and ``batch_size`` (1-32; chunks of long audio decoded together) default to the
-    engine's: beam 5 and batches of 8 with faster-whisper."""
+    engine's: beam 5, and batch 1 (in order) with faster-whisper. ``on_segment`` and ``stop``: see ``process``."""
     check_task(task)
     beam_size, batch_size = check_decoding(beam_size, batch_size)
     samples = _samples(audio)
@@ -138,16 +141,19 @@ def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe"
     heard = (lambda raw: on_segment(Segment(raw.start, raw.end, raw.text, raw.words)) if raw.text else None) \
         if on_segment else None
     result = engine.transcribe(samples, task=task, language=language, progress=step, vad=vad, beam_size=beam_size,
-                               batch_size=batch_size, word_timestamps=word_timestamps, on_segment=heard)
+                               batch_size=batch_size, word_timestamps=word_timestamps, on_segment=heard, stop=stop)
     segments = [Segment(s.start, s.end, s.text, s.words) for s in result.segments if s.text]
     if not segments:
         empty = _empty(require_speech, result.language, duration, task, result.language_probability, engine.name)
         empty.decoding = decoding
         return empty
     step(1.0, "done")
-    return Transcript(result.language, result.language_probability, duration,
-                      " ".join(s.text for s in segments), segments, task, engine.name,
-                      backends.REGISTRY.loaded_source("whisper"), decoding)
+    transcript = Transcript(result.language, result.language_probability, duration,
+                            " ".join(s.text for s in segments), segments, task, engine.name,
+                            backends.REGISTRY.loaded_source("whisper"), decoding)
+    if result.stopped_at is not None:
+        transcript.notes.append(f"Stopped on request after {result.stopped_at:.1f} s of {duration:.1f} s.")
+    return transcript
 
 
 def _samples(audio) -> np.ndarray:
