@@ -8,6 +8,7 @@ import importlib.util
 import inspect
 import logging
 import os
+import queue
 import threading
 import warnings
 from collections import OrderedDict
@@ -120,6 +121,49 @@ def stages_shown(progress):
     with announce_loads(lambda message: progress(None, desc=message)), \
             downloads.progress_to(lambda state: progress(state.fraction, desc=state.describe())):
         yield
+
+
+class StopRequested(Exception):
+    """Raised in a worker at its next progress report once its stream was closed (Stop pressed, browser gone)."""
+
+
+def worker_stream(work, progress):
+    """Run ``work(report, emit, stop)`` in a thread and stream it: a generator of what ``work`` passes to
+    ``emit`` (a transcript's segments), whose return value (``yield from``) is ``work``'s result. ``report(fraction,
+    message)`` and first-use downloads and loads reach ``progress`` (gr.Progress answers only in the handler's
+    own thread, hence the queue). Closing the generator early sets ``stop`` (a threading.Event) and makes the
+    worker's next ``report`` raise StopRequested: the long job ends at its next step and the slot is free at once."""
+    updates: queue.Queue = queue.Queue()
+    outcome: dict = {}
+    stop = threading.Event()
+
+    def report(fraction, message):
+        if stop.is_set():
+            raise StopRequested()
+        updates.put(("progress", fraction, message))
+
+    def target():
+        try:
+            with stages_shown(lambda fraction, desc=None: updates.put(("progress", fraction, desc))):
+                outcome["value"] = work(report, lambda item: updates.put(("item", item)), stop)
+        except BaseException as exc:  # raised below, in the handler's thread, where user_errors words it
+            outcome["error"] = exc
+        finally:
+            updates.put(("done",))
+
+    threading.Thread(target=target, name="worker", daemon=True).start()
+    try:
+        while (update := updates.get())[0] != "done":
+            if update[0] == "progress":
+                progress(update[1], desc=update[2])
+            else:
+                yield update[1]
+    finally:
+        if not outcome:
+            stop.set()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 class ImageInput(gr.Image):

@@ -4,13 +4,11 @@ mmdemo.pipelines.speech / subtitles / translation."""
 
 from __future__ import annotations
 
-import queue
-import threading
 from pathlib import Path
 
 import gradio as gr
 
-from demos.common import gate_features, gpu, run_event, stages_shown, user_errors
+from demos.common import gate_features, gpu, run_event, user_errors, worker_stream
 from demos.compare import compare_panel
 from demos.flagging import flag_panel
 from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_BEAM_SIZE
@@ -68,40 +66,18 @@ def run(audio=None, task="transcribe", language="", translate_to="", reference="
     source = audio or video
     if not source:
         raise BadInput("Upload an audio or video file, or record from the microphone, first.")
-    # The work runs in a thread so this generator can stream each segment's text as it is decoded; progress and
-    # load announcements travel through the queue because gr.Progress answers only in the handler's own thread.
-    updates: queue.Queue = queue.Queue()
-    outcome: dict = {}
-    stop = threading.Event()  # set when this generator is closed early: Stop pressed, or the browser went away
-
-    def work():
-        try:
-            with stages_shown(lambda fraction, desc=None: updates.put(("progress", fraction, desc))):
-                outcome["value"] = speech.process(
-                    source, task=task or "transcribe", language=language or None, translate_to=translate_to or None,
-                    reference=reference, beam_size=beam_size, batch_size=batch_size,
-                    progress=lambda fraction, message: updates.put(("progress", fraction, message)),
-                    on_segment=lambda segment: updates.put(("segment", segment.text)), stop=stop)
-        except BaseException as exc:  # raised below, in the handler's thread, where user_errors words it
-            outcome["error"] = exc
-        finally:
-            updates.put(("done",))
-
-    threading.Thread(target=work, name="speech", daemon=True).start()
+    stream = worker_stream(lambda report, emit, stop: speech.process(
+        source, task=task or "transcribe", language=language or None, translate_to=translate_to or None,
+        reference=reference, beam_size=beam_size, batch_size=batch_size, progress=report,
+        on_segment=lambda segment: emit(segment.text), stop=stop), progress)
     heard: list[str] = []
-    try:
-        while (item := updates.get())[0] != "done":
-            if item[0] == "progress":
-                progress(item[1], desc=item[2])
-            else:
-                heard.append(item[1])
-                yield " ".join(heard), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    finally:  # the slot is freed at once; the decoder ends after the segment in progress
-        if "value" not in outcome and "error" not in outcome:
-            stop.set()
-    if "error" in outcome:
-        raise outcome["error"]
-    transcript = outcome["value"]
+    while True:  # each segment's text as it is decoded; then the whole transcript
+        try:
+            heard.append(next(stream))
+        except StopIteration as finished:
+            transcript = finished.value
+            break
+        yield " ".join(heard), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     shown = transcript.shown
     folder = outputs.request_dir("speech-")
     stem = Path(source).stem or "transcript"

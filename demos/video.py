@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import gate_features, gpu, run_event, user_errors
+from demos.common import gate_features, gpu, run_event, user_errors, worker_stream
 from demos.compare import compare_panel
 from demos.flagging import flag_panel
 from mmdemo import outputs
@@ -60,15 +60,16 @@ def _rows(result: video_summary.VideoSummary) -> list[list]:
 def run(video, detector, every, method, sentences, progress=gr.Progress()):
     if not video:
         raise BadInput("Upload a video (mp4, mkv, webm, mov or avi) first.")
-    result = video_summary.summarize_video(
+    # in a worker, so Stop (or a browser gone away) ends the run at its next stage and frees the slot at once
+    result = yield from worker_stream(lambda report, emit, stop: video_summary.summarize_video(
         video, every_seconds=float(every), detector=detector or "combined", summary_method=method or "auto",
-        max_sentences=int(sentences), progress=lambda fraction, message: progress(fraction, desc=message))
+        max_sentences=int(sentences), progress=report), progress)
     progress(0.97, desc="writing the storyboard and report")
     folder = outputs.request_dir("video-")
     files = video_summary.write_report(result, folder, Path(video).stem or "video")
     downloads = [str(files["markdown"]), str(files["json"]), str(files["storyboard"])]
-    return (_overview(result), _gallery(result, files), _rows(result), str(files["storyboard"]), downloads,
-            result.to_dict())
+    yield (_overview(result), _gallery(result, files), _rows(result), str(files["storyboard"]), downloads,
+           result.to_dict())
 
 
 def build() -> None:
@@ -90,7 +91,9 @@ def build() -> None:
             with gr.Row():
                 method = gr.Dropdown(METHODS, value="auto", label="Summary")
                 sentences = gr.Slider(1, 12, value=5, step=1, label="Extractive summary sentences")
-            go = gr.Button("Summarize", variant="primary")
+            with gr.Row():
+                go = gr.Button("Summarize", variant="primary", scale=3)
+                stop = gr.Button("Stop", variant="stop", scale=1)
         with gr.Column(scale=3):
             overview = gr.Markdown(label="Summary")
             gallery = gr.Gallery(label="Timeline: keyframe, time range, caption, what was said", columns=4,
@@ -108,9 +111,10 @@ def build() -> None:
         raw = gr.JSON(label="JSON")
     if EXAMPLE.is_file():
         gr.Examples([[str(EXAMPLE)]], inputs=[video], cache_examples=False)
-    run_event(go.click, run, [video, detector, every, method, sentences],
-              [overview, gallery, table, storyboard, files, raw], overview, api_name="summarize_video",
-              concurrency_limit=1, concurrency_id=video_summary.SLOT)
+    event = run_event(go.click, run, [video, detector, every, method, sentences],
+                      [overview, gallery, table, storyboard, files, raw], overview, api_name="summarize_video",
+                      concurrency_limit=1, concurrency_id=video_summary.SLOT)
+    stop.click(lambda: "*Stopped.*", None, overview, cancels=[event], queue=False, api_visibility="private")
     compare_panel("video", [video], _compared, "combined:detector=combined\ncontent:detector=content",
                   video_summary.SLOT, reference="True cut times in seconds, separated by ; (optional): precision, "
                                                 "recall, F1")

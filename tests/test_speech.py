@@ -338,8 +338,10 @@ def test_a_closed_tab_stream_stops_its_worker(monkeypatch, tmp_path):
     clip, rate = sf.read(str(ASSETS / "speech_en.flac"), dtype="float32")
     sf.write(tmp_path / "long.wav", np.concatenate([clip, np.zeros(rate, np.float32)] * 4), rate)
 
+    from demos import common
+
     made, real_event = [], threading.Event
-    monkeypatch.setattr(tab.threading, "Event", lambda: made.append(real_event()) or made[-1])
+    monkeypatch.setattr(common.threading, "Event", lambda: made.append(real_event()) or made[-1])
     updates = tab.run(str(tmp_path / "long.wav"), "transcribe", "en", "", "", progress=lambda *a, **k: None)
     assert next(updates)[0]  # the first segment's text; three more clips are still to decode
     assert not made[0].is_set()

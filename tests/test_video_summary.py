@@ -233,14 +233,18 @@ def test_tab_handler(silent, folder, no_summarizer):
     gr = pytest.importorskip("gradio")
     from demos import video as tab
 
+    def last(updates):  # the handler streams (so Stop can end it); its final outputs come last
+        *_, final = updates
+        return final
+
     with pytest.raises(gr.Error, match="Upload a video"):
-        tab.run(None, "adaptive", 0.1, "auto", 5, progress=quiet)
+        last(tab.run(None, "adaptive", 0.1, "auto", 5, progress=quiet))
     text = folder / "notes.mp4"
     text.write_text("not a video")
     with pytest.raises(gr.Error, match="not a readable video"):
-        tab.run(str(text), "adaptive", 0.1, "auto", 5, progress=quiet)
-    overview, gallery, rows, storyboard, files, raw = tab.run(str(silent.path), "adaptive", 0.1, "extractive", 3,
-                                                             progress=quiet)
+        last(tab.run(str(text), "adaptive", 0.1, "auto", 5, progress=quiet))
+    overview, gallery, rows, storyboard, files, raw = last(tab.run(str(silent.path), "adaptive", 0.1, "extractive",
+                                                                  3, progress=quiet))
     assert "Written by:** extractive" in overview and "no audio track" in overview
     assert len(gallery) == 2 and re.match(r"#1 · 0:00\.0-0:0[12]\.\d · offline tags: ", gallery[0][1])
     assert [r[0] for r in rows] == [1, 2] and Path(storyboard).is_file()
