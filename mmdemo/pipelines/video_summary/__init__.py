@@ -15,9 +15,11 @@ timeline and a summary; whatever is missing is said in ``notes``.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -112,32 +114,61 @@ def summarize_video(path: "str | os.PathLike", *, every_seconds: float = shot_de
     report = progress or (lambda fraction, message: None)
     timings: dict[str, float] = {}
 
+    shown, pictures = [0.0], []  # the bar's position (speech runs alongside the pictures and only changes the
+    # message while they are analysed); ``pictures`` is non-empty once they are done
+
     def stage(name: str):
         low, high = STAGE_SPAN[name]
-        return lambda fraction, message: report(low + (high - low) * min(max(fraction, 0.0), 1.0), message)
+
+        def step(fraction, message):
+            shown[0] = low + (high - low) * min(max(fraction, 0.0), 1.0)
+            report(shown[0], message)
+        return step
+
+    def alongside(fraction, message):
+        if pictures:
+            stage("speech")(fraction, message)
+        else:
+            report(shown[0], f"{message} (while the pictures are analysed)")
 
     started = time.perf_counter()
     stage("probe")(0.0, "reading the video")
     info = probe(path)
     timings["probe"] = time.perf_counter() - started
 
-    started = time.perf_counter()
-    found = shot_detection.detect_shots(path, every_seconds=every_seconds, detector=detector,
-                                        progress=stage("shots"))
-    timings["shots"] = time.perf_counter() - started
-    notes = list(found.notes)
-    results = [ShotResult(s.index, s.start, s.end, s.keyframe_time, s.keyframe_jpeg, duplicate_of=s.duplicate_of,
-                          keyframe_method=s.keyframe_method) for s in found.shots]
+    # The sound is transcribed while the pictures are cut into shots and described: shot detection decodes and
+    # compares frames on about one core, Whisper's decoder uses the rest (python -m bench.video, docs/video.md).
+    speech_notes: list[str] = []
 
-    started = time.perf_counter()
-    _caption(found.shots, results, notes, stage("captions"))
-    timings["captions"] = time.perf_counter() - started
+    def listen():
+        began = time.perf_counter()
+        heard = _transcribe(path, info, language, speech_notes, alongside)
+        timings["speech"] = time.perf_counter() - began
+        return heard
 
-    started = time.perf_counter()
-    transcript, speech_spans = _transcribe(path, info, language, notes, stage("speech"))
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-speech")
+    listening = pool.submit(contextvars.copy_context().run, listen)  # load announcements reach the caller
+    try:
+        started = time.perf_counter()
+        found = shot_detection.detect_shots(path, every_seconds=every_seconds, detector=detector,
+                                            progress=stage("shots"))
+        timings["shots"] = time.perf_counter() - started
+        notes = list(found.notes)
+        results = [ShotResult(s.index, s.start, s.end, s.keyframe_time, s.keyframe_jpeg,
+                              duplicate_of=s.duplicate_of, keyframe_method=s.keyframe_method) for s in found.shots]
+
+        started = time.perf_counter()
+        _caption(found.shots, results, notes, stage("captions"))
+        timings["captions"] = time.perf_counter() - started
+        pictures.append(True)
+        stage("speech")(0.0, "transcribing the speech")
+        transcript, speech_spans = listening.result()
+    finally:  # a failure above returns at once; the speech thread ends on its own (or at Stop, its next step)
+        pool.shutdown(wait=False)
+    stage("speech")(1.0, "speech transcribed")
+    notes += speech_notes
     if transcript is not None:
         assign_transcript(results, transcript.segments, speech_spans)
-    timings["speech"] = time.perf_counter() - started
 
     started = time.perf_counter()
     stage("summary")(0.0, "summarizing")
