@@ -96,13 +96,13 @@ def build() -> None:
                 stop = gr.Button("Stop", variant="stop", scale=1)
         with gr.Column(scale=3):
             overview = gr.Markdown(label="Summary")
-            gallery = gr.Gallery(label="Timeline: keyframe, time range, caption, what was said", columns=4,
-                                 height="auto", object_fit="contain")
+            gallery = gr.Gallery(label="Timeline: keyframe, time range, caption, what was said (the table below "
+                                       "has the whole text)", columns=4, height=300, object_fit="contain")
     with gr.Row():
         with gr.Column(scale=3):
             table = gr.Dataframe(headers=["shot", "start (s)", "end (s)", "shows", "said"],
                                  datatype=["number", "number", "number", "str", "str"], label="Shots", wrap=True,
-                                 interactive=False)
+                                 interactive=False, column_widths=["7%", "10%", "10%", "33%", "40%"])
         with gr.Column(scale=2):
             storyboard = gr.Image(label="Storyboard", type="filepath", interactive=False, height=260)
             files = gr.File(label="Downloads: Markdown report, JSON report, storyboard PNG", file_count="multiple",

@@ -305,7 +305,7 @@ def test_models_tab_shows_the_used_backends_loaded(page):
     if _packs_installed():
         expect(cell("embedder", 3)).to_have_text("pack:minilm")
         expect(cell("whisper", 3)).to_have_text("pack:whisper-base")
-        expect(cell("embedder", 2)).to_have_text("Image captioning, Video summarization, Emotion analysis")
+        expect(cell("embedder", 2)).to_have_text("Image captioning, Video summarization, Emotion analysis, Search")
     _no_traceback(page)
     _screenshot(page, "models")
 
