@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mmdemo.media.audio import encode_pcm
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SR = 16000
 
@@ -52,13 +54,5 @@ def write_video(path: Path, audio: np.ndarray | None, seconds: float = 2.0, fps:
         for packet in video.encode():
             out.mux(packet)
         if sound is not None:
-            pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-            for start in range(0, len(pcm), 1024):
-                chunk = pcm[start:start + 1024][None, :]
-                frame_a = av.AudioFrame.from_ndarray(chunk, format="s16", layout="mono")
-                frame_a.sample_rate = SR
-                for packet in sound.encode(frame_a):
-                    out.mux(packet)
-            for packet in sound.encode():
-                out.mux(packet)
+            encode_pcm(out, sound, audio, SR)
     return path

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from mmdemo import backends
+from mmdemo.media.audio import encode_pcm
 from mmdemo.pipelines import emotion
 from mmdemo.pipelines.emotion import voice as emotion_voice
 from mmdemo.emotion_labels import LABELS
@@ -78,14 +79,7 @@ def write_video(path: Path, frame_at, seconds: float = 4.0, fps: int = 4, audio:
         for packet in video.encode():
             out.mux(packet)
         if sound is not None:
-            pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-            for start in range(0, len(pcm), 1024):
-                frame = av.AudioFrame.from_ndarray(pcm[None, start:start + 1024], format="s16", layout="mono")
-                frame.sample_rate = SR
-                for packet in sound.encode(frame):
-                    out.mux(packet)
-            for packet in sound.encode():
-                out.mux(packet)
+            encode_pcm(out, sound, audio, SR)
     return path
 
 

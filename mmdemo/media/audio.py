@@ -170,3 +170,18 @@ def _minutes(seconds: float) -> str:
 
 def duration(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
     return len(samples) / sample_rate
+
+
+def encode_pcm(container, stream, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+    """Mux mono float samples (-1..1) into an open PyAV output ``container`` through its audio ``stream``, as 16-bit
+    PCM frames, and flush the encoder (a moment clip's sound; the tests' narrated videos)."""
+    import av
+
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+    for offset in range(0, len(pcm), 1024):
+        frame = av.AudioFrame.from_ndarray(pcm[None, offset:offset + 1024], format="s16", layout="mono")
+        frame.sample_rate = sample_rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)

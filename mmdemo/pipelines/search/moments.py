@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from mmdemo.errors import BadInput
-from mmdemo.media.audio import SAMPLE_RATE, load_audio
+from mmdemo.media.audio import SAMPLE_RATE, encode_pcm, load_audio
 
 MAX_MOMENT_SECONDS = 60.0  # a long shot plays its first minute
 MAX_WIDTH = 640  # the player's clip: enough to see, quick to encode
@@ -76,14 +76,7 @@ def video_moment(path: "str | os.PathLike", start: float, end: float, out: "str 
             for packet in video.encode():
                 target.mux(packet)
             if sound is not None:
-                pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-                for offset in range(0, len(pcm), 1024):
-                    chunk = av.AudioFrame.from_ndarray(pcm[None, offset:offset + 1024], format="s16", layout="mono")
-                    chunk.sample_rate = SAMPLE_RATE
-                    for packet in sound.encode(chunk):
-                        target.mux(packet)
-                for packet in sound.encode():
-                    target.mux(packet)
+                encode_pcm(target, sound, audio)
     if count == 0:
         raise BadInput(f"{Path(path).name}: no frame between {start:.1f} and {end:.1f} s could be decoded.")
     return out
