@@ -40,6 +40,10 @@ def build_app() -> gr.Blocks:
 QUEUE = dict(default_concurrency_limit=2, max_size=64)
 
 
+# Gallery captions wrap instead of ending in "...": a video shot's caption says what was shown and said.
+CSS = ".caption-label { white-space: normal !important; max-width: 100% !important; max-height: 60%; overflow: auto; }"
+
+
 def launch_options(argv: list[str] | None = None) -> dict:
     """The keyword arguments of launch(): private by default (127.0.0.1, no share link) unless asked for."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,7 +63,7 @@ def launch_options(argv: list[str] | None = None) -> dict:
     # request folders may sit outside the temp directory (MMDEMO_OUTPUT_DIR); Gradio serves only allowed paths
     # show_error: an API payload that fails Gradio's own validation (a number where a file goes) is answered with
     # the validation message instead of an empty error; the handlers' own errors are gr.Error already
-    return dict(server_name=host, server_port=args.port, share=args.share, max_file_size=max_upload,
+    return dict(server_name=host, server_port=args.port, share=args.share, max_file_size=max_upload, css=CSS,
                 allowed_paths=[str(outputs.outputs_dir())], show_error=True)
 
 

@@ -96,8 +96,8 @@ def build() -> None:
                 stop = gr.Button("Stop", variant="stop", scale=1)
         with gr.Column(scale=3):
             overview = gr.Markdown(label="Summary")
-            gallery = gr.Gallery(label="Timeline: keyframe, time range, caption, what was said (the table below "
-                                       "has the whole text)", columns=4, height=300, object_fit="contain")
+            gallery = gr.Gallery(label="Timeline: keyframe, time range, caption, what was said", columns=4, height=300,
+                                 object_fit="contain")
     with gr.Row():
         with gr.Column(scale=3):
             table = gr.Dataframe(headers=["shot", "start (s)", "end (s)", "shows", "said"],
