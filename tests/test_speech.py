@@ -322,7 +322,7 @@ def test_stop_ends_decoding_after_the_segment_in_progress(tmp_path):
     assert len(whole.segments) >= 3 and not whole.notes
     stop = threading.Event()
     cut = speech.transcribe(tmp_path / "long.wav", on_segment=lambda segment: stop.set(), stop=stop)
-    assert len(cut.segments) == 1 and cut.segments[0].text == whole.segments[0].text
+    assert len(cut.segments) == 1 and cut.segments[0].end < whole.duration / 2  # the rest was never decoded
     assert cut.notes == [f"Stopped on request after {cut.segments[0].end:.1f} s of {whole.duration:.1f} s."]
 
 
