@@ -81,7 +81,9 @@ def test_a_server_killed_mid_request_starts_again_and_serves(tmp_path):
         port = s.getsockname()[1]
     root = tmp_path / "root"
     env = {k: v for k, v in os.environ.items() if k != "MMDEMO_WHISPER_MODEL"}
-    env.update(MMDEMO_OUTPUT_DIR=str(root), MMDEMO_OUTPUT_TTL="4", GRADIO_ANALYTICS_ENABLED="False")
+    # GRADIO_TEMP_DIR too: importing app.py in this test process (other tests do) set it to the default root
+    env.update(MMDEMO_OUTPUT_DIR=str(root), MMDEMO_OUTPUT_TTL="4", GRADIO_ANALYTICS_ENABLED="False",
+               GRADIO_TEMP_DIR=str(root / "gradio"))
     first = _start_app(port, env)
     try:
         job = Client(f"http://127.0.0.1:{port}/", verbose=False).submit(handle_file(str(long_clip)),
