@@ -339,7 +339,11 @@ def test_a_closed_tab_stream_stops_its_worker(monkeypatch, tmp_path):
     sf.write(tmp_path / "long.wav", np.concatenate([clip, np.zeros(rate, np.float32)] * 4), rate)
 
     from demos import common
+    from mmdemo import backends
 
+    monkeypatch.delenv("MMDEMO_WHISPER_MODEL", raising=False)
+    backends.REGISTRY.set_source("whisper", None)  # the pack, whatever an earlier test left in the registry
+    backends.unload("whisper")
     made, real_event = [], threading.Event
     monkeypatch.setattr(common.threading, "Event", lambda: made.append(real_event()) or made[-1])
     updates = tab.run(str(tmp_path / "long.wav"), "transcribe", "en", "", "", progress=lambda *a, **k: None)
