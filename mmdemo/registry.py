@@ -353,6 +353,7 @@ def _import_loader(path: str) -> Callable:
 
 def _free_memory() -> None:
     gc.collect()
+    _return_heap_to_os()
     try:
         import torch
 
@@ -360,3 +361,19 @@ def _free_memory() -> None:
             torch.cuda.empty_cache()
     except ImportError:
         pass
+
+
+def _return_heap_to_os() -> None:
+    """glibc keeps freed heap pages for reuse; after a model is dropped that is hundreds of MB the process holds
+    while other models load elsewhere, and a long-running server's memory creeps up. malloc_trim gives them back."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name or os.name != "posix":
+        return
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
+        return
+    trim(0)
