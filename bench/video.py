@@ -4,6 +4,7 @@ cards, motion inside shots) and, when /work/shared/data/video exists, on real fi
 next to PySceneDetect's own ``detect(file, ContentDetector())`` on every frame.
 
     python -m bench.video [--seconds 60] [--runs 2] [--skip-detectors] [--detector-videos 5]
+                          [--skip-stages] [--detectors combined,scenedetect] [--first-seed 40]
 
 The video is built by ``tests/videos.py``: scenes drawn by ``random_scenes`` (photos from scikit-image panned
 slowly or fast, coloured scenes with moving shapes, hue-only changes, A-B-A returns) with espeak-ng narration.
@@ -104,16 +105,19 @@ def _scenedetect_every_frame(path: Path) -> list[float]:
     return [start.seconds for start, _ in detect(str(path), ContentDetector(), backend="pyav")[1:]]
 
 
-def _rows(videos) -> list[str]:
-    """videos: (path, transitions); one row per detector: found / missed / extra, seconds."""
+def _rows(videos, detectors: set[str] | None = None) -> list[str]:
+    """videos: (path, transitions); one row per detector (all, or those named in ``detectors``; "scenedetect"
+    for the plain library): found / missed / extra, seconds."""
     from mmdemo.pipelines.video_summary.shots import detect_shots
     from tests.videos import score
 
     total = sum(len(t) for _, t in videos)
     rows = []
     runs = [(f"{d} ({1 / e:g}/s)", lambda p, d=d, e=e: detect_shots(p, detector=d, every_seconds=e,
-                                                                      dedupe=False).cuts) for d, e in CONFIGS]
-    runs.append(("scenedetect.detect(ContentDetector()), every frame", _scenedetect_every_frame))
+                                                                      dedupe=False).cuts) for d, e in CONFIGS
+            if detectors is None or d in detectors]
+    if detectors is None or "scenedetect" in detectors:
+        runs.append(("scenedetect.detect(ContentDetector()), every frame", _scenedetect_every_frame))
     for label, run in runs:
         found = missed = extra = 0
         started = time.perf_counter()
@@ -124,7 +128,7 @@ def _rows(videos) -> list[str]:
     return rows
 
 
-def detector_table(count: int) -> list[str]:
+def detector_table(count: int, first_seed: int = 0, detectors: set[str] | None = None) -> list[str]:
     import numpy as np
 
     from tests.videos import Transition, make_video, photos, random_scenes, random_transitions
@@ -133,9 +137,10 @@ def detector_table(count: int) -> list[str]:
     folder = Path(tempfile.mkdtemp(prefix="bench-cuts-"))
     extensions = [".mp4", ".mkv", ".webm", ".avi", ".mov"]
     made = [make_video(folder / f"tr{i}{extensions[i % 5]}",
-                       random_transitions(np.random.default_rng(i), 8, pictures), seed=i) for i in range(count)]
+                       random_transitions(np.random.default_rng(i), 8, pictures), seed=i)
+            for i in range(first_seed, first_seed + count)]
     made += [make_video(folder / f"cuts{i}.mp4", random_scenes(np.random.default_rng(100 + i), 8, pictures),
-                        seed=100 + i) for i in range(max(1, count // 2))]
+                        seed=100 + i) for i in range(first_seed, first_seed + max(1, count // 2))]
     kinds = {}
     for m in made:
         for t in m.transitions:
@@ -144,12 +149,12 @@ def detector_table(count: int) -> list[str]:
     lines = [f"{len(made)} generated videos (320x180, 25 fps, {sum(m.duration for m in made):.0f} s; "
              f"{', '.join(f'{n} {k}' for k, n in kinds.items())}; pans, sweeps, shake, crowds inside shots): "
              f"a hard cut found within {TOLERANCE} s, a gradual one inside its span:", "", *header,
-             *_rows([(m.path, m.transitions) for m in made]), ""]
+             *_rows([(m.path, m.transitions) for m in made], detectors), ""]
     if REAL.is_dir():
         films = [(REAL / name, [Transition("cut", c, c) for c in cuts]) for name, cuts in REAL_CUTS.items()
                  if (REAL / name).is_file()]
         lines += [f"real films ({', '.join(p.name for p, _ in films)}; "
-                  f"{sum(len(t) for _, t in films)} hard cuts):", "", *header, *_rows(films)]
+                  f"{sum(len(t) for _, t in films)} hard cuts):", "", *header, *_rows(films, detectors)]
     else:
         lines.append(f"real films: skipped ({REAL} not found)")
     return lines
@@ -161,20 +166,26 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--skip-detectors", action="store_true")
     parser.add_argument("--detector-videos", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first generated detector video")
+    parser.add_argument("--detectors", default="", help="comma-separated rows of the detector table (combined, "
+                        "content, adaptive, embedding, scenedetect); default all")
+    parser.add_argument("--skip-stages", action="store_true", help="only the detector table")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
     print(f"# bench.video on {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads)\n")
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        made = build_video(Path(tmp) / "bench.mp4", args.seconds)
-        print(f"built {made.path.name}: {made.duration:.1f} s, {len(made.cuts) + 1} scenes, "
-              f"{len(made.narration)} narrated lines in {time.perf_counter() - started:.0f} s\n")
-        print("\n".join(stage_table(made.path, args.runs, made.cuts)) + "\n")
+    if not args.skip_stages:
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            made = build_video(Path(tmp) / "bench.mp4", args.seconds)
+            print(f"built {made.path.name}: {made.duration:.1f} s, {len(made.cuts) + 1} scenes, "
+                  f"{len(made.narration)} narrated lines in {time.perf_counter() - started:.0f} s\n")
+            print("\n".join(stage_table(made.path, args.runs, made.cuts)) + "\n")
     if not args.skip_detectors:
-        print("\n".join(detector_table(args.detector_videos)))
+        names = {d.strip() for d in args.detectors.split(",") if d.strip()} or None
+        print("\n".join(detector_table(args.detector_videos, args.first_seed, names)))
     return 0
 
 

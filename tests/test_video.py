@@ -133,8 +133,6 @@ def test_motion_inside_a_shot_is_no_cut(folder, pictures):
     assert not missed and not extra, f"cuts {made.cuts}, found {found.cuts}"
 
 
-@pytest.mark.xfail(reason="known shortfall (docs/video.md): a dissolve between two moving scenes can be missed "
-                          "and a long one cut twice; bench.video counts them", strict=False)
 @pytest.mark.parametrize("seed", [21, 22])
 def test_random_transitions(folder, pictures, seed):
     from tests.videos import random_transitions
