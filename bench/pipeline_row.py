@@ -72,7 +72,7 @@ def _speech(folder: Path) -> Case:
     def load_plain():
         from faster_whisper import WhisperModel
 
-        model = WhisperModel(str(ct2), device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 1)
+        model = WhisperModel(str(ct2), device="cpu", compute_type="float32", cpu_threads=os.cpu_count() or 1)
 
         def call():
             segments, _ = model.transcribe(str(SPEECH_CLIP), beam_size=BEAM_SIZE, temperature=list(TEMPERATURES),
@@ -317,9 +317,9 @@ def _shots(folder: Path) -> Case:
 
 # -- the rows -------------------------------------------------------------------------------------------------------------
 ROWS = {row.name: row for row in [
-    Row("speech", f"{PACK} (whisper-base, CTranslate2 int8)",
+    Row("speech", f"{PACK} (whisper-base, CTranslate2 float32)",
         "`pipelines.speech.transcribe(speech_en.flac)`",
-        "`faster_whisper.WhisperModel(folder, int8).transcribe(file)`: same folder, threads, beam 5, temperature "
+        "`faster_whisper.WhisperModel(folder, float32).transcribe(file)`: same folder, threads, beam 5, temperature "
         "fallback, VAD (500 ms silences); segments collected", _speech),
     Row("captioning", f"{PACK} (EfficientNet-Lite0 + MiniLM)",
         "`caption_images([cat.jpg])`, offline path (no captioner/CLIP weights exist here)",

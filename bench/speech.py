@@ -5,8 +5,9 @@
    defaults (`WhisperModel(folder).transcribe(file)`, nothing else: beam 5, no VAD, the model's compute type), on
    the same weights (the offline pack). Pooled WER and CER per language after Whisper's normalizers; the
    headline column is the metric the field uses for that language.
-2. Warm real-time factor of the whisper backend (offline pack, faster-whisper int8) on English espeak-ng speech,
-   and the transformers engine on the same weights (the pack converted by bench/whisper_ct2_to_hf.py).
+2. Warm real-time factor of the whisper backend (offline pack, faster-whisper at the app's default precision)
+   on English espeak-ng speech, and the transformers engine on the same weights (the pack converted by
+   bench/whisper_ct2_to_hf.py).
 3. The whole `python -m mmdemo transcribe FILE --json` process against a plain faster-whisper script with its
    defaults (the one of 1.), on a multi-minute file: the manifests' English clips joined (or the espeak clip
    without a manifest). Runs alternate (app, plain, plain, app, ...) because the machine is noisy; the ratio is of
@@ -242,7 +243,7 @@ def main(argv=None) -> None:
         os.environ.pop("MMDEMO_WHISPER_MODEL", None)
         backends.unload("whisper")
         os.environ["MMDEMO_WHISPER_MODEL"] = str(ct2)
-        print(engine_row("faster-whisper int8 (offline pack)", audio, duration, reference))
+        print(engine_row("faster-whisper (offline pack, app default precision)", audio, duration, reference))
         backends.unload("whisper")
         if not args.skip_transformers:
             from bench.whisper_ct2_to_hf import convert

@@ -52,7 +52,8 @@ def _summary(t: speech.Transcript, notes: list[str], scores: dict | None) -> str
                      f"Whisper's {'English' if scores['normalizer'] == 'whisper-english' else 'basic'} normalizer")
     if t.decoding:
         lines.append(f"Decoding: beam {t.decoding['beam_size']} · {t.decoding['mode']}"
-                     + (f" (batch {t.decoding['batch_size']})" if t.decoding["batch_size"] > 1 else ""))
+                     + (f" (batch {t.decoding['batch_size']})" if t.decoding["batch_size"] > 1 else "")
+                     + (f" · {t.decoding['precision']}" if t.decoding.get("precision") else ""))
     lines += [f"*{note}*" for note in notes]
     return "\n\n".join(lines)
 
@@ -94,7 +95,7 @@ def build() -> None:
         "Whisper transcribes speech with timestamps (language detected automatically, or chosen), or translates "
         "it to English. Silence is skipped with voice activity detection; repetition loops are caught by "
         "temperature fallback. Download subtitles as SRT, VTT, TXT or JSON. Offline, the app uses the "
-        "whisper-base pack (faster-whisper, int8 on CPU)."
+        "whisper-base pack (faster-whisper, float32 on CPU)."
     )
     notice = gr.Markdown()
     with gr.Row():

@@ -1,6 +1,6 @@
 """Whisper speech recognition / speech translation to English, with two engines behind one interface.
 
-* faster-whisper (CTranslate2, int8 on CPU, float16 on CUDA) for CTranslate2 folders: the offline pack (whose
+* faster-whisper (CTranslate2, float32 on CPU, float16 on CUDA) for CTranslate2 folders: the offline pack (whose
   ``model.bin`` is rebuilt once from its two parts into a cache folder) or any ``Systran/faster-whisper-*`` style folder.
 * transformers' Whisper for Hub ids and folders in transformers format (the default, openai/whisper-small).
 
@@ -387,10 +387,10 @@ def _load_faster_whisper(location, local: bool = True, note: str = "") -> Loaded
 
     device = _ctranslate2_device()
     ct2_device = "cuda" if device.startswith("cuda") else "cpu"  # CTranslate2 has no MPS backend
-    # int8 on CPU: the whole transcribe process on 174 s of real English took 0.24x plain faster-whisper's time
-    # (float32: 1.12x) at WER 0.021 vs 0.019; float32 reads real Spanish better (bench.real: WER 0.337 vs 0.400):
-    # MMDEMO_WHISPER_COMPUTE=float32 chooses it.
-    compute = os.environ.get("MMDEMO_WHISPER_COMPUTE", "").strip() or ("int8" if ct2_device == "cpu" else "float16")
+    # float32 on CPU, the model's own accuracy. int8 decodes about 1.6x faster but read real Spanish and French
+    # worse in two samples (bench.real: es WER 0.400 vs 0.337; 172 s joined Spanish prompts 0.332 vs 0.273), and
+    # this CPU has no int16 or bfloat16. MMDEMO_WHISPER_COMPUTE=int8 chooses speed (docs/speech.md).
+    compute = os.environ.get("MMDEMO_WHISPER_COMPUTE", "").strip() or ("float32" if ct2_device == "cpu" else "float16")
     index = int(device.split(":")[1]) if ":" in device else 0
     threads = int(os.environ.get("MMDEMO_THREADS", "0") or 0) or (os.cpu_count() or 1)
     model = WhisperModel(str(location), device=ct2_device, device_index=index, compute_type=compute,

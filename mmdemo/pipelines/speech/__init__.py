@@ -137,7 +137,7 @@ def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe"
     engine = loaded.model
     language = _check_language(language, engine.languages)
     step(0.02, "listening")
-    decoding = engine.decoding(duration, vad, beam_size, batch_size)
+    decoding = {**engine.decoding(duration, vad, beam_size, batch_size), "precision": loaded.dtype}
     heard = (lambda raw: on_segment(Segment(raw.start, raw.end, raw.text, raw.words)) if raw.text else None) \
         if on_segment else None
     result = engine.transcribe(samples, task=task, language=language, progress=step, vad=vad, beam_size=beam_size,
