@@ -200,3 +200,24 @@ def test_a_b_a_editing_marks_the_return_as_duplicate(folder, pictures):
     assert len(found.shots) == 3
     assert [s.duplicate_of for s in found.shots] == [None, None, 0]
     assert all(s.keyframe_method == "centrality" for s in found.shots)
+
+
+def test_gradual_reports_group_into_one_transition_each():
+    """A long dissolve is reported by every staggered stream, one phase step after another: one cut in its middle.
+    Two changes two seconds apart leave a gap in the chain: two cuts. (25 fps: stride 25, phase step 6.25.)"""
+    cutter = shots.CombinedCuts(27.0, 0.04, shots.MIN_SHOT_SECONDS)
+    long_dissolve = [(a, a + 25) for a in (269, 275, 281, 287, 294, 300)]  # 10.76 s to 13.0 s, as measured
+    cutter.intervals = list(long_dissolve)
+    assert [(a, end) for a, _, end in cutter._groups()] == [(269, 325)]
+    assert cutter._settle(1000) == [297]  # 11.88 s: the dissolve ran from 11.16 s to 12.69 s
+    apart = shots.CombinedCuts(27.0, 0.04, shots.MIN_SHOT_SECONDS)
+    apart.intervals = [(a, a + 25) for a in (76, 82, 88, 94)] + [(a, a + 25) for a in (126, 132, 138, 144)]
+    assert len(apart._groups()) == 2
+
+
+def test_palette_keeps_colours_and_drops_positions():
+    frame = np.random.default_rng(0).integers(0, 256, (9, 16, 3), dtype=np.uint8)
+    shifted = np.roll(frame, 5, axis=1)  # a pan: the same colours elsewhere
+    assert np.array_equal(shots._palette(frame), shots._palette(shifted))
+    assert shots._palette(frame).shape == frame.shape
+    assert sorted(map(tuple, shots._palette(frame).reshape(-1, 3))) == sorted(map(tuple, frame.reshape(-1, 3)))
