@@ -54,6 +54,19 @@ def test_scores_follow_class_probability_through_the_chain():
     assert scores[0] == pytest.approx([0.9, 0.1, 0.0])
 
 
+@requires_pack("minilm")
+def test_an_unsure_classifier_does_not_hand_the_label_fed_by_most_classes_the_win():
+    """Probability spread evenly over the 1000 classes says nothing: "dog" (fed by 120 breeds) must not beat
+    "castle" (fed by one class) for it. A confident Pekinese still reads "dog"."""
+    labels = ["dog", "castle"]
+    unsure = np.full((1, 1000), 1e-3)
+    confident = np.zeros((1, 1000))
+    confident[0, PEKINESE] = 1.0
+    scores = zero_shot.offline_scores(labels, np.vstack([unsure, confident])).scores
+    assert scores[0] == pytest.approx([0.5, 0.5], abs=0.05)
+    assert scores[1].argmax() == 0 and scores[1].sum() == pytest.approx(1.0)
+
+
 # -- text emotion head -----------------------------------------------------------------------------------------
 @requires_pack("minilm")
 def test_trained_head_reads_plain_emotions_and_is_named_honestly(monkeypatch):

@@ -104,7 +104,12 @@ def offline_scores(labels: list[str], class_probs: np.ndarray) -> LabelScores:
     label_vecs = embedder.encode(labels)
     probs = class_probs.astype(np.float32)
     sims = offline_image_vectors(embedder, probs) @ label_vecs.T
-    scores = probs @ label_assignment(labels, classes @ label_vecs.T)
+    assignment = label_assignment(labels, classes @ label_vecs.T)
+    # Each label's share over what it gets from classes picked at random: a label many classes feed (120 dog
+    # breeds feed "dog") would otherwise win whenever the classifier is unsure. Measured on real photos
+    # (bench.zero_shot_photos): default list 20/32 instead of 19/32, fitting list 20/35 instead of 18/35.
+    lift = (probs @ assignment) / assignment.mean(axis=0).clip(min=1e-12)
+    scores = lift / lift.sum(axis=1, keepdims=True).clip(min=1e-12)
     return LabelScores(labels, sims, scores, OFFLINE_METHOD, "image_classifier + embedder")
 
 
