@@ -1,14 +1,15 @@
 """The app against the plain libraries on real recordings and films, side by side in one run.
 
     python -m bench.real [--data DIR] [--asterisk DIR] [--fetch-asterisk] [--per-language 10] [--only speech,video]
-                         [--long-per-language 20]
+                         [--long-per-language 20] [--batch-size 8]
 
 Speech: ``pipelines.speech.transcribe(file)`` with the app's defaults against faster-whisper with its own defaults
 (``WhisperModel(folder).transcribe(file)``: beam 5, no VAD), on the same whisper-base weights (the offline pack);
 both scored by the app's scorer (Whisper's normalizers), corpus-level per language. Clips: the English readings of
 the development data folder, and with ``--asterisk`` (or ``--fetch-asterisk``) recorded telephone prompts in
 en/es/fr/it/ru from Debian's Asterisk sound packages; ``--long-per-language N`` adds minutes of speech per language
-(N other prompts joined into one recording). ``MMDEMO_WHISPER_COMPUTE=int8`` measures the app at int8.
+(N other prompts joined into one recording). ``MMDEMO_WHISPER_COMPUTE=int8`` measures the app at int8;
+``--batch-size N`` measures the app's batched mode (VAD chunks decoded N at a time) on the long recordings.
 Video: ``pipelines.shots.detect_shots(file)`` against PySceneDetect's ``detect(file, ContentDetector())`` on every
 frame, cut precision and recall with a 0.5 s tolerance, on the films whose cut times the data README gives.
 Calls alternate which side goes first; the machine is shared, so compare the ratio of times, not the times.
@@ -139,7 +140,7 @@ def video_rows(data: Path) -> list[str]:
     return rows
 
 
-def long_rows(folder: Path, per_language: int) -> list[str]:
+def long_rows(folder: Path, per_language: int, batch_size: int | None = None) -> list[str]:
     """Minutes of speech per language: a second draw of Asterisk prompts (seed 1) joined with 0.5 s pauses into
     one recording each, transcribed whole by the app (long-form decoding, VAD) and by plain faster-whisper."""
     import numpy as np
@@ -156,19 +157,19 @@ def long_rows(folder: Path, per_language: int) -> list[str]:
         by_language[clip.language].append(clip)
     rows = ["| language | prompts | audio (s) | app WER | plain WER | app time (s) | plain time (s) | time ratio |",
             "|---|---|---|---|---|---|---|---|"]
-    precision = None
+    decoding = {}
     for i, (lang, clips) in enumerate(by_language.items()):
         audio = np.concatenate([part for clip in clips for part in (load_audio(clip.path), np.zeros(8000, np.float32))])
         reference = " ".join(clip.reference for clip in clips)
 
         def app():
-            return transcribe(audio)
+            return transcribe(audio, batch_size=batch_size)
 
         def lib():
             return " ".join(s.text.strip() for s in plain.transcribe(audio)[0])
 
         if i == 0:
-            precision = app().decoding.get("precision")  # loads the app's model before timing
+            decoding = app().decoding  # loads the app's model before timing
         if i % 2 == 0:  # alternate which side goes first
             (a, ta), (b, tb) = _timed(app), _timed(lib)
         else:
@@ -176,7 +177,9 @@ def long_rows(folder: Path, per_language: int) -> list[str]:
         mine, base = corpus_score([reference], [a.text], lang), corpus_score([reference], [b], lang)
         rows.append(f"| {lang} | {len(clips)} | {len(audio) / 16000:.0f} | {mine['wer']:.3f} | {base['wer']:.3f} | "
                     f"{ta:.1f} | {tb:.1f} | {ta / tb:.2f} |")
-    return [f"App precision: {precision}; plain faster-whisper: its default (float32 on CPU).", "", *rows]
+    app_line = (f"App: {decoding.get('precision')}, beam {decoding.get('beam_size')}, {decoding.get('mode')}"
+                + (f" (batch {decoding.get('batch_size')})" if decoding.get("batch_size", 1) > 1 else ""))
+    return [f"{app_line}; plain faster-whisper: its defaults (float32 on CPU, beam 5, sequential, no VAD).", "", *rows]
 
 
 def _print(lines: list[str]) -> None:
@@ -194,6 +197,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default="speech,video", help="speech, video or both")
     parser.add_argument("--long-per-language", type=int, default=0,
                         help="also join this many other Asterisk prompts per language into one long recording each")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="the app's batch size on the long recordings (default: the app's default, in order)")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"bench.real: skipped, no data folder at {args.data} (pass --data).")
@@ -216,7 +221,7 @@ def main(argv=None) -> int:
                 ""])
         if args.asterisk and args.long_per_language:
             _print(["Long recordings: app defaults vs faster-whisper defaults, one call per language\n",
-                    *long_rows(args.asterisk, args.long_per_language), ""])
+                    *long_rows(args.asterisk, args.long_per_language, args.batch_size), ""])
     print(f"Load average at the end: {load_average():.2f} (1 min).")
     return 0
 
