@@ -220,7 +220,8 @@ def main(argv=None) -> int:
         _print(["Speech: app defaults vs faster-whisper defaults, whisper-base (offline pack)\n", *speech_rows(clips),
                 ""])
         if args.asterisk and args.long_per_language:
-            _print(["Long recordings: app defaults vs faster-whisper defaults, one call per language\n",
+            app = f"the app at batch {args.batch_size}" if args.batch_size else "app defaults"
+            _print([f"Long recordings: {app} vs faster-whisper defaults, one call per language\n",
                     *long_rows(args.asterisk, args.long_per_language, args.batch_size), ""])
     print(f"Load average at the end: {load_average():.2f} (1 min).")
     return 0
