@@ -215,6 +215,53 @@ def test_gradual_reports_group_into_one_transition_each():
     assert len(apart._groups()) == 2
 
 
+class _Picture:
+    """A decoded frame as the cut detectors see it (``Frame.bgr``)."""
+
+    def __init__(self, bgr):
+        self.array = bgr
+
+    def bgr(self, max_width):
+        return self.array
+
+
+def _moving_scene(seed: int, frames: int, step: int = 2):
+    """A smooth random picture panning ``step`` pixels per frame, 256x144 BGR."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    blobs = cv2.GaussianBlur(rng.random((144, 512, 3)).astype(np.float32), (0, 0), 12)
+    blobs = (blobs - blobs.min()) / (blobs.max() - blobs.min())  # full range: colours a detector can tell apart
+    base = (255 * blobs * rng.uniform(0.3, 1.0, 3)).astype(np.uint8)  # each scene its own tint
+    return [np.ascontiguousarray(base[:, i * step:i * step + 256]) for i in range(frames)]
+
+
+def test_a_damaged_frame_is_no_cut():
+    """One frame with a white block in it (a real one: OpenCV's Megamind_bugy.avi at 1.33 s) is no cut; the cut
+    0.8 s later is found where it is. 25 samples/s."""
+    scene = _moving_scene(1, 60) + _moving_scene(2, 40)
+    scene[30] = scene[30].copy()
+    scene[30][20:90, 60:200] = 255
+    cutter = shots.CombinedCuts(27.0, 0.04, shots.MIN_SHOT_SECONDS)
+    cuts = [c for i, frame in enumerate(scene) for c in cutter.feed(i, _Picture(frame))]
+    cuts += cutter.finish(len(scene) - 1)
+    assert cuts == [60]
+    # ContentDetector alone (what the check starts from) does cut into the damaged frame
+    from scenedetect.detectors import ContentDetector
+
+    alone = ContentDetector(threshold=27.0, min_scene_len=cutter.min_samples)
+    found = [tc.frame_num for i, frame in enumerate(scene) for tc in alone.process_frame(shots._timecode(i, 25.0), frame)]
+    assert 30 in found + [tc.frame_num for tc in alone.post_process(shots._timecode(len(scene) - 1, 25.0))]
+
+
+def test_a_lone_gradual_report_ending_on_a_hard_cut_is_that_cut():
+    """One stream saw the change in the second before a hard cut (frame order jitters around cuts in damaged
+    files): one cut, at the hard cut; before, the report's middle became a cut 0.5 s early that hid the real one."""
+    cutter = shots.CombinedCuts(27.0, 0.04, shots.MIN_SHOT_SECONDS)
+    cutter.hard, cutter.intervals = [200], [(174, 199)]
+    assert cutter._settle(1000) == [200]
+
+
 def test_palette_keeps_colours_and_drops_positions():
     frame = np.random.default_rng(0).integers(0, 256, (9, 16, 3), dtype=np.uint8)
     shifted = np.roll(frame, 5, axis=1)  # a pan: the same colours elsewhere
