@@ -1,7 +1,7 @@
 """The app against the plain libraries on real recordings and films, side by side in one run.
 
     python -m bench.real [--data DIR] [--asterisk DIR] [--fetch-asterisk] [--per-language 10] [--only speech,video]
-                         [--long-per-language 20] [--batch-size 8]
+                         [--long-per-language 20] [--batch-size 8] [--opencv-doc DIR] [--fetch-opencv-doc]
 
 Speech: ``pipelines.speech.transcribe(file)`` with the app's defaults against faster-whisper with its own defaults
 (``WhisperModel(folder).transcribe(file)``: beam 5, no VAD), on the same whisper-base weights (the offline pack);
@@ -11,7 +11,9 @@ en/es/fr/it/ru from Debian's Asterisk sound packages; ``--long-per-language N`` 
 (N other prompts joined into one recording). ``MMDEMO_WHISPER_COMPUTE=int8`` measures the app at int8;
 ``--batch-size N`` measures the app's batched mode (VAD chunks decoded N at a time) on the long recordings.
 Video: ``pipelines.shots.detect_shots(file)`` against PySceneDetect's ``detect(file, ContentDetector())`` on every
-frame, cut precision and recall with a 0.5 s tolerance, on the films whose cut times the data README gives.
+frame, cut precision and recall with a 0.5 s tolerance, on the films whose cut times the data README gives, and with
+``--opencv-doc`` (or ``--fetch-opencv-doc``) two more from Debian's opencv-doc: a damaged copy of the Megamind
+excerpt and a static street camera.
 Calls alternate which side goes first; the machine is shared, so compare the ratio of times, not the times.
 Prints one line and exits 0 when the data folder is absent.
 """
@@ -25,7 +27,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench.common import load_average, machine_line
-from bench.real_data import DEFAULT_DATA, Clip, asterisk_prompts, fetch_asterisk, films, readings
+from bench.real_data import (DEFAULT_DATA, Clip, Film, asterisk_prompts, fetch_asterisk, fetch_opencv_doc, films,
+                             opencv_films, readings)
 
 TOLERANCE = 0.5  # seconds between a found cut and a true one
 
@@ -110,12 +113,11 @@ def _duration(path: Path) -> float:
 
 # -- video ----------------------------------------------------------------------------------------------------------
 
-def video_rows(data: Path) -> list[str]:
+def video_rows(found: list[Film]) -> list[str]:
     from scenedetect import ContentDetector, detect
 
     from mmdemo.pipelines.video_summary.shots import detect_shots
 
-    found = films(data)
     rows = ["| film | true cuts | app found | app extra | plain found | plain extra | app time (s) | plain time (s) |",
             "|---|---|---|---|---|---|---|---|"]
     totals = [0, 0, 0, 0, 0]
@@ -200,6 +202,10 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default="speech,video", help="speech, video or both")
     parser.add_argument("--long-per-language", type=int, default=0,
                         help="also join this many other Asterisk prompts per language into one long recording each")
+    parser.add_argument("--opencv-doc", type=Path, default=None,
+                        help="folder with Debian's opencv-doc unpacked (dpkg-deb -x): two more films")
+    parser.add_argument("--fetch-opencv-doc", action="store_true",
+                        help="apt-get download opencv-doc into --opencv-doc (default ~/.cache/mmdemo-bench/opencv-doc)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="the app's batch size on the long recordings (default: the app's default, in order)")
     args = parser.parse_args(argv)
@@ -210,8 +216,12 @@ def main(argv=None) -> int:
     load_start = load_average()
     print(machine_line(load_start) + "\n", flush=True)
     if "video" in parts:  # each table is printed as soon as it is measured
+        if args.fetch_opencv_doc:
+            cache = Path.home() / ".cache" / "mmdemo-bench" / "opencv-doc"
+            args.opencv_doc = fetch_opencv_doc(args.opencv_doc or cache)
+        found = films(args.data) + (opencv_films(args.opencv_doc) if args.opencv_doc else [])
         _print(["Shots: app defaults vs PySceneDetect ContentDetector on every frame (cuts within "
-                f"{TOLERANCE} s)\n", *video_rows(args.data), ""])
+                f"{TOLERANCE} s)\n", *video_rows(found), ""])
     if "speech" in parts:
         clips = readings(args.data)
         if args.fetch_asterisk:

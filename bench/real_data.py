@@ -4,6 +4,7 @@ The development folder (``shared/data`` beside the checkout, or ``--data``) hold
 transcripts (``speech/manifest.json``) and films with known cut times (listed in ``FILMS`` from its README).
 Debian's ``asterisk-core-sounds-XX`` packages (CC-BY-SA-3.0) add recorded telephone prompts in five languages with
 their exact text (``core-sounds-XX.txt``): ``fetch_asterisk`` downloads and unpacks them with apt-get/dpkg-deb.
+Debian's ``opencv-doc`` adds two films (``OPENCV_FILMS``): ``fetch_opencv_doc``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ FILMS = {
 }
 
 
+# More real films in Debian's opencv-doc package (examples/data; OpenCV's sample-data licences), cut times checked
+# frame by frame here. Megamind_bugy.avi is a damaged copy of the Megamind excerpt (a frame with a white block at
+# 1.33 s, a garbled frame at 2.53 s, packed B-frames whose order jitters around cuts), at 30 fps.
+OPENCV_FILMS = {
+    "Megamind_bugy.avi": ([3.30, 5.15, 6.68], "damaged copy of the Megamind excerpt: broken frames, no cut there"),
+    "vtest.avi": ([], "static street camera, pedestrians walking, 79.5 s, one shot"),
+}
+
+
 def readings(data: Path) -> list[Clip]:
     """The English readings and test prompts of ``data/speech/manifest.json``."""
     manifest = data / "speech" / "manifest.json"
@@ -60,17 +70,32 @@ def films(data: Path) -> list[Film]:
             if (data / "video" / name).is_file()]
 
 
-def fetch_asterisk(folder: Path) -> Path:
-    """Download and unpack the Asterisk prompt packages (audio + text) into ``folder`` once; returns ``folder``."""
-    if (folder / "usr" / "share" / "asterisk" / "sounds").is_dir():
+def opencv_films(folder: Path) -> list[Film]:
+    """OPENCV_FILMS found under ``folder`` (opencv-doc unpacked by ``fetch_opencv_doc``)."""
+    data = folder / "usr" / "share" / "doc" / "opencv-doc" / "examples" / "data"
+    return [Film(data / name, cuts, note) for name, (cuts, note) in OPENCV_FILMS.items() if (data / name).is_file()]
+
+
+def fetch_opencv_doc(folder: Path) -> Path:
+    """Download and unpack Debian's opencv-doc package into ``folder`` once; returns ``folder``."""
+    return _fetch_debs(folder, ["opencv-doc"], folder / "usr" / "share" / "doc" / "opencv-doc")
+
+
+def _fetch_debs(folder: Path, names: list[str], done: Path) -> Path:
+    if done.is_dir():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    names = [f"asterisk-core-sounds-{lang}{suffix}" for lang in ASTERISK_VOICES for suffix in ("", "-wav")]
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["apt-get", "download", *names], cwd=tmp, check=True, capture_output=True)
         for deb in sorted(Path(tmp).glob("*.deb")):
             subprocess.run(["dpkg-deb", "-x", str(deb), str(folder)], check=True)
     return folder
+
+
+def fetch_asterisk(folder: Path) -> Path:
+    """Download and unpack the Asterisk prompt packages (audio + text) into ``folder`` once; returns ``folder``."""
+    names = [f"asterisk-core-sounds-{lang}{suffix}" for lang in ASTERISK_VOICES for suffix in ("", "-wav")]
+    return _fetch_debs(folder, names, folder / "usr" / "share" / "asterisk" / "sounds")
 
 
 def asterisk_prompts(folder: Path, per_language: int, seed: int = 0) -> list[Clip]:
