@@ -172,7 +172,7 @@ class CombinedCuts:
                         for view in ("layout", "palette")}
         self.hard: list[int] = []
         self.unconfirmed: list[int] = []  # hard cuts not yet checked for a flash
-        self.flash_samples = max(1, round(FLASH_SECONDS * self.rate))
+        self.flash_samples = round(FLASH_SECONDS * self.rate)  # 0 (no check) when samples are further apart
         self.recent: dict[int, np.ndarray] = {}  # the last samples at GRADUAL_WIDTH, for the flash check
         # ContentDetector may report a cut up to a minimum shot length late (its flash filter merges cuts)
         self.keep_recent = self.min_samples + 2 * self.flash_samples + 2
@@ -206,23 +206,25 @@ class CombinedCuts:
         return self._settle(index - self.delay)
 
     def _confirm(self, index: int, end: bool = False) -> None:
-        """Hard cuts whose next ``flash_samples`` samples are in (or the video ended) join ``hard`` unless the
-        picture came back: a later sample much closer to the one before the cut than the cut's own sample is."""
+        """Hard cuts whose next ``flash_samples`` samples are in (or the video ended) join ``hard`` unless they
+        were flashes."""
         waiting = []
         for cut in self.unconfirmed:
             if cut + self.flash_samples > index and not end:
                 waiting.append(cut)
-                continue
-            before, at = self.recent.get(cut - 1), self.recent.get(cut)
-            after = [self.recent[i] for i in range(cut + 1, cut + self.flash_samples + 1) if i in self.recent]
-            if before is None or at is None or not after:
-                self.hard.append(cut)
-                continue
-            jump = np.abs(at - before).mean()
-            back = min(np.abs(later - before).mean() for later in after)
-            if not back < FLASH_RETURN * jump:
+            elif not self._flash(cut):
                 self.hard.append(cut)
         self.unconfirmed = waiting
+
+    def _flash(self, cut: int) -> bool:
+        """The picture came back: a sample soon after the cut is much closer to the one before it than the cut's
+        own sample is (never, when samples are too far apart to tell)."""
+        before, at = self.recent.get(cut - 1), self.recent.get(cut)
+        after = [self.recent[i] for i in range(cut + 1, cut + self.flash_samples + 1) if i in self.recent]
+        if before is None or at is None or not after:
+            return False
+        back = min(np.abs(later - before).mean() for later in after)
+        return back < FLASH_RETURN * np.abs(at - before).mean()
 
     def finish(self, last_index: int) -> list[int]:
         self.unconfirmed += [tc.frame_num for tc in self.content.post_process(_timecode(last_index, self.rate))]
