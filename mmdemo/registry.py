@@ -24,6 +24,12 @@ from mmdemo import downloads, hub, packs
 from mmdemo.errors import BackendUnavailable
 
 # who hears "loading <backend> (first use)": set by a caller (a tab's progress bar) for the work it runs
+# Building a model is not thread-safe across libraries: diffusers and transformers build under accelerate's
+# init_empty_weights, which patches torch.nn.Module for the whole process, so a timm EfficientNet built in another
+# thread at that moment got meta tensors ("Cannot copy out of meta tensor", seen once in the soak test). So two
+# backends never build at once; downloads, and every use of a loaded model, still run side by side.
+_BUILDING = threading.Lock()
+
 _load_listener: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar("load_listener",
                                                                                           default=None)
 
@@ -232,9 +238,10 @@ class Registry:
                     folder = downloads.fetch(source.location, entry.spec.files)
                     source = Source("cache", str(folder), source.model_id, source.via)
                 loader = self._loaders.get(name) or _import_loader(entry.spec.loader)
-                started = time.perf_counter()
-                loaded = loader(source)
-                entry.load_seconds = time.perf_counter() - started
+                with _BUILDING:
+                    started = time.perf_counter()
+                    loaded = loader(source)
+                    entry.load_seconds = time.perf_counter() - started
                 entry.loaded, entry.source = loaded, source
                 entry.load_count += 1
             loaded = entry.loaded

@@ -184,6 +184,35 @@ def test_two_threads_asking_at_once_load_once(tmp_path, monkeypatch):
     assert registry.load_count("thing") == 1
 
 
+def test_two_backends_are_never_built_at_once(tmp_path, monkeypatch):
+    """Model construction is process-global in places (accelerate's init_empty_weights patches torch.nn.Module
+    while diffusers loads), so a second backend's build waits for the first one's to end."""
+    monkeypatch.setenv("MMDEMO_A_MODEL", str(tmp_path))
+    monkeypatch.setenv("MMDEMO_B_MODEL", str(tmp_path))
+    a_building, a_release, b_building = threading.Event(), threading.Event(), threading.Event()
+
+    def build_a(source):
+        a_building.set()
+        assert a_release.wait(10)
+        return Loaded("a", "cpu", "float32")
+
+    def build_b(source):
+        b_building.set()
+        return Loaded("b", "cpu", "float32")
+
+    registry = Registry([_spec("a"), _spec("b")], loaders={"a": build_a, "b": build_b})
+    first = threading.Thread(target=registry.get, args=("a",))
+    second = threading.Thread(target=registry.get, args=("b",))
+    first.start()
+    assert a_building.wait(10)
+    second.start()
+    assert not b_building.wait(0.3), "b was built while a was still being built"
+    a_release.set()
+    first.join(10)
+    second.join(10)
+    assert b_building.is_set() and registry.get("a") == "a" and registry.get("b") == "b"
+
+
 @requires_pack("minilm")
 def test_real_backend_loads_once_for_concurrent_callers(no_hub):
     backends.unload("embedder")
