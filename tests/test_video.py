@@ -236,22 +236,34 @@ def _moving_scene(seed: int, frames: int, step: int = 2):
     return [np.ascontiguousarray(base[:, i * step:i * step + 256]) for i in range(frames)]
 
 
+def _damaged(frames, at):
+    frames[at] = frames[at].copy()
+    frames[at][20:90, 60:200] = 255  # a white block, as in OpenCV's Megamind_bugy.avi at 1.33 s
+    return frames
+
+
+def _cuts(frames):
+    cutter = shots.CombinedCuts(27.0, 0.04, shots.MIN_SHOT_SECONDS)  # 25 samples/s
+    cuts = [c for i, frame in enumerate(frames) for c in cutter.feed(i, _Picture(frame))]
+    return cuts + cutter.finish(len(frames) - 1)
+
+
 def test_a_damaged_frame_is_no_cut():
-    """One frame with a white block in it (a real one: OpenCV's Megamind_bugy.avi at 1.33 s) is no cut; the cut
-    0.8 s later is found where it is. 25 samples/s."""
-    scene = _moving_scene(1, 60) + _moving_scene(2, 40)
-    scene[30] = scene[30].copy()
-    scene[30][20:90, 60:200] = 255
-    cutter = shots.CombinedCuts(27.0, 0.04, shots.MIN_SHOT_SECONDS)
-    cuts = [c for i, frame in enumerate(scene) for c in cutter.feed(i, _Picture(frame))]
-    cuts += cutter.finish(len(scene) - 1)
-    assert cuts == [60]
+    """One damaged frame is no cut; the real cut 1.2 s later is found where it is."""
+    scene = _damaged(_moving_scene(1, 60) + _moving_scene(2, 40), 30)
+    assert _cuts(scene) == [60]
     # ContentDetector alone (what the check starts from) does cut into the damaged frame
     from scenedetect.detectors import ContentDetector
 
-    alone = ContentDetector(threshold=27.0, min_scene_len=cutter.min_samples)
-    found = [tc.frame_num for i, frame in enumerate(scene) for tc in alone.process_frame(shots._timecode(i, 25.0), frame)]
-    assert 30 in found + [tc.frame_num for tc in alone.post_process(shots._timecode(len(scene) - 1, 25.0))]
+    alone = ContentDetector(threshold=27.0, min_scene_len=15)
+    assert 30 in [tc.frame_num for i, frame in enumerate(scene)
+                  for tc in alone.process_frame(shots._timecode(i, 25.0), frame)]
+
+
+def test_a_real_cut_just_after_a_damaged_frame_is_kept():
+    """ContentDetector merges the changes of the next 0.6 s into the cut into a flash; when that cut turns out to
+    be a flash, the real cut 0.32 s after it takes its place instead of being lost with it."""
+    assert _cuts(_damaged(_moving_scene(1, 38) + _moving_scene(2, 40), 30)) == [38]
 
 
 def test_a_lone_gradual_report_ending_on_a_hard_cut_is_that_cut():
@@ -260,6 +272,9 @@ def test_a_lone_gradual_report_ending_on_a_hard_cut_is_that_cut():
     cutter = shots.CombinedCuts(27.0, 0.04, shots.MIN_SHOT_SECONDS)
     cutter.hard, cutter.intervals = [200], [(174, 199)]
     assert cutter._settle(1000) == [200]
+    apart = shots.CombinedCuts(27.0, 0.04, shots.MIN_SHOT_SECONDS)  # a hard cut 0.8 s after the report's end
+    apart.hard, apart.intervals = [219], [(174, 199)]
+    assert apart._settle(1000) == [186, 219]
 
 
 def test_palette_keeps_colours_and_drops_positions():

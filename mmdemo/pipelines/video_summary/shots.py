@@ -56,7 +56,7 @@ GRADUAL_PHASES = 4  # ... in this many staggered streams, so in one of them a tr
 GRADUAL_WIDTH = 16  # ... downscaled to this width: colour layout without texture, so motion changes it little
 GRADUAL_RATIO = 2.0  # AdaptiveDetector's threshold there (a change 2x its neighbours' mean), window 2 samples
 MIN_SHOT_SECONDS = 0.6  # shorter "shots" are flashes, merged into their neighbour by the flash filter
-FLASH_SECONDS = 0.15  # a hard cut whose picture comes back this soon was a flash or a damaged frame, not a cut
+FLASH_SECONDS = 0.16  # a hard cut whose picture comes back this soon was a flash or a damaged frame, not a cut
 FLASH_RETURN = 0.5  # ... "comes back": a later frame this much closer to the frame before it than the cut's
 DETECT_WIDTH = 256  # PySceneDetect downscales to about this width too: enough for colour/luma statistics
 KEYFRAME_SIDE = 512  # keyframes are kept this size: the captioner resizes to 384 anyway
@@ -154,7 +154,9 @@ class CombinedCuts:
     the middle of their span, unless a hard cut explains it: one inside every one of its reports' intervals (a
     lone report ending on a hard cut is that cut, not a second one 0.4 s before it), or in the middle of its span.
     A hard cut after which the picture comes back within ``FLASH_SECONDS`` (a photographer's flash, a damaged
-    frame, as in OpenCV's Megamind_bugy.avi sample) is no cut: a flash filter keeps the cut into the flash.
+    frame, as in OpenCV's Megamind_bugy.avi sample) is no cut. ContentDetector's flash filter keeps the cut into a
+    flash and merges the changes of the next minimum shot length into it, so a real cut among those takes the
+    flash's place.
     """
     name = "combined"
 
@@ -163,6 +165,7 @@ class CombinedCuts:
 
         self.rate = 1.0 / every_seconds
         self.min_samples = max(1, round(min_shot_seconds * self.rate))
+        self.threshold = threshold
         self.content = ContentDetector(threshold=threshold, min_scene_len=self.min_samples)
         self.stride = max(2, round(GRADUAL_SECONDS * self.rate))
         offsets = sorted({round(k * self.stride / GRADUAL_PHASES) for k in range(GRADUAL_PHASES)})
@@ -171,11 +174,13 @@ class CombinedCuts:
                                                           min_scene_len=1)) for offset in offsets]
                         for view in ("layout", "palette")}
         self.hard: list[int] = []
+        self.flash_samples = int(FLASH_SECONDS * self.rate + 1e-6)  # 0 (no check) when samples are further apart
         self.unconfirmed: list[int] = []  # hard cuts not yet checked for a flash
-        self.flash_samples = round(FLASH_SECONDS * self.rate)  # 0 (no check) when samples are further apart
-        self.recent: dict[int, np.ndarray] = {}  # the last samples at GRADUAL_WIDTH, for the flash check
-        # ContentDetector may report a cut up to a minimum shot length late (its flash filter merges cuts)
-        self.keep_recent = self.min_samples + 2 * self.flash_samples + 2
+        self.flashes: list[tuple[int, int]] = []  # (cut, sample where the picture came back): replacement pending
+        # The last samples at GRADUAL_WIDTH and whether ContentDetector's score was over its threshold: a cut is
+        # reported up to a minimum shot length late, and a flash's replacement may lie as far again after it.
+        self.recent: dict[int, tuple[np.ndarray, bool]] = {}
+        self.keep_recent = 2 * self.min_samples + 2 * self.flash_samples + 4
         self.intervals: list[tuple[int, int]] = []  # (first sample after, last sample before) a gradual change
         self.done = self.last = 0  # samples up to `done` are settled; `last` is the last cut reported
         # A gradual change is known 3 strides (AdaptiveDetector's window) after it; then all phases have spoken.
@@ -191,9 +196,10 @@ class CombinedCuts:
         bgr = frame.bgr(DETECT_WIDTH)
         tiny = cv2.resize(bgr, (GRADUAL_WIDTH, max(2, round(bgr.shape[0] * GRADUAL_WIDTH / bgr.shape[1]))),
                           interpolation=cv2.INTER_AREA)
-        self.recent[index] = tiny.astype(np.float32)
-        self.recent.pop(index - self.keep_recent, None)
         self.unconfirmed += [tc.frame_num for tc in self.content.process_frame(_timecode(index, self.rate), bgr)]
+        score = self.content._frame_score  # this sample's change (AdaptiveDetector reads it the same way)
+        self.recent[index] = (tiny.astype(np.float32), score is not None and score >= self.threshold)
+        self.recent.pop(index - self.keep_recent, None)
         self._confirm(index)
         for view, phases in self.streams.items():
             for offset, detector in phases:
@@ -206,25 +212,40 @@ class CombinedCuts:
         return self._settle(index - self.delay)
 
     def _confirm(self, index: int, end: bool = False) -> None:
-        """Hard cuts whose next ``flash_samples`` samples are in (or the video ended) join ``hard`` unless they
-        were flashes."""
+        """Hard cuts whose next ``flash_samples`` samples are in (or the video ended) join ``hard`` unless they were
+        flashes; a flash's replacement is looked for once a minimum shot length has passed."""
         waiting = []
         for cut in self.unconfirmed:
             if cut + self.flash_samples > index and not end:
                 waiting.append(cut)
-            elif not self._flash(cut):
+                continue
+            back = self._comes_back(cut)
+            if back is None:
                 self.hard.append(cut)
-        self.unconfirmed = waiting
+            else:
+                self.flashes.append((cut, back))
+        pending = []
+        for cut, back in self.flashes:
+            if cut + self.min_samples > index and not end:
+                pending.append((cut, back))
+                continue
+            merged = [i for i in range(back + 1, cut + self.min_samples + 1) if self.recent.get(i, (None, False))[1]]
+            waiting += merged[:1]  # the first change after the flash, checked in turn
+        self.unconfirmed, self.flashes = waiting, pending
+        if end and (waiting or pending):
+            self._confirm(index, end)
 
-    def _flash(self, cut: int) -> bool:
-        """The picture came back: a sample soon after the cut is much closer to the one before it than the cut's
-        own sample is (never, when samples are too far apart to tell)."""
+    def _comes_back(self, cut: int) -> int | None:
+        """The first sample within ``flash_samples`` after ``cut`` that is much closer to the one before the cut
+        than the cut's own sample is (the picture came back: a flash); None if none is (or the check is off)."""
         before, at = self.recent.get(cut - 1), self.recent.get(cut)
-        after = [self.recent[i] for i in range(cut + 1, cut + self.flash_samples + 1) if i in self.recent]
-        if before is None or at is None or not after:
-            return False
-        back = min(np.abs(later - before).mean() for later in after)
-        return back < FLASH_RETURN * np.abs(at - before).mean()
+        if before is None or at is None:
+            return None
+        jump = np.abs(at[0] - before[0]).mean()
+        for later in range(cut + 1, cut + self.flash_samples + 1):
+            if later in self.recent and np.abs(self.recent[later][0] - before[0]).mean() < FLASH_RETURN * jump:
+                return later
+        return None
 
     def finish(self, last_index: int) -> list[int]:
         self.unconfirmed += [tc.frame_num for tc in self.content.post_process(_timecode(last_index, self.rate))]
@@ -252,7 +273,7 @@ class CombinedCuts:
         """Cuts at samples before ``before`` that no later report can move, in order, each reported once."""
         groups = self._groups()
         margin = self.stride // 2  # a group spans the change plus up to a stride on each side
-        slack = max(1, round(0.1 * self.rate))  # where ContentDetector places a cut may differ by a frame or two
+        slack = int(0.1 * self.rate + 0.5)  # where ContentDetector places a cut may differ by a frame or two
 
         def explained(a: int, last: int, end: int) -> bool:
             return any(a + margin <= c <= end - margin or last - slack <= c <= a + self.stride + slack
