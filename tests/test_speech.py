@@ -347,7 +347,13 @@ def test_a_closed_tab_stream_stops_its_worker(monkeypatch, tmp_path):
     made, real_event = [], threading.Event
     monkeypatch.setattr(common.threading, "Event", lambda: made.append(real_event()) or made[-1])
     updates = tab.run(str(tmp_path / "long.wav"), "transcribe", "en", "", "", progress=lambda *a, **k: None)
-    assert next(updates)[0]  # the first segment's text; three more clips are still to decode
+    running = set(threading.enumerate())
+    first = next(updates)
+    # the first segment's text; three more clips are still to decode (the message says what ran, if it was not)
+    assert first[0], (first, backends.REGISTRY.loaded_source("whisper"))
     assert not made[0].is_set()
+    worker = next(t for t in threading.enumerate() if t.name == "worker" and t not in running)
     updates.close()  # what Gradio does to a cancelled event's generator
     assert made[0].is_set()
+    worker.join(60)  # it ends at its next segment, not after the whole file
+    assert not worker.is_alive()
