@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
+from pathlib import Path
 
-from mmdemo import outputs
+from mmdemo import access, flags, outputs
 
 # Gradio's upload cache lives next to the app's request folders, so both expire together (set before Gradio reads it).
 os.environ.setdefault("GRADIO_TEMP_DIR", str(outputs.gradio_cache_dir()))
@@ -17,18 +19,31 @@ os.environ.setdefault("GRADIO_TEMP_DIR", str(outputs.gradio_cache_dir()))
 import gradio as gr  # noqa: E402
 
 from demos import captioning, chat, emotion, evaluate, models, search, speech, text_to_image, video  # noqa: E402
-from mmdemo.errors import BadInput  # noqa: E402
+from demos import guard  # noqa: E402
+from demos.common import on_space  # noqa: E402
+from mmdemo.errors import MMDemoError  # noqa: E402
 
 TABS = [captioning, text_to_image, speech, video, emotion, chat, search, evaluate, models]
 
 
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+def _who(request: gr.Request) -> str:
+    """The page names its visitor's role and what the operator granted."""
+    return guard.caller(request).describe()
+
+
 def build_app() -> gr.Blocks:
-    # Gradio deletes the uploads and copies it made once unused for the TTL (outputs.Sweeper does the app's own
-    # folders and whatever a previous process left behind).
-    ttl = int(max(outputs.ttl_seconds(), 1))
-    with gr.Blocks(title="mmdemo", delete_cache=(max(ttl // 4, 1), ttl)) as app:
+    # outputs.Sweeper expires the uploads and copies Gradio made, the app's own folders and whatever a previous
+    # process left behind; the copies of the tabs' example files are kept (Gradio's own delete_cache is not used:
+    # it would expire them too).
+    outputs.keep_forever(sorted(ASSETS.glob("*")))
+    with gr.Blocks(title="mmdemo") as app:
         gr.Markdown("# mmdemo\nMultimodal models side by side: captions, images, speech, video, emotion, visual chat "
                     "and search, with comparison and evaluation everywhere.")
+        who = gr.Markdown()
+        app.load(_who, None, who, queue=False, api_visibility="private")
         with gr.Tabs():
             for tab in TABS:
                 with gr.Tab(tab.TITLE):
@@ -50,6 +65,12 @@ def launch_options(argv: list[str] | None = None) -> dict:
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
     parser.add_argument("--host", default=None, help="bind address (default 127.0.0.1, or GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, default=None, help="port (default 7860, or GRADIO_SERVER_PORT)")
+    parser.add_argument("--allow-dir", action="append", default=[], metavar="PATH",
+                        help="let visitors read, index and search server folders under PATH (repeatable; also "
+                             f"{access.ALLOW_DIRS_VAR}); by default they reach only their own uploads")
+    parser.add_argument("--allow-model-changes", action="store_true",
+                        help="let visitors choose, load and unload model sources and name models in evaluation "
+                             f"configs (also {access.ALLOW_MODELS_VAR}=1); the operator link always can")
     args = parser.parse_args(argv)
     # GRADIO_SERVER_NAME is how a host (Hugging Face Spaces, Docker) asks for 0.0.0.0; nothing else widens it.
     host = args.host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
@@ -58,19 +79,38 @@ def launch_options(argv: list[str] | None = None) -> dict:
         parser.error(f"MMDEMO_MAX_UPLOAD must be a size such as 200mb or 1gb, not {max_upload!r}")
     try:
         outputs.ttl_seconds()
-    except BadInput as exc:
+        access.configure(access.Grants.from_options(args.allow_dir, args.allow_model_changes))
+        outputs.check_root()  # an unwritable output or flag folder is one line now, not a traceback later
+        flags.check_dir()
+    except MMDemoError as exc:
         parser.error(str(exc))
     # request folders may sit outside the temp directory (MMDEMO_OUTPUT_DIR); Gradio serves only allowed paths
     # show_error: an API payload that fails Gradio's own validation (a number where a file goes) is answered with
     # the validation message instead of an empty error; the handlers' own errors are gr.Error already
+    # app_kwargs: the trust boundary's middleware (Host and Origin checks, security headers, the operator link)
     return dict(server_name=host, server_port=args.port, share=args.share, max_file_size=max_upload, css=CSS,
-                allowed_paths=[str(outputs.outputs_dir())], show_error=True)
+                allowed_paths=[str(outputs.outputs_dir())], show_error=True,
+                app_kwargs={"middleware": [guard.middleware(host, args.share, on_space())]})
+
+
+def operator_link(local_url: str) -> str:
+    return f"{local_url.rstrip('/')}/?{access.TOKEN_QUERY}={access.operator_token()}"
 
 
 def main(argv: list[str] | None = None) -> None:
     options = launch_options(argv)
-    outputs.Sweeper().start()
-    build_app().queue(**QUEUE).launch(**options)
+    os.umask(0o077)  # every folder and file the app writes is the operator's alone (0700 / 0600)
+    # Gradio's cache is GRADIO_TEMP_DIR wherever it was set; visitors' flags expire too
+    caches = [outputs.gradio_cache_dir(), Path(os.environ["GRADIO_TEMP_DIR"]).expanduser()]
+    outputs.Sweeper(caches=caches, also=[flags.expire]).start()
+    app = build_app().queue(**QUEUE)
+    app.launch(**options, prevent_thread_lock=True)
+    # as Jupyter does: the secret that makes a browser the operator is shown only to whoever started the app
+    print(f"* Operator link (keep it private: it grants server folders and model changes): "
+          f"{operator_link(app.local_url)}", file=sys.stderr, flush=True)
+    for line in access.grants().describe():
+        print(f"* Visitors: {line}", file=sys.stderr, flush=True)
+    app.block_thread()
 
 
 if __name__ == "__main__":

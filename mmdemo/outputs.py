@@ -54,7 +54,61 @@ def outputs_dir() -> Path:
 
 
 def gradio_cache_dir() -> Path:
+    """Gradio's upload cache as app.py sets it (GRADIO_TEMP_DIR, unless already set)."""
     return root() / "gradio"
+
+
+def check_root() -> Path:
+    """The output root, created private (0700) when missing; BadInput naming the variable when it cannot be
+    written (checked at start: a read-only folder would otherwise fail each request later)."""
+    folder = root()
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        outputs_dir().mkdir(exist_ok=True, mode=0o700)
+        probe = tempfile.NamedTemporaryFile(dir=outputs_dir(), prefix=".probe-")
+        probe.close()
+    except OSError as exc:
+        raise BadInput(f"The output folder {folder} cannot be written ({exc.strerror or exc}); set "
+                       "MMDEMO_OUTPUT_DIR to a writable folder.") from None
+    return folder
+
+
+def client_dir(prefix: str, key: str) -> Path:
+    """A folder that belongs to one client (``key``: access.private_key of its id, never a path) and lives as long
+    as the client keeps using it: its search index. Expired like request folders, after the TTL unused."""
+    if not key or not key.isalnum():
+        raise ValueError("a client folder needs an alphanumeric key")
+    folder = outputs_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder / f"{prefix}{key}"
+
+
+# -- files that never expire: the copies Gradio makes of the tabs' example files --------------------------------
+_kept: dict[tuple[str, int], str] = {}  # (file name, size) -> sha256 of an example file
+
+
+def keep_forever(paths) -> None:
+    """Cache entries holding a copy of one of ``paths`` are never swept (the tabs' examples must keep working)."""
+    import hashlib
+
+    for path in map(Path, paths):
+        if path.is_file():
+            _kept[(path.name, path.stat().st_size)] = hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def is_kept(entry: Path) -> bool:
+    import hashlib
+
+    if not _kept:
+        return False
+    for item in ([entry] if entry.is_file() else entry.rglob("*")):
+        try:
+            key = (item.name, item.stat().st_size)
+        except OSError:
+            continue
+        if key in _kept and item.is_file() and hashlib.sha256(item.read_bytes()).hexdigest() == _kept[key]:
+            return True
+    return False
 
 
 def ttl_seconds() -> float:
@@ -108,18 +162,19 @@ def _last_used(path: Path) -> float:
     return newest
 
 
-def sweep(ttl: float | None = None, now: float | None = None) -> int:
-    """Remove request folders and Gradio cache entries unused for more than ``ttl`` seconds; the number removed."""
+def sweep(ttl: float | None = None, now: float | None = None, caches: "list[Path] | None" = None) -> int:
+    """Remove request folders and Gradio cache entries (in ``caches``, default ``gradio_cache_dir()``) unused for
+    more than ``ttl`` seconds, except copies of the examples; the number removed."""
     ttl = ttl_seconds() if ttl is None else ttl
     now = time.time() if now is None else now
     removed = 0
-    for folder in (outputs_dir(), gradio_cache_dir()):
+    for folder in (outputs_dir(), *dict.fromkeys(caches or [gradio_cache_dir()])):
         try:
             entries = list(folder.iterdir())
         except OSError:
             continue
         for entry in entries:
-            if now - _last_used(entry) <= ttl:
+            if now - _last_used(entry) <= ttl or (folder != outputs_dir() and is_kept(entry)):
                 continue
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
@@ -130,10 +185,12 @@ def sweep(ttl: float | None = None, now: float | None = None) -> int:
 
 
 class Sweeper:
-    """A daemon thread that sweeps every ``interval`` seconds (a quarter of the TTL, at most 5 minutes)."""
+    """A daemon thread that sweeps every ``interval`` seconds (a quarter of the TTL, at most 5 minutes): request
+    folders, the Gradio caches in ``caches`` and whatever each of ``also`` expires (the visitors' flags)."""
 
-    def __init__(self, ttl: float | None = None):
+    def __init__(self, ttl: float | None = None, caches: "list[Path] | None" = None, also=()):
         self.ttl = ttl_seconds() if ttl is None else ttl
+        self.caches, self.also = caches, list(also)
         self.interval = min(max(self.ttl / 4, 0.5), 300.0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mmdemo-output-sweeper", daemon=True)
@@ -149,7 +206,7 @@ class Sweeper:
     def _run(self) -> None:
         while True:
             try:
-                swept = sweep(self.ttl)
+                swept = sweep(self.ttl, caches=self.caches) + sum(expire() for expire in self.also)
                 if swept:
                     log.info("removed %d expired request folder(s) and cache entries", swept)
             except Exception:  # the sweeper must outlive one bad folder
