@@ -10,6 +10,7 @@ from typing import Callable
 import gradio as gr
 
 from demos.common import user_errors
+from demos.guard import caller
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import evaluation
 
@@ -43,6 +44,14 @@ def side_by_side(report: evaluation.Report) -> tuple[list[str], list[list]]:
     return headers, rows
 
 
+def check_model_choices(task_name: str, parsed) -> None:
+    """A config naming a model (a folder or Hub id) is refused to a client without the grant, before anything is
+    resolved, so the answer never says whether a folder exists."""
+    sources = evaluation.TASKS[task_name].sources
+    if any(value for _, settings in parsed or [] for key, value in settings.items() if key in sources):
+        caller().require_model_changes()
+
+
 def compare_panel(task: str, inputs: list, to_item: Callable[..., dict], example: str, slot: str,
                   reference: str | None = None) -> None:
     """``to_item(*input values)`` returns the manifest columns of the tab's current input (its reference column
@@ -68,8 +77,10 @@ def compare_panel(task: str, inputs: list, to_item: Callable[..., dict], example
         entries = [line.strip() for line in (lines or "").splitlines() if line.strip()]
         if not 2 <= len(entries) <= MAX_CONFIGS:
             raise BadInput(f"Give 2 or {MAX_CONFIGS} configurations, one per line (NAME:key=value,...).")
+        parsed = [evaluation.parse_config(e, task) for e in entries]
+        check_model_choices(task, parsed)  # naming a model is a power the operator grants
         item = to_item(*values)
-        report = evaluation.compare(task, item, [evaluation.parse_config(e, task) for e in entries],
+        report = evaluation.compare(task, item, parsed,
                                     progress=lambda fraction, message: progress(fraction, desc=message))
         headers, rows = side_by_side(report)
         pictures = [(c.items[0]["output"], c.name) for c in report.configs

@@ -15,6 +15,8 @@ import gradio as gr
 import pandas as pd
 
 from demos.common import gpu, user_errors
+from demos.compare import check_model_choices
+from demos.guard import caller
 from mmdemo import flags, outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import evaluation
@@ -35,8 +37,12 @@ def _settings_help(task_name: str) -> str:
 
 
 def _configs(text: str, task_name: str) -> list[tuple[str, dict]] | None:
+    """The configs typed, parsed; naming a model (a folder or Hub id) is a power the operator grants."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip() and not line.strip().startswith("#")]
-    return [evaluation.parse_config(line, task_name) for line in lines] or None
+    parsed = [evaluation.parse_config(line, task_name) for line in lines] or None
+    check_model_choices(task_name, parsed)
+    return parsed
+
 
 
 def _uploads(files) -> dict[str, str]:
@@ -117,7 +123,7 @@ def evaluate(task="emotion", manifest=None, files=None, configs="", engine="loca
         raise BadInput(f"unknown task {task!r}; choose one of {', '.join(TASKS)}.")
     if not manifest:
         raise BadInput("Upload a manifest first: a CSV whose header names the task's columns.")
-    parsed = _configs(configs, task)  # a bad key fails before anything is read
+    parsed = _configs(configs, task)  # a bad key or a refused model fails before anything is read
     if engine == "ray":
         from mmdemo.pipelines.evaluation.ray_engine import require_ray
 
@@ -144,21 +150,30 @@ def _evaluated(task, items, skipped, parsed, engine, progress):
 FLAG_COLUMNS = ["time", "verdict", "reference", "comment", "input", "output"]
 
 
-def _flag_rows(task: str) -> pd.DataFrame:
+def _owner() -> str | None:
+    """Whose flags a caller sees: a client its own, the operator everyone's (None)."""
+    who = caller()
+    return None if who.operator else who.owner
+
+
+def _flag_rows(found: list) -> pd.DataFrame:
     rows = [[f.time, f.verdict, f.reference, f.comment, json.dumps(f.input, ensure_ascii=False),
-             json.dumps(f.output, ensure_ascii=False)[:200]] for f in flags.list_flags(task)]
+             json.dumps(f.output, ensure_ascii=False)[:200]] for f in found]
     return pd.DataFrame(rows, columns=FLAG_COLUMNS)
 
 
 @user_errors
 def list_flags(task):
-    return _flag_rows(task), f"{len(flags.list_flags(task))} {task} flag(s) in `{flags.flag_dir()}`."
+    owner = _owner()
+    found = flags.list_flags(task, owner)
+    where = f" in `{flags.flag_dir()}`" if owner is None else " (yours; each visitor sees only their own)"
+    return _flag_rows(found), f"{len(found)} {task} flag(s){where}."
 
 
 @user_errors
 def export_flags(task):
     folder = outputs.request_dir("flags-")
-    path, written, left_out = flags.export_manifest(task, folder / f"{task}-flags.csv")
+    path, written, left_out = flags.export_manifest(task, folder / f"{task}-flags.csv", owner=_owner())
     note = f"{written} flag(s) exported" + (f"; {left_out} left out (no reference: marked bad without the right "
                                             "answer)" if left_out else "") + "."
     return str(path), note
@@ -167,10 +182,10 @@ def export_flags(task):
 @gpu(duration=600)
 @user_errors
 def evaluate_flags(task="emotion", configs="", engine="local", progress=gr.Progress()):
-    """The saved flags of ``task`` (those with a reference) as the data set: their files are the server's own
-    copies in MMDEMO_FLAG_DIR, made when they were flagged."""
+    """The caller's saved flags of ``task`` (those with a reference; the operator's: everyone's) as the data set:
+    their files are the server's own copies in MMDEMO_FLAG_DIR, made when they were flagged."""
     parsed = _configs(configs, task)
-    path, _, _ = flags.export_manifest(task, outputs.request_dir("flags-") / "manifest.csv")
+    path, _, _ = flags.export_manifest(task, outputs.request_dir("flags-") / "manifest.csv", owner=_owner())
     items, skipped = evaluation.read_manifest(task, path)
     return _evaluated(task, items, skipped, parsed, engine, progress)
 

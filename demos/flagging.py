@@ -8,6 +8,7 @@ from typing import Callable
 import gradio as gr
 
 from demos.common import user_errors
+from demos.guard import caller
 from mmdemo import flags
 
 REFERENCE_HINTS = {
@@ -41,9 +42,11 @@ def flag_panel(task: str, inputs: list, result, describe: Callable[..., dict]) -
             raise gr.Error("There is no result to flag yet: run the tab first.")
         details = describe(*input_values, output)
         output = details.pop("output", output)  # a tab may flag one part of what it shows (one image of several)
+        who = caller()
         flag = flags.record(task, verdict, comment=comment or "", reference=reference or "", output=output,
-                            **details)
+                            owner=who.owner, **details)
         kept = "with its right answer" if flag.reference else "without a reference (not exported for evaluate)"
-        return f"Flagged **{flag.verdict}** {kept}: `{flag.folder}`. The Evaluate tab lists flags and exports them."
+        where = f": `{flag.folder}`" if who.operator else ""  # a server path is the operator's to see
+        return f"Flagged **{flag.verdict}** {kept}{where}. The Evaluate tab lists your flags and exports them."
 
     button.click(save, [verdict, comment, reference, *inputs, result], saved, api_visibility="private", queue=False)

@@ -1,17 +1,26 @@
 """Flags: a person marks an output good or bad, with a comment and optionally the right answer. Each flag is a
-folder under ``MMDEMO_FLAG_DIR`` (default ``./flagged``) holding ``flag.json`` and copies of its input files, so
-a flag outlives the request's temporary files. Flags with a reference export as a manifest for ``evaluate``.
+folder under ``MMDEMO_FLAG_DIR`` (default ``./flagged``) holding ``flag.json``; its input files are kept once each,
+by content hash, under ``files/``, so a flag outlives the request's temporary files and the same upload flagged
+five times is stored once. Flags with a reference export as a manifest for ``evaluate``.
 
     <MMDEMO_FLAG_DIR>/<task>/<UTC time>-<id>/flag.json   {"task", "verdict", "comment", "reference", "input",
-                                                          "settings", "output", "time"}
+                                                          "settings", "output", "time", "owner"}
+    <MMDEMO_FLAG_DIR>/files/<sha256[:32]>/<file name>   an input file ("input": {"path": "files/<hash>/<name>"})
+
+A flag has an owner: "" for the operator (the CLI, the operator link), else a client's opaque key. A client lists
+and exports only its own flags, within a quota (MMDEMO_FLAG_QUOTA_MB each, MMDEMO_FLAG_TOTAL_MB for all clients
+together), and its flags expire MMDEMO_FLAG_TTL_DAYS after they were made; the operator's are kept and it sees all.
 """
 
 from __future__ import annotations
 
+import calendar
 import csv
+import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -30,8 +39,45 @@ MANIFEST_COLUMNS = {
 }
 
 
+FILES = "files"
+QUOTA_VAR, TOTAL_VAR, TTL_VAR = "MMDEMO_FLAG_QUOTA_MB", "MMDEMO_FLAG_TOTAL_MB", "MMDEMO_FLAG_TTL_DAYS"
+DEFAULT_QUOTA_MB, DEFAULT_TOTAL_MB, DEFAULT_TTL_DAYS = 200.0, 2000.0, 30.0
+_write_lock = threading.Lock()  # a quota is checked and spent in one step
+
+
 def flag_dir() -> Path:
-    return Path(os.environ.get("MMDEMO_FLAG_DIR", "").strip() or "flagged").expanduser()
+    """Absolute, so that exported manifests name files that resolve from any working folder."""
+    return Path(os.environ.get("MMDEMO_FLAG_DIR", "").strip() or "flagged").expanduser().absolute()
+
+
+def _positive(var: str, default: float) -> float:
+    raw = os.environ.get(var, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise BadInput(f"{var} must be a positive number, not {raw!r}.")
+    return value
+
+
+def check_dir() -> Path:
+    """The flag folder, created private when missing; BadInput naming MMDEMO_FLAG_DIR when it cannot be written
+    (checked at start), or when a flag limit variable is unreadable."""
+    for var, default in ((QUOTA_VAR, DEFAULT_QUOTA_MB), (TOTAL_VAR, DEFAULT_TOTAL_MB), (TTL_VAR, DEFAULT_TTL_DAYS)):
+        _positive(var, default)
+    folder = flag_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        probe = folder / f".probe-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise BadInput(f"The flag folder {folder} cannot be written ({exc.strerror or exc}); set MMDEMO_FLAG_DIR "
+                       "to a writable folder.") from None
+    return folder
 
 
 @dataclass
@@ -45,41 +91,59 @@ class Flag:
     output: dict = field(default_factory=dict)
     time: str = ""
     folder: str = ""
+    owner: str = ""  # "" the operator's, else a client's opaque key
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def input_file(self, key: str = "path") -> Path | None:
+        """The absolute path of an input file: kept under files/ by content hash, or (flags made before that)
+        beside flag.json."""
+        name = self.input.get(key)
+        if not name:
+            return None
+        own = Path(self.folder) / name
+        return own if own.exists() or not name.startswith(FILES + "/") else flag_dir() / name
+
 
 def record(task: str, verdict: str, *, comment: str = "", reference: str = "", input: dict | None = None,
            files: dict[str, str] | None = None, settings: dict | None = None, output: dict | None = None,
-           answer: str = "") -> Flag:
-    """Save one flag. ``files`` maps input fields to files (copied into the flag's folder, since request files
+           answer: str = "", owner: str = "") -> Flag:
+    """Save one flag. ``files`` maps input fields to files (kept once each by content hash, since request files
     expire); ``input`` holds the other inputs (text, prompt, seed...). ``answer`` is the output in the form of a
     reference (the transcript, the top label, the caption, the cut times): a result marked good with no
-    reference given becomes its own reference."""
+    reference given becomes its own reference. ``owner``: a client's key (its flags count against its quota)."""
     if task not in MANIFEST_COLUMNS:
         raise BadInput(f"Unknown task {task!r} to flag; one of {', '.join(MANIFEST_COLUMNS)}.")
     if verdict not in VERDICTS:
         raise BadInput("Choose whether the result is good or bad before flagging it.")
     if not output:
         raise BadInput("There is no result to flag yet: run the tab first.")
+    sources = {key: Path(path) for key, path in (files or {}).items() if path}
+    for source in sources.values():
+        if not source.is_file():
+            raise BadInput(f"The input file {source.name} is gone; run the tab again before flagging.")
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    folder = flag_dir() / task / f"{stamp}-{uuid.uuid4().hex[:8]}"
-    try:
-        folder.mkdir(parents=True)
-    except OSError as exc:
-        raise BadInput(f"Cannot write flags to {folder.parent} ({exc.strerror or exc}); set MMDEMO_FLAG_DIR.") from None
-    inputs = dict(input or {})
-    for key, path in (files or {}).items():
-        if path:
-            source = Path(path)
-            if not source.is_file():
-                raise BadInput(f"The input file {source.name} is gone; run the tab again before flagging.")
-            shutil.copy2(source, folder / source.name)
-            inputs[key] = source.name  # relative to the flag's folder, as a manifest's paths are
+    root = flag_dir()
+    folder = root / task / f"{stamp}-{uuid.uuid4().hex[:8]}"
+    with _write_lock:
+        hashes = {key: _content_hash(source) for key, source in sources.items()}
+        if owner:
+            _check_quota(owner, {h: s.stat().st_size for h, s in zip(hashes.values(), sources.values())})
+        try:
+            folder.mkdir(parents=True)
+            inputs = dict(input or {})
+            for key, source in sources.items():
+                kept = root / FILES / hashes[key] / source.name
+                if not kept.exists():  # the same upload flagged again is stored once
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, kept)
+                inputs[key] = f"{FILES}/{hashes[key]}/{source.name}"
+        except OSError as exc:
+            raise BadInput(f"Cannot write flags to {root} ({exc.strerror or exc}); set MMDEMO_FLAG_DIR.") from None
     reference = reference.strip() or (answer.strip() if verdict == "good" else "")
     flag = Flag(task, verdict, comment.strip(), reference, inputs, settings or {}, output, stamp,
-                str(folder))
+                str(folder), owner)
     payload = flag.to_dict()
     payload.pop("folder")
     tmp = folder / "flag.json.tmp"  # written whole, then renamed: a crash never leaves half a flag
@@ -88,8 +152,54 @@ def record(task: str, verdict: str, *, comment: str = "", reference: str = "", i
     return flag
 
 
-def list_flags(task: str | None = None) -> list[Flag]:
-    """Every flag saved (of one task when given), newest first; unreadable flag files are left out."""
+def _content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:32]
+
+
+def _footprint(flags: list[Flag]) -> int:
+    """Bytes these flags hold: their flag.json files, and each input file once however many flags name it."""
+    files: dict[str, int] = {}
+    total = 0
+    for flag in flags:
+        total += _size(Path(flag.folder) / "flag.json")
+        for key in flag.input:
+            path = flag.input_file(key) if isinstance(flag.input.get(key), str) else None
+            if path is not None and str(flag.input[key]).startswith(FILES + "/"):
+                files[flag.input[key].rsplit("/", 1)[0]] = _size(path)
+    return total + sum(files.values())
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _check_quota(owner: str, new_files: dict[str, int]) -> None:
+    everyone = [f for f in list_flags() if f.owner]
+    mine = [f for f in everyone if f.owner == owner]
+    held = {f.input[k].split("/")[1] for f in mine for k in f.input
+            if isinstance(f.input[k], str) and f.input[k].startswith(FILES + "/")}
+    adding = sum(size for digest, size in new_files.items() if digest not in held) + 4096
+    quota, total = _positive(QUOTA_VAR, DEFAULT_QUOTA_MB) * 1e6, _positive(TOTAL_VAR, DEFAULT_TOTAL_MB) * 1e6
+    used = _footprint(mine)
+    if used + adding > quota:
+        raise BadInput(f"Your flags already hold {used / 1e6:.1f} MB; this one would pass the {quota / 1e6:g} MB "
+                       f"each visitor may keep ({QUOTA_VAR}). Flags expire after "
+                       f"{_positive(TTL_VAR, DEFAULT_TTL_DAYS):g} days.")
+    if _footprint(everyone) + adding > total:
+        raise BadInput(f"Visitors' flags fill the {total / 1e6:g} MB this server keeps for them ({TOTAL_VAR}); "
+                       "try again once older flags expire.")
+
+
+def list_flags(task: str | None = None, owner: str | None = None) -> list[Flag]:
+    """The flags saved (of one task when given; of one owner when given: a client sees its own, the operator
+    passes None and sees all), newest first; unreadable flag files are left out."""
     root = flag_dir()
     tasks = [task] if task else sorted(MANIFEST_COLUMNS)
     flags = []
@@ -97,17 +207,56 @@ def list_flags(task: str | None = None) -> list[Flag]:
         for path in sorted((root / name).glob("*/flag.json"), reverse=True):
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                flags.append(Flag(**{**data, "folder": str(path.parent)}))
+                flag = Flag(**{**data, "folder": str(path.parent)})
             except (OSError, ValueError, TypeError):
                 continue
+            if owner is None or flag.owner == owner:
+                flags.append(flag)
     return sorted(flags, key=lambda f: f.time, reverse=True)
+
+
+def expire(now: float | None = None) -> int:
+    """Remove clients' flags older than MMDEMO_FLAG_TTL_DAYS and input files no flag names any more; the number
+    of flags removed (the operator's flags are kept)."""
+    now = time.time() if now is None else now
+    ttl = _positive(TTL_VAR, DEFAULT_TTL_DAYS) * 86400
+    removed = 0
+    with _write_lock:
+        kept_files = set()
+        for flag in list_flags():
+            made = _made(flag)
+            if flag.owner and made is not None and now - made > ttl:
+                shutil.rmtree(flag.folder, ignore_errors=True)
+                removed += 1
+                continue
+            kept_files.update(v.split("/")[1] for v in flag.input.values()
+                              if isinstance(v, str) and v.startswith(FILES + "/"))
+        store = flag_dir() / FILES
+        if store.is_dir():
+            for entry in store.iterdir():
+                if entry.name not in kept_files and now - _size_time(entry) > 60:  # not one being written now
+                    shutil.rmtree(entry, ignore_errors=True)
+    return removed
+
+
+def _made(flag: Flag) -> float | None:
+    try:
+        return float(calendar.timegm(time.strptime(flag.time, "%Y%m%dT%H%M%SZ")))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _size_time(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _manifest_row(flag: Flag) -> dict | None:
     """The flag as a manifest row for `evaluate`, or None when it has no reference to score against."""
-    folder = Path(flag.folder)
-    path = flag.input.get("path")
-    absolute = str(folder / path) if path else None
+    path = flag.input_file("path")
+    absolute = str(path) if path is not None else None
     if flag.task == "text-to-image":
         row = {"prompt": flag.input.get("prompt", "")}
         if flag.input.get("seed") not in (None, ""):
@@ -127,11 +276,12 @@ def _manifest_row(flag: Flag) -> dict | None:
     return row
 
 
-def export_manifest(task: str, destination: str | os.PathLike, verdict: str | None = None) -> tuple[Path, int, int]:
-    """Write the flags of one task as a manifest CSV for ``evaluate``: (path, rows written, flags left out because
-    they carry no reference). Emotion flags of text and of files go to one manifest only if they agree in kind:
-    the text ones win when both exist."""
-    flags = [f for f in list_flags(task) if verdict in (None, f.verdict)]
+def export_manifest(task: str, destination: str | os.PathLike, verdict: str | None = None,
+                    owner: str | None = None) -> tuple[Path, int, int]:
+    """Write the flags of one task (of one owner when given) as a manifest CSV for ``evaluate``, with absolute
+    paths: (path, rows written, flags left out because they carry no reference). Emotion flags of text and of
+    files go to one manifest only if they agree in kind: the text ones win when both exist."""
+    flags = [f for f in list_flags(task, owner) if verdict in (None, f.verdict)]
     rows = [r for r in map(_manifest_row, flags) if r]
     if task == "emotion" and any("text" in r for r in rows):
         rows = [r for r in rows if "text" in r]

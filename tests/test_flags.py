@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -25,12 +26,38 @@ def test_flag_keeps_a_copy_of_its_input_and_survives_the_request_files(flag_dir,
     flag = flags.record("speech", "bad", comment="names wrong", reference="Hello Ana.", files={"path": str(clip)},
                         settings={"language": "en", "beam_size": 5}, output={"text": "Hello Anna."},
                         answer="Hello Anna.")
-    clip.unlink()  # the request's file expires; the flag keeps its own copy
+    clip.unlink()  # the request's file expires; the flag keeps its own copy, stored once by content hash
     saved = json.loads((flag_dir / "speech" / flag.folder.split("/")[-1] / "flag.json").read_text())
-    assert saved["verdict"] == "bad" and saved["reference"] == "Hello Ana." and saved["input"] == {"path": "clip.wav"}
-    assert (flag_dir / "speech" / flag.folder.split("/")[-1] / "clip.wav").read_bytes() == b"RIFF....WAVE"
+    assert saved["verdict"] == "bad" and saved["reference"] == "Hello Ana."
+    assert saved["input"]["path"].startswith("files/") and saved["input"]["path"].endswith("/clip.wav")
+    assert (flag_dir / saved["input"]["path"]).read_bytes() == b"RIFF....WAVE"
     [listed] = flags.list_flags("speech")
     assert listed.comment == "names wrong" and listed.output == {"text": "Hello Anna."}
+    assert listed.input_file() == flag_dir / saved["input"]["path"]
+
+
+def test_a_flag_saved_before_content_hashing_still_exports(flag_dir, tmp_path):
+    old = flag_dir / "video" / "20260101T000000Z-abcd1234"
+    old.mkdir(parents=True)
+    (old / "film.mp4").write_bytes(b"\x00" * 8)
+    (old / "flag.json").write_text(json.dumps({"task": "video", "verdict": "good", "reference": "1.0",
+                                               "input": {"path": "film.mp4"}, "output": {"cuts": [1.0]},
+                                               "time": "20260101T000000Z"}))
+    path, written, _ = flags.export_manifest("video", tmp_path / "m.csv")
+    [row] = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert written == 1 and row["path"] == str(old / "film.mp4")
+
+
+def test_exported_paths_resolve_from_any_folder(tmp_path, monkeypatch):
+    """The default flag folder is relative (./flagged); the manifest still names absolute files."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MMDEMO_FLAG_DIR", raising=False)
+    clip = tmp_path / "clip.wav"
+    clip.write_bytes(b"RIFF")
+    flags.record("speech", "good", files={"path": str(clip)}, output={"text": "hi"}, answer="hi")
+    path, _, _ = flags.export_manifest("speech", tmp_path / "m.csv")
+    [row] = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert Path(row["path"]).is_absolute() and Path(row["path"]).read_bytes() == b"RIFF"
 
 
 def test_a_good_result_is_its_own_reference_a_bad_one_needs_the_right_answer(flag_dir):
