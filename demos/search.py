@@ -1,5 +1,9 @@
 """Search tab: index uploads or a server folder (images, videos by shot, speech by segment), query by a sentence or
-an example image, play a video or audio result from its moment. UI only: the work is in mmdemo.pipelines.search."""
+an example image, play a video or audio result from its moment. UI only: the work is in mmdemo.pipelines.search.
+
+Whose index: a visitor's uploads go into an index of its own under the app's output folder, which expires with its
+other files; server folders and named index folders are the operator's, or a visitor's under the roots granted
+with --allow-dir (mmdemo.access). The JSON a caller gets names files, never server paths."""
 
 from __future__ import annotations
 
@@ -8,15 +12,34 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import ImageInput, gpu, on_space, user_errors
-from mmdemo import outputs
+from demos.common import ImageInput, gpu, show_to, user_errors
+from demos.guard import caller
+from mmdemo import access, outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import search
 from mmdemo.pipelines.search.moments import audio_moment, video_moment
 
 TITLE = "Search"
-DEFAULT_INDEX = os.environ.get("MMDEMO_SEARCH_INDEX", "").strip() or str(Path.home() / ".cache" / "mmdemo" / "search")
 THUMB_SIDE = (320, 180)
+SESSION_INDEX_VAR = "MMDEMO_SESSION_INDEX_MB"
+DEFAULT_SESSION_INDEX_MB = 500.0
+
+
+def lasting_index() -> str:
+    """The operator's default index folder: MMDEMO_SEARCH_INDEX, else in the user's cache."""
+    chosen = os.environ.get("MMDEMO_SEARCH_INDEX", "").strip()
+    return chosen or str(Path.home() / ".cache" / "mmdemo" / "search")
+
+
+def _session_limit_bytes() -> float:
+    raw = os.environ.get(SESSION_INDEX_VAR, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_SESSION_INDEX_MB
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise BadInput(f"{SESSION_INDEX_VAR} must be a positive number of megabytes, not {raw!r}.")
+    return value * 1e6
 
 
 def _moment(r: dict) -> str:
@@ -27,6 +50,36 @@ def caption(r: dict) -> str:
     """score · kind · 12.3–15.0 s · text"""
     parts = [f"{r['score']:.3f}", r["kind"], _moment(r), r.get("text", ""), Path(r["path"]).name]
     return " · ".join(p for p in parts if p)
+
+
+def shown(path: str, who: access.Caller) -> str:
+    """How a file is named to a caller: the operator sees the server path; a visitor the file's name, or its path
+    under the granted root it was indexed from."""
+    resolved = Path(path)
+    if resolved.parent.parent.name == search.UPLOADS:  # an upload's copy inside the index: its own name
+        return resolved.name
+    if who.operator:
+        return path
+    for root in who.grants.dirs:
+        if root in resolved.parents:
+            return str(resolved.relative_to(root))
+    return resolved.name
+
+
+def public_result(r: dict, who: access.Caller) -> dict:
+    """A result as the JSON output shows it: ``file`` instead of a server ``path``, no thumbnail path (a client
+    such as gradio_client takes a ``path`` key for a file to download)."""
+    out = {k: v for k, v in r.items() if k not in ("path", "thumbnail")}
+    return {"file": shown(r["path"], who), **out}
+
+
+def public_report(report: dict, who: access.Caller) -> dict:
+    out = {**report, "added": [{**{k: v for k, v in a.items() if k != "path"}, "file": shown(a["path"], who)}
+                               for a in report["added"]],
+           "unchanged": [shown(p, who) for p in report["unchanged"]],
+           "skipped": [{"file": shown(s["path"], who), "reason": s["reason"]} for s in report["skipped"]]}
+    out["index"] = report["index"] if who.operator else "your own index (expires with your other files)"
+    return out
 
 
 def _waveform(r: dict, folder: Path) -> str:
@@ -78,44 +131,76 @@ def _gallery(results: list[dict]) -> list[tuple[str, str]]:
     return items
 
 
-def _index_dir(index_dir: str) -> str:
-    # on a public Space the server's folders are not the visitor's to choose
-    return DEFAULT_INDEX if on_space() else (index_dir or "").strip() or DEFAULT_INDEX
+def _index_dir(index_dir: str, who: access.Caller) -> Path:
+    """The index a request uses: a folder the caller named (the operator anywhere, a visitor under a granted
+    root), else the operator's lasting index or the visitor's own."""
+    typed = (index_dir or "").strip()
+    if typed:
+        return who.server_path(typed, "the index folder")
+    if who.operator:
+        return Path(lasting_index()).expanduser()
+    return outputs.client_dir("search-", who.key)
+
+
+def _check_room(index_dir: Path, uploads: list[str], who: access.Caller) -> None:
+    """A visitor's own index is bounded (MMDEMO_SESSION_INDEX_MB), uploads and what indexing writes included."""
+    if who.operator or index_dir.parent != outputs.outputs_dir():
+        return
+    held = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file()) if index_dir.is_dir() else 0
+    adding = sum(Path(u).stat().st_size for u in uploads if Path(u).is_file())
+    limit = _session_limit_bytes()
+    if held + adding > limit:
+        raise BadInput(f"Your index would hold {(held + adding) / 1e6:.0f} MB, over the {limit / 1e6:g} MB each "
+                       f"visitor may keep ({SESSION_INDEX_VAR}); it expires after an hour unused.")
 
 
 @gpu(duration=300)
 @user_errors
-def index_files(uploads, folder, index_dir, progress=gr.Progress()):
-    index_dir = _index_dir(index_dir)
-    paths = [str(p) for p in search.keep_copies(uploads or [], index_dir)] if uploads else []
-    if folder and folder.strip() and not on_space():
-        paths.append(folder.strip())
-    if not paths:
-        raise BadInput("Upload files or give a folder on the server to index.")
-    report = search.build_index(paths, index_dir, progress=lambda f, m: progress(f, desc=m)).to_dict()
+def index_files(uploads=None, folder="", index_dir="", progress=gr.Progress()):
+    who = caller()
+    server_folder = who.server_path(folder, "the folder") if (folder or "").strip() else None  # refused first
+    index_dir = _index_dir(index_dir, who)
+    uploads = [str(getattr(u, "name", u)) for u in uploads or []]
+    if not uploads and server_folder is None:
+        raise BadInput("Upload files" + (" or give a folder on the server" if who.may_use_folders else "")
+                       + " to index.")
+    _check_room(index_dir, uploads, who)
+    paths = [str(p) for p in search.keep_copies(uploads, index_dir)] if uploads else []
+    if server_folder is not None:
+        paths.append(str(server_folder))
+    report = public_report(search.build_index(paths, index_dir, progress=lambda f, m: progress(f, desc=m))
+                           .to_dict(), who)
     counts = report["counts"]
     status = (f"**{len(report['added'])} added, {len(report['unchanged'])} unchanged, {len(report['skipped'])} "
               f"skipped** in {report['seconds']:.1f} s. The index holds {counts['files']} files: "
               f"{counts['visual']} pictures (images and video shots), {counts['speech']} speech segments.\n\n"
               f"*Space: {report['method']}.*")
-    notes = [f"- {Path(a['path']).name}: {n}" for a in report["added"] for n in a["notes"]]
+    notes = [f"- {Path(a['file']).name}: {n}" for a in report["added"] for n in a["notes"]]
     if notes:
         status += "\n\n" + "\n".join(notes)
-    skipped = [[Path(s["path"]).name, s["reason"]] for s in report["skipped"]]
+    skipped = [[s["file"], s["reason"]] for s in report["skipped"]]
     return status, skipped, report
 
 
 @user_errors
-def run_query(text, image, top, index_dir):
-    what = Path(image) if image else (text or "")  # a path object: a query by example, whatever its name
+def run_query(text="", image=None, top=12, index_dir=""):
+    who = caller()
+    # a sentence is a sentence, whatever it looks like; only the image box makes a query by example
+    what = Path(image) if image else (text or "")
     if not image and not (text or "").strip():
         raise BadInput("Type a sentence or give an example image.")
-    found = search.query(what, _index_dir(index_dir), top=int(top)).to_dict()
+    folder = _index_dir(index_dir, who)
+    if not who.operator and not (index_dir or "").strip() and not folder.is_dir():
+        raise BadInput("Your index is empty: index some files first.")
+    outputs.touch(folder / "meta.json")  # a visitor's own index lives as long as it is used
+    found = search.query(what, folder, top=int(top)).to_dict()
     status = (f"{len(found['results'])} result(s) for the {found['query_kind']} query"
               f"{' ' + repr(found['query']) if found['query_kind'] == 'text' else ''}. *{found['method']}.*")
     if not found["results"]:
         status += " The index is empty: index some files first."
-    return status, _gallery(found["results"]), found["results"], found, None, None, ""
+    public = {**found, "results": [public_result(r, who) for r in found["results"]]}
+    # the server's paths stay in the session's state (for playing a moment), never in what is sent
+    return status, _gallery(found["results"]), found["results"], public, None, None, ""
 
 
 @user_errors
@@ -124,7 +209,7 @@ def play(results, evt: gr.SelectData):
     if not results or evt.index is None or evt.index >= len(results):
         return gr.update(value=None, visible=False), gr.update(value=None, visible=False), ""
     r = results[evt.index]
-    label = f"**{Path(r['path']).name}** {_moment(r)} {('· “' + r['text'] + '”') if r.get('text') else ''}"
+    label = f"**{shown(r['path'], caller())}** {_moment(r)} {('· “' + r['text'] + '”') if r.get('text') else ''}"
     if r["kind"] == "video" and "start" in r:
         clip = video_moment(r["path"], r["start"], r["end"], str(outputs.request_dir("moment-") / "moment.mp4"))
         return gr.update(value=str(clip), visible=True), gr.update(value=None, visible=False), label
@@ -145,10 +230,12 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=2):
             uploads = gr.File(label="Files to index (images, videos, audio)", file_count="multiple")
-            folder = gr.Textbox(label="...or a folder on the server (recursive)", visible=not on_space(),
+            folder = gr.Textbox("", label="...or a folder on the server (recursive)", visible=False,
                                 placeholder="/data/photos")
-            index_dir = gr.Textbox(value=DEFAULT_INDEX, label="Index folder", visible=not on_space(),
-                                   info="created when new; re-indexing skips unchanged files")
+            index_dir = gr.Textbox("", label="Index folder", visible=False,
+                                   info="created when new; re-indexing skips unchanged files; empty: your own "
+                                        "index, which expires with your other files")
+            show_to("folders", [folder, index_dir], values={index_dir: lasting_index()})
             go_index = gr.Button("Index", variant="secondary")
             index_status = gr.Markdown()
             skipped = gr.Dataframe(headers=["skipped file", "reason"], datatype=["str", "str"], wrap=True,

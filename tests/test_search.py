@@ -66,7 +66,7 @@ def test_offline_index_text_and_image_queries(photo_index):
     cup = search.query("a cup of coffee", root / "index", top=1).to_dict()["results"]
     assert Path(cup[0]["path"]).name == "coffee.jpg"
 
-    by_image = search.query(str(photos / "rocket.jpg"), root / "index", top=3).to_dict()
+    by_image = search.query(photos / "rocket.jpg", root / "index", top=3).to_dict()
     assert by_image["query_kind"] == "image"
     first = by_image["results"][0]
     assert Path(first["path"]).name == "rocket.jpg" and first["score"] == pytest.approx(1.0, abs=1e-3)
@@ -121,7 +121,7 @@ def test_other_version_and_bad_queries_are_one_message(photo_index, tmp_path):
     with pytest.raises(BadInput, match="1 to 200"):
         search.query("a cat", index, top=0)
     with pytest.raises(BadInput, match="file not found"):
-        search.query(str(tmp_path / "missing.jpg"), index)
+        search.query(tmp_path / "missing.jpg", index)
     meta = json.loads((index / "meta.json").read_text())
     (index / "meta.json").write_text(json.dumps({**meta, "version": 99}))
     for call in (lambda: search.query("a cat", index), lambda: search.build_index([photos], index)):
@@ -142,8 +142,9 @@ def test_tab_indexes_uploads_into_a_new_folder(photo_index, tmp_path):
     status, skipped, report = tab.index_files([str(photos / "chelsea.jpg"), str(photos / "broken.png")], "",
                                               str(tmp_path / "new"), progress=lambda *a, **k: None)
     assert status.startswith("**1 added, 0 unchanged, 1 skipped**") and skipped[0][0] == "broken.png"
-    kept = Path(report["added"][0]["path"])
-    assert kept.parent.parent == (tmp_path / "new" / "files").resolve() and kept.name == "chelsea.jpg"
+    assert report["added"][0]["file"] == "chelsea.jpg"  # an upload is named by its name, not its copy's path
+    [kept] = (tmp_path / "new" / "files").glob("*/chelsea.jpg")  # the copy that outlives the upload
+    assert kept.read_bytes() == (photos / "chelsea.jpg").read_bytes()
 
 
 @requires_pack("minilm")
@@ -156,7 +157,7 @@ def test_tiny_clip_space_and_mixing_refused(tiny_models, use_backend, tmp_path):
     assert report.space.name == "clip" and report.counts["visual"] == 2
     meta = json.loads((tmp_path / "index" / "meta.json").read_text())
     assert meta["space"]["visual"].startswith("clip folder:") and meta["dims"]["visual"] == 32
-    first = search.query(str(photos / "chelsea.jpg"), tmp_path / "index", top=2).to_dict()["results"][0]
+    first = search.query(photos / "chelsea.jpg", tmp_path / "index", top=2).to_dict()["results"][0]
     assert Path(first["path"]).name == "chelsea.jpg" and first["score"] == pytest.approx(1.0, abs=1e-3)
     text = search.query("a cat", tmp_path / "index", top=2).to_dict()
     assert text["space"] == "clip" and len(text["results"]) == 2

@@ -48,7 +48,11 @@ def run(args) -> dict:
 
     if args.action == "index":
         return search.build_index(args.paths, args.index, space=args.space, progress=_Progress()).to_dict()
-    return search.query(args.query, args.index, top=args.top).to_dict()
+    from pathlib import Path
+
+    # on the command line a one-word query naming an image file is a query by example (the app never guesses)
+    what = Path(args.query) if search.looks_like_image_path(args.query) else args.query
+    return search.query(what, args.index, top=args.top).to_dict()
 
 
 def render(result: dict) -> str:

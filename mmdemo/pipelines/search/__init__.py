@@ -17,10 +17,12 @@ visual table only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -299,33 +301,36 @@ def hit_dict(hit, index_dir: str) -> dict:
 
 
 def looks_like_image_path(query: str) -> bool:
-    """A query naming an image file (one token ending in an image extension) is a query by example."""
+    """A command-line query naming an image file (one token ending in an image extension) is a query by example.
+    Only the CLI asks this: for everyone else a string is a sentence, never a file name."""
     text = query.strip()
     return bool(text) and len(text.split()) == 1 and Path(text).suffix.lower() in IMAGE_EXTENSIONS
 
 
 def query(what, index_dir: "str | os.PathLike", top: int = 10) -> SearchResult:
-    """The ``top`` best matches of ``what``: a sentence, or an example image (a PIL image or an image file path)."""
+    """The ``top`` best matches of ``what``: a sentence (a ``str``, always read as text), or an example image (a
+    PIL image, or a ``Path`` to an image file)."""
     if not 1 <= int(top) <= MAX_TOP:
         raise BadInput(f"Ask for 1 to {MAX_TOP} results, not {top}.")
     top = int(top)
-    index = open_index(index_dir)
-    space = embed.Space(**index.meta["space"])
-    embed.check_available(space)
-    if not isinstance(what, str) or looks_like_image_path(what):
-        name = Path(what).name if isinstance(what, (str, os.PathLike)) else "the query image"
-        image = load_image(what, name=name)
-        vector = embed.images(space, [image])[0]
-        return SearchResult(name, "image", space, index.search("visual", vector, top), str(index.folder))
-    text = " ".join(check_text(what, "the query", MAX_QUERY_CHARS).split())
-    if not text:
-        raise BadInput("The query is empty: type a sentence or give an example image.")
-    visual = index.search("visual", embed.text_for_visual(space, [text])[0], top)
-    speech = index.search("speech", embed.sentences([text])[0], top)
-    for hit in speech:  # what a video showed while it was said: the keyframe of that shot
-        if hit.item.kind == "video":
-            hit.item.thumb = index.keyframe_at(hit.item.path, hit.item.start)
-    return SearchResult(text, "text", space, merge(visual, speech, space.same_space_tables)[:top], str(index.folder))
+    with opened_index(index_dir) as index:
+        space = embed.Space(**index.meta["space"])
+        embed.check_available(space)
+        if not isinstance(what, str):
+            name = Path(what).name if isinstance(what, os.PathLike) else "the query image"
+            image = load_image(what, name=name)
+            vector = embed.images(space, [image])[0]
+            return SearchResult(name, "image", space, index.search("visual", vector, top), str(index.folder))
+        text = " ".join(check_text(what, "the query", MAX_QUERY_CHARS).split())
+        if not text:
+            raise BadInput("The query is empty: type a sentence or give an example image.")
+        visual = index.search("visual", embed.text_for_visual(space, [text])[0], top)
+        speech = index.search("speech", embed.sentences([text])[0], top)
+        for hit in speech:  # what a video showed while it was said: the keyframe of that shot
+            if hit.item.kind == "video":
+                hit.item.thumb = index.keyframe_at(hit.item.path, hit.item.start)
+        return SearchResult(text, "text", space, merge(visual, speech, space.same_space_tables)[:top],
+                            str(index.folder))
 
 
 def merge(visual: list, speech: list, comparable: bool) -> list:
@@ -336,24 +341,60 @@ def merge(visual: list, speech: list, comparable: bool) -> list:
     return [h for *_, h in sorted(ranked, key=lambda r: r[:3])]
 
 
-_open_cache: dict[str, tuple[tuple, SearchIndex]] = {}
+# -- open indexes: memory-mapped between queries, at most MAX_OPEN at once -------------------------------------
+MAX_OPEN = 16  # each open index holds an SQLite handle and two memory maps; a server with many clients has many
+
+
+@dataclass
+class _Opened:
+    stamp: tuple
+    index: SearchIndex
+    users: int = 0
+    retired: bool = False  # evicted or replaced: closed when its last query ends
+
+
+_open_cache: "OrderedDict[str, _Opened]" = OrderedDict()
 _open_lock = threading.Lock()
 
 
-def open_index(index_dir: "str | os.PathLike") -> SearchIndex:
-    """A read-only (memory-mapped) index, kept open between queries until its files change."""
+@contextlib.contextmanager
+def opened_index(index_dir: "str | os.PathLike"):
+    """A read-only (memory-mapped) index, kept open between queries until its files change; the least recently
+    used is closed past MAX_OPEN (after the queries using it end)."""
     folder = Path(index_dir).expanduser()
     if not str(index_dir).strip():
         raise BadInput("Give an index folder.")
     stamp = tuple(_mtime(folder / name) for name in ("meta.json", "items.sqlite", "visual.usearch", "speech.usearch"))
     key = str(folder.resolve()) if folder.exists() else str(folder)
     with _open_lock:
-        cached = _open_cache.get(key)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        index = SearchIndex.open(folder)
-        _open_cache[key] = (stamp, index)
-        return index
+        entry = _open_cache.get(key)
+        if entry is None or entry.stamp != stamp:
+            if entry is not None:
+                _retire(_open_cache.pop(key))
+            entry = _Opened(stamp, SearchIndex.open(folder))
+            _open_cache[key] = entry
+            while len(_open_cache) > MAX_OPEN:
+                _retire(_open_cache.popitem(last=False)[1])
+        _open_cache.move_to_end(key)
+        entry.users += 1
+    try:
+        yield entry.index
+    finally:
+        with _open_lock:
+            entry.users -= 1
+            if entry.retired and entry.users == 0:
+                entry.index.close()
+
+
+def _retire(entry: _Opened) -> None:
+    entry.retired = True
+    if entry.users == 0:
+        entry.index.close()
+
+
+def open_count() -> int:
+    with _open_lock:
+        return len(_open_cache)
 
 
 def _mtime(path: Path) -> int:

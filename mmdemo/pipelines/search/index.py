@@ -246,6 +246,7 @@ class SearchIndex:
 
     def close(self) -> None:
         self.db.close()
+        self.vectors.clear()  # the memory maps go with their last reference
 
 
 def describe(space: dict) -> str:
