@@ -203,6 +203,23 @@ class ImageInput(gr.Image):
             raise gr.Error(f"{label}: the image file is damaged or truncated ({exc}).") from None
 
 
+def show_to(power: str, components: list, values: dict | None = None) -> None:
+    """``components`` are shown, on each page load, only to callers who hold ``power`` ("folders" or "models":
+    see mmdemo.access); ``values`` (component -> value) fills some for the operator alone (a server path is
+    theirs to see). Hiding is for the page; the handlers refuse on their own."""
+    from demos.guard import caller
+
+    values = values or {}
+
+    def check():
+        who = caller()
+        allowed = who.may_use_folders if power == "folders" else who.may_change_models
+        return [gr.update(visible=allowed, **({"value": values[c]} if who.operator and c in values else {}))
+                for c in components]
+
+    gr.context.Context.root_block.load(check, None, components, queue=False, api_visibility="private")
+
+
 def on_space() -> bool:
     """True on a Hugging Face Space (the platform sets SPACE_ID)."""
     return bool(os.environ.get("SPACE_ID"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from demos.common import user_errors
+from demos.common import show_to, user_errors
+from demos.guard import caller
 from mmdemo import backends, packs
 from mmdemo.pipelines import used_by
 from mmdemo.registry import PACK_CHOICE, locate
@@ -42,6 +43,7 @@ def refresh():
 
 @user_errors
 def load(name: str):
+    caller().require_model_changes()
     if not name:
         raise gr.Error("Choose a backend to load.")
     backends.get(name)
@@ -53,6 +55,7 @@ def choose_source(name: str, value: str):
     """This process's source for a backend (a Hub id, a folder or the offline pack; empty: back to the default),
     without a restart;
     every tab using the backend loads it on its next request."""
+    caller().require_model_changes()  # before the value is looked at: a refusal says nothing of the folder
     if not name:
         raise gr.Error("Choose a backend first.")
     value = (value or "").strip()
@@ -79,6 +82,7 @@ def source_choices(name: str):
 
 @user_errors
 def unload(name: str):
+    caller().require_model_changes()
     if not name:
         raise gr.Error("Choose a backend to unload.")
     backends.unload(name)
@@ -94,16 +98,19 @@ def build() -> None:
     table = gr.Dataframe(value=_table, headers=COLUMNS, interactive=False, wrap=True,
                          column_widths=WIDTHS, max_height=1400)  # every backend without an inner scroll bar
     with gr.Row():
-        choice = gr.Dropdown(backends.REGISTRY.names, label="Backend", scale=3)
-        load_btn = gr.Button("Load", scale=1)
-        unload_btn = gr.Button("Unload", scale=1)
+        choice = gr.Dropdown(backends.REGISTRY.names, label="Backend", scale=3, visible=False)
+        load_btn = gr.Button("Load", scale=1, visible=False)
+        unload_btn = gr.Button("Unload", scale=1, visible=False)
         refresh_btn = gr.Button("Refresh", scale=1)
-    with gr.Row():
+    with gr.Row(visible=False) as sources:  # shown to the operator, or to all with --allow-model-changes
         source = gr.Dropdown(label="Source for this backend", scale=4, choices=[], value="",
                              allow_custom_value=True,
                              info="a Hub id (org/name), a local folder, or pack (the offline pack); "
                                   "empty: back to the default")
         source_btn = gr.Button("Use this source", scale=1)
+    changes = gr.Markdown(visible=False, value="Loading, unloading and choosing sources act for every visitor of "
+                                              "this app; only the operator (or all, with --allow-model-changes) may.")
+    show_to("models", [choice, load_btn, unload_btn, sources, changes])
     with gr.Accordion("Raw report (JSON)", open=False):
         raw = gr.JSON()
     refresh_btn.click(refresh, outputs=[table, raw], api_name="models")
