@@ -11,7 +11,7 @@ from demos.common import ImageInput, gpu, run_event, user_errors
 from demos.compare import compare_panel
 from demos.flagging import flag_panel
 from mmdemo.emotion_labels import LABELS
-from mmdemo import outputs
+from mmdemo import outputs, slots
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import emotion
 from mmdemo.pipelines.emotion.fusion import MODALITIES
@@ -123,13 +123,27 @@ def analyze(text=None, audio=None, image=None, video=None, w_text=1.0, w_voice=1
     """Any one input is enough for an API call: every parameter has a default (None makes it optional in Gradio)."""
     text = text if text and text.strip() else None
     weights = {"text": w_text, "voice": w_voice, "face": w_face}
-    report = emotion.analyze(text=text, audio=audio or None, image=image or None, video=video or None,
-                             weights=weights, progress=lambda f, m: progress(f, desc=m),
-                             text_reader=reader or "auto")
+    with slots.hold(*_slots_used(text, audio, image, video), waiting=lambda name: progress(
+            None, desc=f"waiting for the {name} reader (another request is using it)")):
+        report = emotion.analyze(text=text, audio=audio or None, image=image or None, video=video or None,
+                                 weights=weights, progress=lambda f, m: progress(f, desc=m),
+                                 text_reader=reader or "auto")
     result = report.to_dict()
     keyframes = [(img, f"{t:.1f} s") for t, img in report.keyframes]
     return (*_outputs(result), gr.Image(value=report.annotated, visible=report.annotated is not None),
             gr.Gallery(value=keyframes, visible=bool(keyframes)))
+
+
+def _slots_used(text, audio, image, video) -> list[str]:
+    """The slots of the readers a request uses (the event's own queue admits several requests at once). A text
+    read alongside a recording or a video takes no text slot: it is quick, and holding the slot for the whole
+    media reading would make text-only requests wait behind it."""
+    used = ["emotion-text"] if text and not (audio or image or video) else []
+    if audio or video:
+        used.append("emotion-voice")
+    if image or video:
+        used.append("emotion-face")
+    return used
 
 
 @user_errors
@@ -187,8 +201,8 @@ def build() -> None:
     plots = [summary, fused, *bars, voice_line, face_line, arousal_line, downloads, raw]
     run_event(run.click, analyze, [text, audio, image, video, w_text, w_voice, w_face, reader],
               plots + [annotated, keyframes], summary, clear=[summary, downloads, raw, annotated, keyframes],
-              api_name="emotion",
-              concurrency_limit=1, concurrency_id=emotion.SLOT)
+              api_name="emotion",  # the readers' slots are taken inside, by what the request holds (mmdemo.slots)
+              concurrency_limit=3, concurrency_id="emotion")
     for slider in (w_text, w_voice, w_face):
         slider.release(reweigh, inputs=[raw, w_text, w_voice, w_face], outputs=plots, api_visibility="private")
     compare_panel("emotion", [text, audio, image, video], _compared, "head:text_reader=head\nzero-shot:text_reader=zero-shot",
