@@ -32,6 +32,7 @@ SCREENSHOT_MAX_HEIGHT = 1700  # px: tall pages are cut here, the README wants th
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
 USED_BACKENDS: set[str] = set()  # backends the tab tests saw working; the Models test expects them loaded
+OPERATOR_TOKEN = "browser-test-operator-token"  # the app under test is started with it (MMDEMO_OPERATOR_TOKEN)
 
 
 @contextlib.contextmanager
@@ -40,7 +41,8 @@ def _serve(**env_vars: str):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False", **env_vars)
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False",
+               MMDEMO_OPERATOR_TOKEN=OPERATOR_TOKEN, **env_vars)
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
@@ -306,6 +308,23 @@ def test_models_tab_shows_the_used_backends_loaded(page):
         expect(cell("embedder", 3)).to_have_text("pack:minilm")
         expect(cell("whisper", 3)).to_have_text("pack:whisper-base")
         expect(cell("embedder", 2)).to_have_text("Image captioning, Video summarization, Emotion analysis, Search")
+    # a visitor: the page says so, and the controls that act for everyone are not there
+    expect(page.get_by_text("Visitor", exact=False).first).to_be_visible()
+    expect(panel.get_by_role("button", name="Load", exact=True)).to_have_count(0)
+    _no_traceback(page)
+
+
+def test_the_operator_link_gives_the_models_controls(page):
+    from playwright.sync_api import expect
+
+    base = page.url.split("?")[0]
+    page.goto(f"{base}?mmdemo_token={OPERATOR_TOKEN}")
+    assert "mmdemo_token" not in page.url  # the token left the address bar
+    page.get_by_role("tab", name="Models").wait_for(timeout=60_000)
+    expect(page.get_by_text("Operator", exact=False).first).to_be_visible()
+    panel = _tab(page, "Models")
+    expect(panel.get_by_role("button", name="Load", exact=True)).to_be_visible()
+    expect(panel.get_by_role("button", name="Use this source", exact=True)).to_be_visible()
     _no_traceback(page)
     _screenshot(page, "models")
 

@@ -6,6 +6,7 @@ tests/test_bad_input.py, which talks to a running server.)"""
 from __future__ import annotations
 
 import ast
+import os
 import importlib.machinery
 import sys
 import types
@@ -30,11 +31,20 @@ def clean_env(monkeypatch):
 
 def test_default_launch_is_local_and_private(clean_env, monkeypatch):
     launched: list[dict] = []
-    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.append(kw))
-    studio.main([])  # the real entry point, with launch() recorded instead of run
+    def launch(self, **kw):
+        launched.append(kw)
+        self.local_url = "http://127.0.0.1:7860/"
+
+    monkeypatch.setattr(gr.Blocks, "launch", launch)
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)
+    previous = os.umask(0o022)
+    try:
+        studio.main([])  # the real entry point, with launch() recorded instead of run
+    finally:
+        os.umask(previous)
     (options,) = launched
     assert options["server_name"] == "127.0.0.1" and options["share"] is False
-    assert options["max_file_size"] == "1gb"
+    assert options["max_file_size"] == "1gb" and options["prevent_thread_lock"] is True
 
 
 def test_wider_exposure_only_when_asked(clean_env, monkeypatch):
