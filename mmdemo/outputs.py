@@ -128,8 +128,12 @@ def ttl_seconds() -> float:
 def request_dir(prefix: str) -> Path:
     """A new, empty folder for one request's files (private to this user: the temp directory may be shared)."""
     folder = outputs_dir()
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=folder))
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=folder))
+    except OSError as exc:  # the folder went read-only or full after start: one sentence, not an internal error
+        raise BadInput(f"The app cannot write its files to {folder} ({exc.strerror or exc}); the person who "
+                       "started it can set MMDEMO_OUTPUT_DIR to a writable folder.") from None
 
 
 def touch(*paths: "str | os.PathLike") -> None:

@@ -481,3 +481,13 @@ def test_the_examples_copies_never_expire(tmp_path, monkeypatch):
         path.write_bytes(data)
     assert outputs.sweep(ttl=1, now=time.time() + 3600) == 1
     assert example.is_file() and not upload.exists()
+
+
+def test_an_output_folder_lost_after_start_is_one_sentence(tmp_path, monkeypatch):
+    from mmdemo.errors import BadInput
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MMDEMO_OUTPUT_DIR", str(blocker))
+    with pytest.raises(BadInput, match="MMDEMO_OUTPUT_DIR"):
+        outputs.request_dir("speech-")
