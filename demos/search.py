@@ -14,7 +14,7 @@ import gradio as gr
 
 from demos.common import ImageInput, gpu, show_to, user_errors
 from demos.guard import caller
-from mmdemo import access, outputs
+from mmdemo import access, config, outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import search
 from mmdemo.pipelines.search.moments import audio_moment, video_moment
@@ -32,14 +32,7 @@ def lasting_index() -> str:
 
 
 def _session_limit_bytes() -> float:
-    raw = os.environ.get(SESSION_INDEX_VAR, "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_SESSION_INDEX_MB
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise BadInput(f"{SESSION_INDEX_VAR} must be a positive number of megabytes, not {raw!r}.")
-    return value * 1e6
+    return config.positive_number(SESSION_INDEX_VAR, DEFAULT_SESSION_INDEX_MB, "number of megabytes") * 1e6
 
 
 def _moment(r: dict) -> str:

@@ -26,6 +26,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mmdemo import config
 from mmdemo.errors import BadInput
 
 VERDICTS = ("good", "bad")
@@ -51,16 +52,7 @@ def flag_dir() -> Path:
 
 
 def _positive(var: str, default: float) -> float:
-    raw = os.environ.get(var, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise BadInput(f"{var} must be a positive number, not {raw!r}.")
-    return value
+    return config.positive_number(var, default)
 
 
 def check_dir() -> Path:

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from mmdemo import config
 from mmdemo.errors import BadInput
 
 log = logging.getLogger("mmdemo.outputs")
@@ -113,16 +114,7 @@ def is_kept(entry: Path) -> bool:
 
 def ttl_seconds() -> float:
     """How long a request's files are kept after the last request that returned them (MMDEMO_OUTPUT_TTL)."""
-    raw = os.environ.get(TTL_VAR, "").strip()
-    if not raw:
-        return DEFAULT_TTL_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise BadInput(f"{TTL_VAR} must be a positive number of seconds, not {raw!r}.")
-    return value
+    return config.positive_number(TTL_VAR, DEFAULT_TTL_S, "number of seconds")
 
 
 def request_dir(prefix: str) -> Path:
