@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import requires_pack
 
+pytestmark = pytest.mark.app  # starts the whole app: deselect with -m "not app" for the quick tier
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 

@@ -22,6 +22,8 @@ from mmdemo.cli import main as cli_main
 from tests.conftest import requires_pack
 from tests.speech_clips import write_video
 
+pytestmark = pytest.mark.app  # starts the whole app: deselect with -m "not app" for the quick tier
+
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
 MAX_UPLOAD_BYTES = 1024 * 1024  # the server under test is launched with MMDEMO_MAX_UPLOAD=1mb

@@ -17,6 +17,8 @@ from mmdemo import backends, hub
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.pipelines import chat
 
+pytestmark = pytest.mark.app  # starts the whole app: deselect with -m "not app" for the quick tier
+
 ROOT = Path(__file__).resolve().parent.parent
 CAT = ROOT / "assets" / "captioning_cat.jpg"
 COFFEE = ROOT / "assets" / "captioning_coffee.jpg"

@@ -18,6 +18,8 @@ from mmdemo import backends, hub
 from mmdemo.pipelines.speech.scoring import score as speech_score
 from tests.conftest import requires_pack
 
+pytestmark = pytest.mark.app  # starts the whole app: deselect with -m "not app" for the quick tier
+
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
 JOY = "I got the job! Best day of my life!"

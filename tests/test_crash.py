@@ -12,8 +12,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import requires_pack
 from tests.hub_server import HubServer
+
+pytestmark = pytest.mark.app  # starts the whole app: deselect with -m "not app" for the quick tier
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO = "openai/whisper-small"  # the whisper backend's Hub default

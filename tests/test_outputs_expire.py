@@ -17,6 +17,8 @@ from mmdemo import outputs
 from mmdemo.errors import BadInput
 from tests.conftest import requires_pack
 
+pytestmark = pytest.mark.app  # starts the whole app: deselect with -m "not app" for the quick tier
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEECH = ROOT / "assets" / "speech_en.flac"
 TTL = 3.0

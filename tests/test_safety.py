@@ -18,6 +18,8 @@ import pytest
 import app as studio
 from demos import common
 
+pytestmark = pytest.mark.app  # starts the whole app: deselect with -m "not app" for the quick tier
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted([ROOT / "app.py", *(ROOT / "mmdemo").rglob("*.py"), *(ROOT / "demos").glob("*.py"),
                   *(ROOT / "bench").glob("*.py"), *(ROOT / "tests").rglob("*.py")])

@@ -15,6 +15,8 @@ from mmdemo.errors import BadInput
 from mmdemo.pipelines import search
 from tests.conftest import requires_pack
 
+pytestmark = pytest.mark.app  # starts the whole app: deselect with -m "not app" for the quick tier
+
 offline_packs = [requires_pack("efficientnet-lite0"), requires_pack("minilm")]
 
 

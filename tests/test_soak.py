@@ -10,6 +10,8 @@ import pytest
 from bench import soak
 from tests.conftest import requires_pack
 
+pytestmark = pytest.mark.app  # starts the whole app: deselect with -m "not app" for the quick tier
+
 # cheap requests more often than the slow ones, so 48 of them fit in a couple of minutes on 2 shared cores
 MIX = ("emotion", "generate", "caption", "speech", "emotion", "generate", "video", "caption")
 BUDGET_GB = "0.17"  # whisper 69 MB + MiniLM 87 MB + EfficientNet 18 MB + tiny SD 11 MB do not all fit
