@@ -1,7 +1,7 @@
 """Search: the vector index libraries at 100,000 items, and indexing throughput of the models against the index.
 
     python -m bench.search [--items 100000] [--dims 384 512] [--queries 200] [--libraries usearch faiss|faiss-flat lancedb]
-                           [--skip-libraries] [--skip-throughput] [--data /work/shared/data]
+                           [--skip-libraries] [--skip-throughput] [--data ../shared/data]
 
 Part 1, libraries: ``--items`` random unit vectors per dimension (384: MiniLM, the offline space and transcripts;
 512: CLIP ViT-B-32), built with 2 threads; one query at a time (top 10) after a warm-up, p50 and p95 latency;
@@ -232,7 +232,7 @@ def main(argv=None) -> None:
     parser.add_argument("--libraries", nargs="+", default=["usearch", "faiss", "lancedb"])
     parser.add_argument("--skip-libraries", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
-    parser.add_argument("--data", default="/work/shared/data", help="development data with video/ (bench only)")
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"), help="development data with video/ (bench only)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     load_start = load_average()

@@ -1,6 +1,6 @@
 """Video summarization speed: a 60 s 1280x720 video with narration, summarized with warm models, time per stage;
 and the cut detectors compared on generated videos with known transitions (hard cuts, fades, dissolves, title
-cards, motion inside shots) and, when /work/shared/data/video exists, on real films (found, missed, extra, seconds),
+cards, motion inside shots) and, when shared/data/video exists beside the checkout, on real films (found, missed, extra, seconds),
 next to PySceneDetect's own ``detect(file, ContentDetector())`` on every frame.
 
     python -m bench.video [--seconds 60] [--runs 2] [--skip-detectors] [--detector-videos 5]
@@ -93,7 +93,7 @@ def stage_table(path: Path, runs: int, truth: list[float]) -> list[str]:
     return lines
 
 
-REAL = Path("/work/shared/data/video")  # measured only when present; hard cuts marked by hand
+REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "video"  # beside the checkout; measured only when present
 REAL_CUTS = {"bikes.mp4": [1.20, 3.04, 5.48, 7.48, 9.68], "Megamind.avi": [4.13, 6.47, 8.38],
              "bigbuckbunny.mp4": []}
 CONFIGS = [("combined", 0.04), ("content", 0.04), ("adaptive", 0.04), ("adaptive", 0.1), ("content", 0.1)]

@@ -42,11 +42,6 @@ def offline(monkeypatch):
         backends.unload(name)
 
 
-def speech_modules():
-    pytest.importorskip("mmdemo.media.audio", reason="the speech engineer's load_audio has not landed")
-    pytest.importorskip("mmdemo.pipelines.speech", reason="the speech engineer's transcribe has not landed")
-
-
 @pytest.fixture(scope="module")
 def happy_wav(tmp_path_factory) -> Path:
     """English speech synthesised by espeak-ng, at 16 kHz."""
@@ -127,7 +122,6 @@ def test_speech_emotion_model_through_the_registry(tiny_models, use_backend):
 @requires_pack("whisper-base")
 @requires_pack("minilm")
 def test_spoken_joy_is_heard_through_the_transcript(offline, happy_wav):
-    speech_modules()
     report = emotion.analyze(audio=happy_wav)
     voice = report.modalities["voice"]
     assert "happy" in voice.details["transcript"].lower()
@@ -142,7 +136,6 @@ def test_spoken_joy_is_heard_through_the_transcript(offline, happy_wav):
 
 @requires_pack("whisper-base")
 def test_silence_is_no_speech_and_left_out(offline, tmp_path):
-    speech_modules()
     import soundfile as sf
 
     quiet = tmp_path / "quiet.wav"
@@ -155,7 +148,6 @@ def test_silence_is_no_speech_and_left_out(offline, tmp_path):
 @requires_pack("whisper-base")
 @requires_pack("minilm")
 def test_acoustic_model_joins_the_transcript_in_the_voice(offline, happy_wav, tiny_models, use_backend):
-    speech_modules()
     use_backend("speech_emotion", tiny_models.get("wav2vec2_emotion"))
     report = emotion.analyze(audio=happy_wav)
     voice = report.modalities["voice"]
@@ -166,13 +158,9 @@ def test_acoustic_model_joins_the_transcript_in_the_voice(offline, happy_wav, ti
 
 
 # -- video ---------------------------------------------------------------------------------------------------------
-def _video_modules():
-    pytest.importorskip("mmdemo.media.video", reason="the video engineer's sample_frames has not landed")
-
 
 @requires_pack("fer")
 def test_faces_over_time_in_a_silent_video(offline, tmp_path):
-    _video_modules()
     face, blank = Image.open(SMILE).convert("RGB"), Image.new("RGB", (320, 320), (90, 120, 150))
     path = write_video(tmp_path / "clip.mp4", lambda t: blank if t < 2 else face)
     report = emotion.analyze(video=path)
@@ -189,8 +177,6 @@ def test_faces_over_time_in_a_silent_video(offline, tmp_path):
 @requires_pack("whisper-base")
 @requires_pack("minilm")
 def test_video_sound_feeds_the_voice_and_the_cli(offline, tmp_path, happy_wav):
-    _video_modules()
-    speech_modules()
     import soundfile as sf
 
     audio, _ = sf.read(happy_wav, dtype="float32")
@@ -209,8 +195,6 @@ def test_video_sound_feeds_the_voice_and_the_cli(offline, tmp_path, happy_wav):
 
 
 def test_broken_audio_and_video_are_one_clear_message(tmp_path):
-    speech_modules()
-    _video_modules()
     from mmdemo.errors import BadInput
 
     junk = tmp_path / "clip.mp4"
