@@ -6,24 +6,26 @@ Assembles one tab per demo module; models load lazily on first use, so start-up 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import sys
 from pathlib import Path
 
-from mmdemo import access, flags, outputs
+from mmdemo import access, applications, flags, outputs
 
 # Gradio's upload cache lives next to the app's request folders, so both expire together (set before Gradio reads it).
 os.environ.setdefault("GRADIO_TEMP_DIR", str(outputs.gradio_cache_dir()))
 
 import gradio as gr  # noqa: E402
 
-from demos import captioning, chat, emotion, evaluate, models, search, speech, text_to_image, video  # noqa: E402
-from demos import guard  # noqa: E402
+from demos import evaluate, guard, models  # noqa: E402
 from demos.common import on_space  # noqa: E402
 from mmdemo.errors import MMDemoError  # noqa: E402
 
-TABS = [captioning, text_to_image, speech, video, emotion, chat, search, evaluate, models]
+# (title, module): one tab per application, in the records' order, then the tools that work across them
+TABS = [(app.title, importlib.import_module(f"demos.{app.tab}")) for app in applications.APPLICATIONS] + [
+    (evaluate.TITLE, evaluate), (models.TITLE, models)]
 
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -45,8 +47,8 @@ def build_app() -> gr.Blocks:
         who = gr.Markdown()
         app.load(_who, None, who, queue=False, api_visibility="private")
         with gr.Tabs():
-            for tab in TABS:
-                with gr.Tab(tab.TITLE):
+            for title, tab in TABS:
+                with gr.Tab(title):
                     tab.build()
     return app
 

@@ -14,7 +14,6 @@ from mmdemo import outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import captioning, zero_shot
 
-TITLE = "Image captioning"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLES = [ASSETS / name for name in ("captioning_cat.jpg", "captioning_coffee.jpg", "captioning_rocket.jpg")]
 LANGUAGES = [("no translation", ""), ("French", "fr"), ("German", "de"), ("Spanish", "es"), ("Portuguese", "pt"),

@@ -10,7 +10,6 @@ import gradio as gr
 from demos.common import gpu, user_errors
 from mmdemo.pipelines import chat
 
-TITLE = "Visual chat"
 
 _running: dict[str, threading.Event] = {}  # session -> stop flag of its answer in progress
 _running_lock = threading.Lock()

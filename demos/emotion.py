@@ -16,7 +16,6 @@ from mmdemo.errors import BadInput
 from mmdemo.pipelines import emotion
 from mmdemo.pipelines.emotion.fusion import MODALITIES
 
-TITLE = "Emotion analysis"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SAMPLE_FACE = ASSETS / "emotion_smiling_astronaut.jpg"
 READER_CHOICES = {"auto: Hub model, else the trained head": "auto",

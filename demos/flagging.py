@@ -9,14 +9,8 @@ import gradio as gr
 
 from demos.common import user_errors
 from demos.guard import caller
-from mmdemo import flags
+from mmdemo import applications, flags
 
-REFERENCE_HINTS = {
-    "speech": "The right transcript (optional; a result marked good is its own reference)",
-    "emotion": "The right label: anger, disgust, fear, joy, neutral, sadness or surprise (optional)",
-    "caption": "The right caption (optional; a result marked good is its own reference)",
-    "video": "The right cut times in seconds, separated by ; (optional)",
-}
 
 
 def flag_panel(task: str, inputs: list, result, describe: Callable[..., dict]) -> None:
@@ -27,8 +21,9 @@ def flag_panel(task: str, inputs: list, result, describe: Callable[..., dict]) -
         with gr.Row():
             verdict = gr.Radio([("Good", "good"), ("Bad", "bad")], label="Verdict", scale=1)
             comment = gr.Textbox(label="Comment", scale=2, lines=1)
-            if task in REFERENCE_HINTS:
-                reference = gr.Textbox(label=REFERENCE_HINTS[task], scale=3, lines=1)
+            hint = applications.get(task).reference_hint
+            if hint:
+                reference = gr.Textbox(label=hint, scale=3, lines=1)
             else:
                 reference = gr.State("")
         with gr.Row():

@@ -19,7 +19,6 @@ from mmdemo.errors import BadInput
 from mmdemo.pipelines import search
 from mmdemo.pipelines.search.moments import audio_moment, video_moment
 
-TITLE = "Search"
 THUMB_SIDE = (320, 180)
 SESSION_INDEX_VAR = "MMDEMO_SESSION_INDEX_MB"
 DEFAULT_SESSION_INDEX_MB = 500.0

@@ -17,7 +17,6 @@ from mmdemo.errors import BadInput
 from mmdemo.pipelines import speech
 from mmdemo.pipelines.speech import subtitles
 
-TITLE = "Speech"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLES = [
     [str(ASSETS / "speech_en.flac"), "transcribe", "", "The quick brown fox jumps over the lazy dog. "

@@ -17,7 +17,6 @@ from mmdemo.pipelines import captioning
 from mmdemo.pipelines import text_to_image as t2i
 from mmdemo.pipelines.png_parameters import infotext
 
-TITLE = "Text-to-image"
 
 _running: dict[str, threading.Event] = {}  # session -> stop flag of its generation in progress
 _running_lock = threading.Lock()

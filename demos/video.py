@@ -15,7 +15,6 @@ from mmdemo.errors import BadInput
 from mmdemo.pipelines import video_summary
 from mmdemo.pipelines.video_summary import clock
 
-TITLE = "Video summarization"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLE = ASSETS / "video_example.mp4"
 DETECTORS = [("combined: cuts, fades and dissolves (PySceneDetect, default)", "combined"),

@@ -1,8 +1,9 @@
 """`python -m mmdemo <command> ... [--json]`: the command-line twin of every tab.
 
-Each command is a module in this package with ``NAME``, ``HELP``, ``add_arguments(parser)``, ``run(args)``
-(returning a JSON-ready result) and optionally ``render(result)`` (plain-text output without --json).
-To add a command, write its module and list it in COMMANDS.
+Each command is a module in this package with ``HELP``, ``add_arguments(parser)``, ``run(args)`` (returning a
+JSON-ready result) and optionally ``render(result)`` (plain-text output without --json). An application's command
+is named by its record in ``mmdemo.applications`` (its key, its older names as aliases); the two tools that work
+across applications (``models``, ``evaluate``) carry their own ``NAME``.
 """
 
 from __future__ import annotations
@@ -14,19 +15,21 @@ import os
 import sys
 import traceback
 
-COMMANDS = ["models", "caption", "emotion", "generate", "transcribe", "summarize_video", "chat", "search",
-            "evaluate"]
+from mmdemo.applications import APPLICATIONS
 
-
-def _load_commands():
-    return [importlib.import_module(f"mmdemo.cli.{name}") for name in COMMANDS]
+TOOLS_FIRST, TOOLS_LAST = ["models"], ["evaluate"]
+# module name -> (command, aliases): the tools, then one command per application
+COMMANDS = {**{name: (name, ()) for name in TOOLS_FIRST},
+            **{app.cli: (app.key, app.aliases) for app in APPLICATIONS},
+            **{name: (name, ()) for name in TOOLS_LAST}}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmdemo", description="mmdemo: multimodal AI demo studio")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in _load_commands():
-        cmd = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+    for module_name, (name, aliases) in COMMANDS.items():
+        module = importlib.import_module(f"mmdemo.cli.{module_name}")
+        cmd = sub.add_parser(name, aliases=list(aliases), help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
         cmd.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         cmd.add_argument("--verbose", action="store_true",

@@ -1,7 +1,6 @@
 """`python -m mmdemo caption IMAGE... [--labels "a,b,c"] [--question Q] [--json]`: captions re-ranked with CLIP,
 zero-shot labels and an optional visual question, one result per image (a list when several are given)."""
 
-NAME = "caption"
 HELP = "caption images (BLIP + CLIP re-ranking), score labels zero-shot, answer a question about them"
 
 

@@ -2,7 +2,6 @@
 about images (a video counts as a few of its frames). `--json` prints the whole conversation in "messages", which
 `--history` reads back to continue it."""
 
-NAME = "chat"
 HELP = "ask a vision-language model about images or a video; --history continues a conversation"
 
 

@@ -1,7 +1,6 @@
 """`python -m mmdemo emotion [--text T | --text-file F] [--audio A] [--image I] [--video V] [--weights ...]`:
 emotion of text, voice and face, fused with weights (the Emotion tab's twin)."""
 
-NAME = "emotion"
 HELP = "emotion of text, voice and face, fused with weights over anger/disgust/fear/joy/neutral/sadness/surprise"
 
 

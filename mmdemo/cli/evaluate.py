@@ -4,11 +4,14 @@
 NAME = "evaluate"
 HELP = "evaluate a data set (a CSV manifest) on speech, emotion, caption, video or text-to-image, config by config"
 
-TASK_NAMES = ("speech", "emotion", "caption", "video", "text-to-image")  # tasks.TASKS, without importing it here
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("task", metavar="TASK", choices=TASK_NAMES, help=" | ".join(TASK_NAMES))
+    from mmdemo.applications import evaluated  # the records, not the tasks module: the parser must stay light
+
+    names = [app.key for app in evaluated()]
+    aliases = [alias for app in evaluated() for alias in app.aliases]
+    parser.add_argument("task", metavar="TASK", choices=names + aliases, help=" | ".join(names))
     parser.add_argument("manifest", metavar="MANIFEST",
                         help="CSV with a header; relative file paths resolve against its folder")
     parser.add_argument("--config", metavar="NAME:key=value,...", action="extend", nargs="+", default=[],
@@ -25,7 +28,7 @@ def run(args) -> dict:
 
     from mmdemo.pipelines import evaluation
 
-    task = evaluation.TASKS[args.task]
+    task = evaluation.get_task(args.task)
     configs = [evaluation.parse_config(spec, task) for spec in args.config] or None  # bad keys fail before reading
     if args.engine == "ray":
         from mmdemo.pipelines.evaluation.ray_engine import require_ray

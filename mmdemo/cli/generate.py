@@ -2,7 +2,6 @@
 [--width W] [--height H] [--negative TEXT] [--num-images N] [--json]`: text-to-image with the `diffusion` backend;
 the PNGs carry their generation parameters and each image is scored against the prompt with CLIP."""
 
-NAME = "generate"
 HELP = "generate images from a text prompt (diffusers; PNGs carry their parameters; CLIP score per image)"
 
 

@@ -5,7 +5,6 @@ import argparse
 import sys
 import time
 
-NAME = "search"
 HELP = "cross-modal search: index images, videos and speech into a folder, then query it by a sentence or an image"
 
 

@@ -2,7 +2,6 @@
 [--method auto|extractive|abstractive] [--sentences N] [--language xx] [--report-dir DIR] [--json]`: shots with
 keyframes and captions, the transcript assigned to shots, and a summary."""
 
-NAME = "summarize-video"
 HELP = "summarize a video: shots, keyframe captions, what was said per shot, a summary; optional report files"
 
 DETECTORS = ("combined", "adaptive", "content", "embedding")  # mmdemo.pipelines.video_summary.shots.DETECTORS, kept import-free here

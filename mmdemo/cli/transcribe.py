@@ -1,7 +1,6 @@
 """`python -m mmdemo transcribe FILE [--task transcribe|translate] [--language xx] [--format json|srt|vtt|txt]
 [--output PATH] [--reference TEXT] [--beam-size N] [--batch-size N] [--json]`: Whisper on an audio file or a video's audio track."""
 
-NAME = "transcribe"
 HELP = "transcribe speech (or translate it to English) with timestamps; print JSON, SRT, VTT or text"
 
 

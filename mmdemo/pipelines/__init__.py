@@ -1,22 +1,15 @@
 """Pipelines: one module per application, UI-agnostic. UI and CLI call these; these call backends.
 
-Each application module declares ``BACKENDS`` (what it uses) and ``SLOT`` (the backend its tab queues on).
+Each application is declared once in ``mmdemo.applications`` (its name, backends, slot, endpoint...); a pipeline
+module reads its own record (``BACKENDS``, ``SLOT``) from there.
 """
 
 from __future__ import annotations
 
-import importlib
+from mmdemo.applications import APPLICATIONS as RECORDS
+from mmdemo.applications import used_by
 
-# application title -> module; the tabs and the Models view read the declarations through this
-APPLICATIONS = {"Image captioning": "captioning", "Text-to-image": "text_to_image", "Speech": "speech",
-                "Video summarization": "video_summary", "Emotion analysis": "emotion",
-                "Visual chat": "chat", "Search": "search"}
+# application title -> pipeline module (derived from the records)
+APPLICATIONS = {app.title: app.pipeline for app in RECORDS}
 
-
-def used_by() -> dict[str, list[str]]:
-    """backend name -> titles of the applications that use it, in APPLICATIONS order."""
-    users: dict[str, list[str]] = {}
-    for title, module in APPLICATIONS.items():
-        for backend in importlib.import_module(f"mmdemo.pipelines.{module}").BACKENDS:
-            users.setdefault(backend, []).append(title)
-    return users
+__all__ = ["APPLICATIONS", "used_by"]

@@ -22,17 +22,15 @@ from typing import Callable
 
 import numpy as np
 
-from mmdemo import backends
+from mmdemo import applications, backends
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.image import load_image
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
 from mmdemo.pipelines import zero_shot
 from mmdemo.pipelines.translation import translate
 
-# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
-# (one request at a time per backend): the captioner: the longest part of a caption request.
-BACKENDS = ("captioner", "clip", "vqa", "translator", "image_classifier", "embedder")
-SLOT = "captioner"
+# what it uses and where its tab queues: its record in mmdemo.applications
+BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot
 
 DEFAULT_ALPHA = 1.0
 DEFAULT_BETA = 0.2  # a CLIP logit moves about 5x more between captions than a mean log-likelihood does

@@ -22,16 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from mmdemo import backends
+from mmdemo import applications, backends
 from mmdemo.errors import BadInput
 from mmdemo.media.image import load_image
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text, max_text_chars
 from mmdemo.media.video import EXTENSIONS as VIDEO_EXTENSIONS
 from mmdemo.media.video import probe, sample_frames
 
-# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on.
-BACKENDS = ("chat",)
-SLOT = "chat"
+# what it uses and where its tab queues: its record in mmdemo.applications
+BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot
 
 MAX_IMAGES = 8  # each image costs up to ~1,100 tokens in SmolVLM2 (4x4 tiles + a global view)
 DEFAULT_FRAMES = 4  # frames taken from a video

@@ -20,17 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from mmdemo import backends, hub
+from mmdemo import applications, backends, hub
 from mmdemo.backends.diffusion import TAESD_ENV, detect_family
 from mmdemo.errors import BadInput, MMDemoError
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
 from mmdemo.pipelines.png_parameters import infotext, save_png
 from mmdemo.registry import looks_like_path
 
-# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
-# (one request at a time per backend): the denoising loop.
-BACKENDS = ("diffusion", "clip", "captioner")
-SLOT = "diffusion"
+# what it uses and where its tab queues: its record in mmdemo.applications
+BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mmdemo import applications
 from mmdemo.emotion_labels import LABELS, scores_dict, top_label
 from mmdemo.errors import BadInput
 from mmdemo.media import video as video_media
@@ -29,10 +30,8 @@ from mmdemo.pipelines.emotion import text as emotion_text
 from mmdemo.pipelines.emotion import voice as emotion_voice
 from mmdemo.pipelines.emotion.fusion import fuse, parse_weights
 
-# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
-# (one request at a time per backend): the text reader: every modality's words go through it.
-BACKENDS = ("text_emotion", "embedder", "speech_emotion", "whisper", "face_emotion")
-SLOT = "text_emotion"
+# what it uses and where its tab queues: its record in mmdemo.applications
+BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot
 
 MAX_TEXTS = int(os.environ.get("MMDEMO_MAX_EMOTION_TEXTS", 1000))
 

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from mmdemo import applications
 from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE
 from mmdemo.emotion_labels import LABELS, canonical
 from mmdemo.errors import BadInput
@@ -389,13 +390,16 @@ class TextToImage(Task):
         return out
 
 
-TASKS: dict[str, Task] = {t.name: t for t in (Speech(), Emotion(), Caption(), Video(), TextToImage())}
+_BY_NAME = {t.name: t for t in (Speech(), Emotion(), Caption(), Video(), TextToImage())}
+# one task per evaluated application, named and ordered by its record
+TASKS: dict[str, Task] = {app.key: _BY_NAME[app.key] for app in applications.evaluated()}
 
 
 def get_task(name: "str | Task") -> Task:
+    """A task by its application's key or one of its older names (``transcribe``, ``generate``...)."""
     if isinstance(name, Task):
         return name
     try:
-        return TASKS[str(name).strip().lower()]
+        return TASKS[applications.get(name).key]
     except KeyError:
         raise BadInput(f"unknown task {name!r}; choose one of {', '.join(TASKS)}.") from None

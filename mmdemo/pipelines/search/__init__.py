@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 
+from mmdemo import applications
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.audio import load_audio
 from mmdemo.media.image import load_image
@@ -37,10 +38,8 @@ from mmdemo.media.video import EXTENSIONS as VIDEO_EXTENSIONS
 from mmdemo.pipelines.search import embed
 from mmdemo.pipelines.search.index import UPLOADS, Item, SearchIndex, read_meta
 
-# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on: the
-# sentence embedder, which every search request uses (transcripts, offline images, text queries).
-BACKENDS = ("clip", "image_classifier", "embedder", "whisper", "vad")
-SLOT = "embedder"
+# what it uses and where its tab queues: its record in mmdemo.applications
+BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac")

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from mmdemo import backends
+from mmdemo import applications, backends
 from mmdemo.backends.whisper import check_decoding, check_task
 from mmdemo.errors import BadInput
 from mmdemo.media.audio import SAMPLE_RATE, load_audio, max_audio_seconds
@@ -21,10 +21,8 @@ from mmdemo.media.text import check_text
 from mmdemo.pipelines.speech.scoring import score as _score
 from mmdemo.pipelines.translation import translate
 
-# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
-# (one request at a time per backend): decoding.
-BACKENDS = ("whisper", "vad", "translator")
-SLOT = "whisper"
+# what it uses and where its tab queues: its record in mmdemo.applications
+BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot
 
 MIN_SECONDS = 0.1  # shorter than this is a click, not something to transcribe
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from mmdemo import backends
+from mmdemo import applications, backends
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.audio import SAMPLE_RATE, load_audio
 from mmdemo.media.video import VideoInfo, probe
@@ -33,10 +33,8 @@ from mmdemo.pipelines.speech import MIN_SECONDS, Segment, transcribe
 from mmdemo.pipelines.video_summary import shots as shot_detection
 from mmdemo.pipelines.video_summary.summary import DEFAULT_SENTENCES, Sentence, Summary, split_sentences, summarize
 
-# Backends this application uses (the Models tab's "used by"), and the one its tab's heavy event queues on
-# (one request at a time per backend): keyframe features and tags: the largest share of a summary (bench.video).
-BACKENDS = ("image_classifier", "captioner", "whisper", "vad", "embedder", "summarizer")
-SLOT = "image_classifier"
+# what it uses and where its tab queues: its record in mmdemo.applications
+BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot
 
 CAPTION_BATCH = 8
 # Share of the progress bar per stage (roughly their share of the time on a CPU).
