@@ -316,7 +316,7 @@ def test_tab_matches_uploads_by_name_and_filters_disagreements(tmp_path):
     assert sorted(Path(p).name for p in downloads) == ["report.csv", "report.html", "report.json"]
     assert steps[-1].startswith("6/6 items")
     differing = tab.refilter(result, True)
-    assert list(differing["row"]) == evaluation.Report.disagreements(tab._report(result))
+    assert list(differing["row"]) == evaluation.Report.from_dict(result).disagreements()
     assert all(r["head"] != r["zero"] for _, r in differing.iterrows())
     with pytest.raises(gr.Error, match="Upload a manifest first"):
         tab.evaluate("emotion", None, None, "", "local", progress=lambda f, desc: None)

@@ -24,39 +24,27 @@ def add_arguments(parser) -> None:
 
 def run(args) -> dict:
     import sys
-    from pathlib import Path
 
     from mmdemo.pipelines import evaluation
-
-    task = evaluation.get_task(args.task)
-    configs = [evaluation.parse_config(spec, task) for spec in args.config] or None  # bad keys fail before reading
-    if args.engine == "ray":
-        from mmdemo.pipelines.evaluation.ray_engine import require_ray
-
-        require_ray()
-    items, skipped = evaluation.read_manifest(task, args.manifest)
-    for s in skipped:
-        print(f"skipped row {s['row']}: {s['reason']}", file=sys.stderr)
-    show = sys.stderr.isatty()
 
     def progress(fraction: float, message: str) -> None:
         print(f"\r{message}   ", end="" if fraction < 1 else "\n", file=sys.stderr, flush=True)
 
-    folder = Path(args.out) / "files" if args.out else None
-    report = evaluation.evaluate(task, items, configs, engine=args.engine, progress=progress if show else None,
-                                 skipped=skipped, folder=folder)
+    report, paths = evaluation.run(args.task, args.manifest, args.config or None, engine=args.engine,
+                                   out=args.out, progress=progress if sys.stderr.isatty() else None,
+                                   reports=bool(args.out))
+    for s in report.skipped:
+        print(f"skipped row {s['row']}: {s['reason']}", file=sys.stderr)
     result = report.to_dict()
     if args.out:
-        result["reports"] = evaluation.write_reports(report, args.out)
+        result["reports"] = paths
     return result
 
 
 def render(result: dict) -> str:
-    from mmdemo.pipelines.evaluation import ConfigResult, Report, metrics_table
+    from mmdemo.pipelines.evaluation import Report, metrics_table
 
-    report = Report(result["task"], result["n"], [ConfigResult(c["name"], c["settings"], c["metrics"], c["seconds"],
-                                                               c["items"]) for c in result["configs"]])
-    rows = metrics_table(report)
+    rows = metrics_table(Report.from_dict(result))
     names = [c["name"] for c in result["configs"]]
     cells = [["metric", *names]] + [[r["metric"], *("" if r[n] is None else f"{r[n]:g}" for n in names)] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]

@@ -15,25 +15,22 @@ previous choice is restored (and the config's model unloaded) when the config en
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import html
 import json
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from mmdemo import backends, outputs
-from mmdemo.errors import BackendUnavailable, BadInput, MMDemoError
+from mmdemo import outputs
+from mmdemo.errors import BadInput
 from mmdemo.pipelines.evaluation.manifest import check_settings, parse_config, read_manifest
+from mmdemo.pipelines.evaluation.running import chosen_sources, run_item, run_local
 from mmdemo.pipelines.evaluation.tasks import TASKS, Task, get_task
 
-__all__ = ["TASKS", "Report", "ConfigResult", "evaluate", "compare", "read_manifest", "parse_config",
-           "check_settings", "report_csv", "report_html", "ENGINES"]
-
-log = logging.getLogger(__name__)
+__all__ = ["TASKS", "Report", "ConfigResult", "run", "evaluate", "compare", "read_manifest", "parse_config",
+           "check_settings", "report_csv", "report_html", "ENGINES", "chosen_sources", "run_item"]
 
 # Backends an evaluation may use: every application's (the Models tab's "used by" lists the applications).
 BACKENDS = ("whisper", "vad", "text_emotion", "embedder", "speech_emotion", "face_emotion", "captioner", "clip",
@@ -76,6 +73,13 @@ class Report:
         return {"task": self.task, "n": self.n, "engine": self.engine,
                 "configs": [c.to_dict() for c in self.configs], "skipped": [dict(s) for s in self.skipped]}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Report":
+        """The report back from ``to_dict()`` (a tab's JSON output, a report.json)."""
+        configs = [ConfigResult(c["name"], c["settings"], c["metrics"], c["seconds"], c["items"])
+                   for c in data["configs"]]
+        return cls(data["task"], data["n"], configs, data.get("skipped", []), data.get("engine", ""))
+
     def disagreements(self) -> list[int]:
         """Rows whose output differs between configs (rows that failed in one config count as differing)."""
         outputs: dict[int, list] = {}
@@ -95,47 +99,6 @@ class Report:
                     flat[key] = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value
                 out.append(flat)
         return out
-
-
-# -- running -----------------------------------------------------------------------------------------------------
-def run_item(task: Task, item: dict, settings: dict) -> dict:
-    """One item through the task's pipeline: its output fields, ``seconds``, or ``error`` when the item itself is
-    at fault (a damaged file found only now). A missing model is not the item's fault: BackendUnavailable stops
-    the evaluation."""
-    record = {"row": item["row"], "input": task.input_of(item), "reference": task.reference_of(item)}
-    started = time.perf_counter()
-    try:
-        record.update(task.run(item, settings))
-    except BackendUnavailable:
-        raise
-    except MMDemoError as exc:
-        record["error"] = str(exc)
-    except Exception as exc:  # a bug met on one item: kept with the item, the traceback in the log
-        log.exception("evaluation item %s failed", item["row"])
-        record["error"] = f"internal error ({type(exc).__name__}: {exc})"
-    record["seconds"] = round(time.perf_counter() - started, 4)
-    return record
-
-
-@contextlib.contextmanager
-def chosen_sources(task: Task, settings: dict, label: str):
-    """The config's model settings applied to the registry for the duration of the block, then the previous
-    choices restored. The chosen weights are resolved at once: a wrong folder fails before any item runs."""
-    registry = backends.REGISTRY
-    changed = {task.sources[key]: value for key, value in settings.items() if key in task.sources and value}
-    previous = {name: registry.chosen(name) for name in changed}
-    try:
-        for name, value in changed.items():
-            registry.set_source(name, value)
-            try:
-                registry.resolve(name)
-            except BackendUnavailable as exc:
-                key = next(k for k, b in task.sources.items() if b == name)
-                raise BadInput(f"{label}: {key}={value}: {exc}") from None
-        yield
-    finally:
-        for name, value in previous.items():
-            registry.set_source(name, value)  # unloads the config's model when it differs
 
 
 def _configs(task: Task, configs) -> list[tuple[str, dict]]:
@@ -187,11 +150,11 @@ def evaluate(task: "str | Task", items: list[dict], configs=None, engine: str = 
     if progress:
         progress(0.0, f"0/{clock.total} items")
     if engine == "ray":
-        from mmdemo.pipelines.evaluation import ray_engine
+        from mmdemo.pipelines.evaluation import ray_engine  # Ray is optional: imported only when asked for
 
         runner = ray_engine.run_config
     else:
-        runner = _run_local
+        runner = run_local
     results = []
     for name, settings in configs:
         run_settings = task.prepare(items, settings, folder / name)
@@ -202,13 +165,27 @@ def evaluate(task: "str | Task", items: list[dict], configs=None, engine: str = 
     return Report(task.name, len(items), results, list(skipped or []), engine)
 
 
-def _run_local(task: Task, items: list[dict], settings: dict, name: str, tick: Callable[[], None]) -> list[dict]:
-    records = []
-    with chosen_sources(task, settings, f"config {name}"):
-        for item in items:
-            records.append(run_item(task, item, settings))
-            tick()
-    return records
+def run(task: "str | Task", manifest: "str | Path", configs=None, engine: str = "local",
+        uploads: dict[str, str] | None = None, out: "str | Path | None" = None,
+        progress: Progress | None = None, reports: bool = True) -> tuple[Report, dict[str, str]]:
+    """The one way through an evaluation, for the tab and the CLI alike: configs checked (a bad key fails before
+    anything is read), the engine checked, the manifest read (``uploads``: file name -> path, for a manifest whose
+    files were uploaded with it; else paths resolve against the manifest's folder), every item run under every
+    config, and (``reports``) the reports written to ``out`` (a request folder that expires when None). Returns the
+    report and the paths of report.json, report.csv and report.html (none when not written)."""
+    task = get_task(task)
+    if engine not in ENGINES:
+        raise BadInput(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}.")
+    parsed = _configs(task, configs)
+    if engine == "ray":
+        from mmdemo.pipelines.evaluation.ray_engine import require_ray
+
+        require_ray()
+    items, skipped = read_manifest(task, manifest, uploads=uploads if task.paths else None)
+    folder = Path(out) if out else outputs.request_dir("evaluate-")
+    report = evaluate(task, items, parsed, engine=engine, skipped=skipped, folder=folder / "files",
+                      progress=progress)
+    return report, write_reports(report, folder) if reports else {}
 
 
 def compare(task: "str | Task", item: dict, configs, progress: Progress | None = None) -> Report:

@@ -14,7 +14,8 @@ import os
 from typing import Callable
 
 from mmdemo.errors import BackendUnavailable, BadInput
-from mmdemo.pipelines.evaluation.tasks import Task
+from mmdemo.pipelines.evaluation.running import chosen_sources, run_item
+from mmdemo.pipelines.evaluation.tasks import TASKS, Task
 
 
 def require_ray():
@@ -69,7 +70,6 @@ class Runner:
 
     def __init__(self, task_name: str, settings: dict, sources: dict[str, str]):
         from mmdemo import backends
-        from mmdemo.pipelines.evaluation.tasks import TASKS
 
         self.task, self.settings = TASKS[task_name], settings
         for backend, value in sources.items():
@@ -79,9 +79,6 @@ class Runner:
                 backends.REGISTRY.set_source(backend, settings[key])
 
     def __call__(self, batch: dict) -> dict:
-        from mmdemo.errors import BackendUnavailable
-        from mmdemo.pipelines.evaluation import run_item
-
         results = []
         for item in batch["item"]:
             try:
@@ -93,8 +90,6 @@ class Runner:
 
 
 def run_config(task: Task, items: list[dict], settings: dict, name: str, tick: Callable[[], None]) -> list[dict]:
-    from mmdemo.pipelines.evaluation import chosen_sources
-
     ray = start()
     with chosen_sources(task, settings, f"config {name}"):  # a wrong model folder fails here, before Ray works
         pass
