@@ -36,11 +36,11 @@ def _settings_help(task_name: str) -> str:
     return f"**{task.name}** manifest columns: {task.describe_columns()}.\n\nConfig keys:\n{keys}"
 
 
-def _configs(text: str, task_name: str) -> list[tuple[str, dict]] | None:
+def _configs(text: str, task_name: str, request=None) -> list[tuple[str, dict]] | None:
     """The configs typed, parsed; naming a model (a folder or Hub id) is a power the operator grants."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip() and not line.strip().startswith("#")]
     parsed = [evaluation.parse_config(line, task_name) for line in lines] or None
-    check_model_choices(task_name, parsed)
+    check_model_choices(task_name, parsed, request)
     return parsed
 
 
@@ -70,7 +70,8 @@ def items_table(result: dict, only_disagreements: bool) -> pd.DataFrame:
             row[config["name"]] = f"error: {item['error']}" if "error" in item else _cell(item.get("output"))
     table = list(rows.values())
     if only_disagreements:
-        table = [r for r in table if len({json.dumps(r.get(n)) for n in names}) > 1]
+        differ = set(evaluation.Report.from_dict(result).disagreements())
+        table = [r for r in table if r["row"] in differ]
     return pd.DataFrame(table, columns=["row", "input", "reference", *names])
 
 
@@ -88,7 +89,7 @@ def confusion_table(result: dict) -> pd.DataFrame | None:
 
 
 def _plots(result: dict) -> list:
-    report = _report(result)
+    report = evaluation.Report.from_dict(result)
     table = [r for r in metrics_table(report) if r["metric"] not in NOT_PLOTTED]
     plots = []
     for row in table[:MAX_PLOTS]:
@@ -97,12 +98,6 @@ def _plots(result: dict) -> list:
         plots.append(gr.BarPlot(value=frame, title=row["metric"], visible=True))
     plots += [gr.BarPlot(value=EMPTY_PLOT, visible=False)] * (MAX_PLOTS - len(plots))
     return plots
-
-
-def _report(result: dict) -> evaluation.Report:
-    configs = [evaluation.ConfigResult(c["name"], c["settings"], c["metrics"], c["seconds"], c["items"])
-               for c in result["configs"]]
-    return evaluation.Report(result["task"], result["n"], configs, result.get("skipped", []), result.get("engine", ""))
 
 
 def _status(result: dict) -> str:
@@ -117,28 +112,21 @@ def _status(result: dict) -> str:
 
 @gpu(duration=600)
 @user_errors
-def evaluate(task="emotion", manifest=None, files=None, configs="", engine="local", progress=gr.Progress()):
+def evaluate(task="emotion", manifest=None, files=None, configs="", engine="local", progress=gr.Progress(),
+             request: gr.Request = None):
     """Runs the evaluation; returns status, metrics, plots, confusion, items, downloads and the raw report."""
     if task not in TASKS:
         raise BadInput(f"unknown task {task!r}; choose one of {', '.join(TASKS)}.")
     if not manifest:
         raise BadInput("Upload a manifest first: a CSV whose header names the task's columns.")
-    parsed = _configs(configs, task)  # a bad key or a refused model fails before anything is read
-    if engine == "ray":
-        from mmdemo.pipelines.evaluation.ray_engine import require_ray
-
-        require_ray()
-    manifest_path = getattr(manifest, "name", manifest)
-    uploads = _uploads(files) if TASKS[task].paths else None
-    items, skipped = evaluation.read_manifest(task, manifest_path, uploads=uploads)
-    return _evaluated(task, items, skipped, parsed, engine, progress)
+    parsed = _configs(configs, task, request)  # a bad key or a refused model fails before anything is read
+    # a browser upload never names a server file: the manifest's files are matched among the uploads by name
+    return _evaluated(task, getattr(manifest, "name", manifest), _uploads(files), parsed, engine, progress)
 
 
-def _evaluated(task, items, skipped, parsed, engine, progress):
-    folder = outputs.request_dir("evaluate-")
-    report = evaluation.evaluate(task, items, parsed, engine=engine, skipped=skipped, folder=folder / "files",
-                                 progress=lambda f, m: progress(f, desc=m))
-    paths = evaluation.write_reports(report, folder)
+def _evaluated(task, manifest, uploads, parsed, engine, progress):
+    report, paths = evaluation.run(task, manifest, parsed, engine=engine, uploads=uploads,
+                                   progress=lambda f, m: progress(f, desc=m))
     result = report.to_dict()
     table = pd.DataFrame(metrics_table(report))
     confusion = confusion_table(result)
@@ -150,9 +138,9 @@ def _evaluated(task, items, skipped, parsed, engine, progress):
 FLAG_COLUMNS = ["time", "verdict", "reference", "comment", "input", "output"]
 
 
-def _owner() -> str | None:
+def _owner(request=None) -> str | None:
     """Whose flags a caller sees: a client its own, the operator everyone's (None)."""
-    who = caller()
+    who = caller(request)
     return None if who.operator else who.owner
 
 
@@ -181,13 +169,12 @@ def export_flags(task):
 
 @gpu(duration=600)
 @user_errors
-def evaluate_flags(task="emotion", configs="", engine="local", progress=gr.Progress()):
+def evaluate_flags(task="emotion", configs="", engine="local", progress=gr.Progress(), request: gr.Request = None):
     """The caller's saved flags of ``task`` (those with a reference; the operator's: everyone's) as the data set:
     their files are the server's own copies in MMDEMO_FLAG_DIR, made when they were flagged."""
-    parsed = _configs(configs, task)
-    path, _, _ = flags.export_manifest(task, outputs.request_dir("flags-") / "manifest.csv", owner=_owner())
-    items, skipped = evaluation.read_manifest(task, path)
-    return _evaluated(task, items, skipped, parsed, engine, progress)
+    parsed = _configs(configs, task, request)
+    path, _, _ = flags.export_manifest(task, outputs.request_dir("flags-") / "manifest.csv", owner=_owner(request))
+    return _evaluated(task, path, None, parsed, engine, progress)  # the flags' own copies, named absolutely
 
 
 @user_errors
