@@ -19,7 +19,7 @@ os.environ.setdefault("GRADIO_TEMP_DIR", str(outputs.gradio_cache_dir()))
 
 import gradio as gr  # noqa: E402
 
-from demos import evaluate, guard, models  # noqa: E402
+from demos import evaluate, guard, models, search  # noqa: E402
 from demos.common import on_space  # noqa: E402
 from mmdemo.errors import MMDemoError  # noqa: E402
 
@@ -81,7 +81,10 @@ def launch_options(argv: list[str] | None = None) -> dict:
         parser.error(f"MMDEMO_MAX_UPLOAD must be a size such as 200mb or 1gb, not {max_upload!r}")
     try:
         outputs.ttl_seconds()
-        access.configure(access.Grants.from_options(args.allow_dir, args.allow_model_changes))
+        # the app's own folders stay out of reach even under a granted root (other visitors' files, flags)
+        private = [outputs.root(), flags.flag_dir(), search.lasting_index(),
+                   os.environ.get("GRADIO_TEMP_DIR") or outputs.gradio_cache_dir()]
+        access.configure(access.Grants.from_options(args.allow_dir, args.allow_model_changes, private))
         outputs.check_root()  # an unwritable output or flag folder is one line now, not a traceback later
         flags.check_dir()
     except MMDemoError as exc:
@@ -102,6 +105,7 @@ def operator_link(local_url: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     options = launch_options(argv)
     os.umask(0o077)  # every folder and file the app writes is the operator's alone (0700 / 0600)
+    access.serving()  # from now on a call that cannot say who made it is a visitor, not the operator
     # Gradio's cache is GRADIO_TEMP_DIR wherever it was set; visitors' flags expire too
     caches = [outputs.gradio_cache_dir(), Path(os.environ["GRADIO_TEMP_DIR"]).expanduser()]
     outputs.Sweeper(caches=caches, also=[flags.expire]).start()

@@ -74,8 +74,11 @@ def user_errors(fn):
             error = gr.Error(str(exc), print_exception=False)
         else:  # a bug: keep the traceback in the server log, show one line
             log.error("unexpected error in %s", fn.__name__, exc_info=exc)
-            error = gr.Error(f"Internal error ({type(exc).__name__}: {exc}). The server log has the details.",
-                             print_exception=False)
+            from demos.guard import caller
+
+            # an exception's text often holds server paths: the operator reads it, a visitor its type only
+            detail = f"{type(exc).__name__}: {exc}" if caller().operator else type(exc).__name__
+            error = gr.Error(f"Internal error ({detail}). The server log has the details.", print_exception=False)
         _remember_error(error.message)
         return error
 

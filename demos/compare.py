@@ -44,12 +44,12 @@ def side_by_side(report: evaluation.Report) -> tuple[list[str], list[list]]:
     return headers, rows
 
 
-def check_model_choices(task_name: str, parsed) -> None:
+def check_model_choices(task_name: str, parsed, request=None) -> None:
     """A config naming a model (a folder or Hub id) is refused to a client without the grant, before anything is
     resolved, so the answer never says whether a folder exists."""
     sources = evaluation.TASKS[task_name].sources
     if any(value for _, settings in parsed or [] for key, value in settings.items() if key in sources):
-        caller().require_model_changes()
+        caller(request).require_model_changes()
 
 
 def compare_panel(task: str, inputs: list, to_item: Callable[..., dict], example: str, slot: str,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
+import anyio
 import gradio as gr
 import pandas as pd
 
@@ -122,15 +124,24 @@ def analyze(text=None, audio=None, image=None, video=None, w_text=1.0, w_voice=1
     """Any one input is enough for an API call: every parameter has a default (None makes it optional in Gradio)."""
     text = text if text and text.strip() else None
     weights = {"text": w_text, "voice": w_voice, "face": w_face}
-    with slots.hold(*_slots_used(text, audio, image, video), waiting=lambda name: progress(
-            None, desc=f"waiting for the {name} reader (another request is using it)")):
-        report = emotion.analyze(text=text, audio=audio or None, image=image or None, video=video or None,
-                                 weights=weights, progress=lambda f, m: progress(f, desc=m),
-                                 text_reader=reader or "auto")
+    report = emotion.analyze(text=text, audio=audio or None, image=image or None, video=video or None,
+                             weights=weights, progress=lambda f, m: progress(f, desc=m),
+                             text_reader=reader or "auto")
     result = report.to_dict()
     keyframes = [(img, f"{t:.1f} s") for t, img in report.keyframes]
     return (*_outputs(result), gr.Image(value=report.annotated, visible=report.annotated is not None),
             gr.Gallery(value=keyframes, visible=bool(keyframes)))
+
+
+async def analyze_when_free(text=None, audio=None, image=None, video=None, w_text=1.0, w_voice=1.0, w_face=1.0,
+                            reader="auto", progress=gr.Progress()):
+    """The /emotion event: waits, holding no worker, for the slots of the readers this request uses (mmdemo.slots),
+    then reads in a worker thread. A text-only reading never waits behind a voice or video reading."""
+    used = _slots_used(text if text and text.strip() else None, audio, image, video)
+    async with slots.hold(*used, waiting=lambda name: progress(
+            None, desc=f"waiting for the {name.removeprefix('emotion-')} reader (another request is using it)")):
+        return await anyio.to_thread.run_sync(functools.partial(
+            analyze, text, audio, image, video, w_text, w_voice, w_face, reader, progress=progress))
 
 
 def _slots_used(text, audio, image, video) -> list[str]:
@@ -198,10 +209,10 @@ def build() -> None:
         inputs=[text, image], cache_examples=False, label="Examples",
     )
     plots = [summary, fused, *bars, voice_line, face_line, arousal_line, downloads, raw]
-    run_event(run.click, analyze, [text, audio, image, video, w_text, w_voice, w_face, reader],
+    run_event(run.click, analyze_when_free, [text, audio, image, video, w_text, w_voice, w_face, reader],
               plots + [annotated, keyframes], summary, clear=[summary, downloads, raw, annotated, keyframes],
-              api_name="emotion",  # the readers' slots are taken inside, by what the request holds (mmdemo.slots)
-              concurrency_limit=3, concurrency_id="emotion")
+              api_name="emotion",  # bounded by the readers' slots, taken by what the request holds (mmdemo.slots)
+              concurrency_limit=None, concurrency_id="emotion")
     for slider in (w_text, w_voice, w_face):
         slider.release(reweigh, inputs=[raw, w_text, w_voice, w_face], outputs=plots, api_visibility="private")
     compare_panel("emotion", [text, audio, image, video], _compared, "head:text_reader=head\nzero-shot:text_reader=zero-shot",

@@ -74,6 +74,9 @@ class HostPolicy:
         self.patterns = tuple(extra + (list(SHARE_HOSTS) if share else [])
                               + ([space_host, *SPACE_HOSTS] if on_space and space_host else
                                  list(SPACE_HOSTS) if on_space else []))
+        # origins allowed beside the request's own host: the operator's names and the Space's own, never a
+        # platform's wildcard (any other *.gradio.live or *.hf.space page is another site) nor "*"
+        self.origins = tuple(p for p in extra + ([space_host] if on_space and space_host else []) if p != "*")
 
     def allows(self, host_header: str | None) -> bool:
         if not host_header:
@@ -84,8 +87,8 @@ class HostPolicy:
         return any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
 
     def named(self, host: str) -> bool:
-        """An origin named explicitly by the operator or the platform (a proxy may rewrite Host to loopback)."""
-        return any(fnmatch.fnmatchcase(_hostname(host), p) for p in self.patterns)
+        """An origin named explicitly by the operator or the Space (a proxy may rewrite Host to loopback)."""
+        return any(fnmatch.fnmatchcase(_hostname(host), p) for p in self.origins)
 
 
 class Guard:
@@ -147,7 +150,10 @@ class Guard:
                                       f"changes at each start unless {access.TOKEN_VAR} is set).")
         target = scope.get("root_path", "") + scope["path"] + (f"?{urlencode(query)}" if query else "")
         response = RedirectResponse(target, status_code=303, headers=self.headers)
-        response.set_cookie(access.TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/")
+        # the cookie carries a value derived from the token, not the token (a cookie reaches every port of the
+        # host); it lasts a week
+        response.set_cookie(access.TOKEN_COOKIE, access.operator_cookie(), httponly=True, samesite="strict",
+                            path="/", max_age=7 * 86400, secure=scope.get("scheme") == "https")
         await response(scope, receive, send)
 
 
@@ -173,14 +179,20 @@ def caller(request=None) -> access.Caller:
         from gradio.context import LocalContext
 
         if not LocalContext.in_event_listener.get(False):
-            return access.Caller.the_operator()
+            if access.direct_calls_trusted():  # a test or a script importing the tab, not the served app
+                return access.Caller.the_operator()
+            return _anonymous()  # the served app, outside any request (a thread): trust nothing
         request = LocalContext.request.get(None)
         if request is None:  # an event without its request: the least trusted caller
-            return access.Caller(False, access.private_key("anonymous"), access.grants())
+            return _anonymous()
     headers = getattr(request, "headers", None) or {}
     cookies = getattr(request, "cookies", None) or {}
-    token = headers.get(access.TOKEN_HEADER) or cookies.get(access.TOKEN_COOKIE)
-    if token and access.is_operator_token(token):
+    if access.is_operator_token(headers.get(access.TOKEN_HEADER)) or \
+            access.is_operator_cookie(cookies.get(access.TOKEN_COOKIE)):
         return access.Caller.the_operator()
     identity = cookies.get(access.CLIENT_COOKIE) or f"session:{getattr(request, 'session_hash', '') or ''}"
     return access.Caller(False, access.private_key(identity), access.grants())
+
+
+def _anonymous() -> access.Caller:
+    return access.Caller(False, access.private_key("anonymous"), access.grants())

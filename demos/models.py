@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import gradio as gr
 
 from demos.common import show_to, user_errors
@@ -36,9 +39,26 @@ def _note(row: dict) -> str:
     return f"no offline weights: set {row['env_var']} (folder or Hub id)"
 
 
+_PATH = re.compile(r"(?<![\w.])(?:~|/)[^\s,;:'\"()]*")
+
+
+def _redacted(value):
+    """A visitor sees a folder's name, not where it lies on the server (the operator's folders are theirs)."""
+    if isinstance(value, str):
+        return _PATH.sub(lambda m: Path(m.group(0)).name or m.group(0), value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    return value
+
+
 @user_errors
 def refresh():
-    return _table(), backends.report()
+    table, report = _table(), backends.report()
+    if caller().operator:
+        return table, report
+    return _redacted(table), _redacted(report)
 
 
 @user_errors
@@ -95,7 +115,7 @@ def build() -> None:
         "`MMDEMO_<BACKEND>_MODEL` (folder or Hub id), the local Hugging Face cache, the Hub, then the offline "
         "weight packs of `requirements-weights.txt`."
     )
-    table = gr.Dataframe(value=_table, headers=COLUMNS, interactive=False, wrap=True,
+    table = gr.Dataframe(value=lambda: refresh()[0], headers=COLUMNS, interactive=False, wrap=True,
                          column_widths=WIDTHS, max_height=1400)  # every backend without an inner scroll bar
     with gr.Row():
         choice = gr.Dropdown(backends.REGISTRY.names, label="Backend", scale=3, visible=False)

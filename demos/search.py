@@ -134,22 +134,31 @@ def _index_dir(index_dir: str, who: access.Caller) -> Path:
     return outputs.client_dir("search-", who.key)
 
 
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+
+
 def _check_room(index_dir: Path, uploads: list[str], who: access.Caller) -> None:
-    """A visitor's own index is bounded (MMDEMO_SESSION_INDEX_MB), uploads and what indexing writes included."""
-    if who.operator or index_dir.parent != outputs.outputs_dir():
+    """A visitor's index is bounded (MMDEMO_SESSION_INDEX_MB, uploads and what indexing writes included), and all
+    visitors' own indexes together at most ten times that."""
+    if who.operator:
         return
-    held = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file()) if index_dir.is_dir() else 0
     adding = sum(Path(u).stat().st_size for u in uploads if Path(u).is_file())
     limit = _session_limit_bytes()
-    if held + adding > limit:
-        raise BadInput(f"Your index would hold {(held + adding) / 1e6:.0f} MB, over the {limit / 1e6:g} MB each "
-                       f"visitor may keep ({SESSION_INDEX_VAR}); it expires after an hour unused.")
+    if _size(index_dir) + adding > limit:
+        raise BadInput(f"Your index would hold {(_size(index_dir) + adding) / 1e6:.0f} MB, over the "
+                       f"{limit / 1e6:g} MB each visitor may keep ({SESSION_INDEX_VAR}).")
+    everyone = sum(_size(p) for p in outputs.outputs_dir().glob("search-*"))
+    if everyone + adding > 10 * limit:
+        raise BadInput(f"Visitors' indexes fill the {10 * limit / 1e6:g} MB this server keeps for them; try again "
+                       "once older ones expire (an hour unused).")
 
 
 @gpu(duration=300)
 @user_errors
-def index_files(uploads=None, folder="", index_dir="", progress=gr.Progress()):
-    who = caller()
+def index_files(uploads=None, folder="", index_dir="", progress=gr.Progress(), request: gr.Request = None):
+    # the request is passed in, not looked up: on ZeroGPU this runs in a forked worker without Gradio's context
+    who = caller(request)
     server_folder = who.server_path(folder, "the folder") if (folder or "").strip() else None  # refused first
     index_dir = _index_dir(index_dir, who)
     uploads = [str(getattr(u, "name", u)) for u in uploads or []]
@@ -160,8 +169,9 @@ def index_files(uploads=None, folder="", index_dir="", progress=gr.Progress()):
     paths = [str(p) for p in search.keep_copies(uploads, index_dir)] if uploads else []
     if server_folder is not None:
         paths.append(str(server_folder))
-    report = public_report(search.build_index(paths, index_dir, progress=lambda f, m: progress(f, desc=m))
-                           .to_dict(), who)
+    within = None if who.operator else (lambda path: who.may_read(path, own=index_dir))  # no link leads out
+    report = public_report(search.build_index(paths, index_dir, progress=lambda f, m: progress(f, desc=m),
+                                              within=within).to_dict(), who)
     counts = report["counts"]
     status = (f"**{len(report['added'])} added, {len(report['unchanged'])} unchanged, {len(report['skipped'])} "
               f"skipped** in {report['seconds']:.1f} s. The index holds {counts['files']} files: "
@@ -186,6 +196,9 @@ def run_query(text="", image=None, top=12, index_dir=""):
         raise BadInput("Your index is empty: index some files first.")
     outputs.touch(folder / "meta.json")  # a visitor's own index lives as long as it is used
     found = search.query(what, folder, top=int(top)).to_dict()
+    if not who.operator:  # an index under a granted root may name files elsewhere (built by the operator)
+        found["results"] = [r for r in found["results"] if who.may_read(r["path"], own=folder)
+                            and (not r.get("thumbnail") or who.may_read(r["thumbnail"], own=folder))]
     status = (f"{len(found['results'])} result(s) for the {found['query_kind']} query"
               f"{' ' + repr(found['query']) if found['query_kind'] == 'text' else ''}. *{found['method']}.*")
     if not found["results"]:

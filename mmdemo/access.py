@@ -51,13 +51,15 @@ def _truthy(raw: str) -> bool:
 
 @dataclass(frozen=True)
 class Grants:
-    """What the operator opened to clients at start."""
+    """What the operator opened to clients at start. ``private``: the app's own folders (other visitors' files,
+    flags, the operator's index), never reachable through a granted root even when one holds them."""
 
     dirs: tuple[Path, ...] = ()
     models: bool = False
+    private: tuple[Path, ...] = ()
 
     @classmethod
-    def from_options(cls, dirs=(), models: bool = False) -> "Grants":
+    def from_options(cls, dirs=(), models: bool = False, private=()) -> "Grants":
         """Grants from the command line, widened by the variables (both are the operator's)."""
         raw = [d for d in os.environ.get(ALLOW_DIRS_VAR, "").split(os.pathsep) if d.strip()]
         roots = []
@@ -66,7 +68,15 @@ class Grants:
             if not root.is_dir():
                 raise MMDemoError(f"--allow-dir / {ALLOW_DIRS_VAR}: {value} is not a folder.")
             roots.append(root)
-        return cls(tuple(dict.fromkeys(roots)), models or _truthy(os.environ.get(ALLOW_MODELS_VAR, "")))
+        hidden = tuple(dict.fromkeys(Path(p).expanduser().resolve() for p in private))
+        return cls(tuple(dict.fromkeys(roots)), models or _truthy(os.environ.get(ALLOW_MODELS_VAR, "")), hidden)
+
+    def reachable(self, path: Path) -> bool:
+        """``path`` (resolved) lies under a granted root and in none of the app's own folders."""
+        def under(p: Path, root: Path) -> bool:
+            return p == root or root in p.parents
+
+        return any(under(path, root) for root in self.dirs) and not any(under(path, own) for own in self.private)
 
     def describe(self) -> list[str]:
         folders = ", ".join(f"`{d}`" for d in self.dirs) if self.dirs else "none"
@@ -76,6 +86,7 @@ class Grants:
 
 _grants = Grants()
 _lock = threading.Lock()
+_direct_calls_trusted = True
 
 
 def configure(grants: Grants) -> None:
@@ -83,6 +94,18 @@ def configure(grants: Grants) -> None:
     global _grants
     with _lock:
         _grants = grants
+
+
+def serving() -> None:
+    """Called once by ``python app.py``: from now on a call that cannot say who made it (no request: a thread, a
+    forked GPU worker) is the least trusted client, not the operator. Library, CLI and tests keep calling as the
+    person who runs them."""
+    global _direct_calls_trusted
+    _direct_calls_trusted = False
+
+
+def direct_calls_trusted() -> bool:
+    return _direct_calls_trusted
 
 
 def grants() -> Grants:
@@ -107,6 +130,15 @@ def operator_token() -> str:
 
 def is_operator_token(given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), operator_token().encode())
+
+
+def operator_cookie() -> str:
+    """The operator's sign-in cookie: derived from the token, so a cookie seen elsewhere does not give the token."""
+    return hmac.new(operator_token().encode(), b"operator-cookie", hashlib.sha256).hexdigest()
+
+
+def is_operator_cookie(given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(given.encode(), operator_cookie().encode())
 
 
 def private_key(value: str) -> str:
@@ -150,19 +182,27 @@ class Caller:
         lie under a granted root after resolving symlinks and ``..``. A refusal never says whether the path
         exists."""
         text = (raw or "").strip()
-        path = Path(text).expanduser()
         if self.operator:
-            return path
+            return Path(text).expanduser()
         if not self.grants.dirs:
             raise Refused(FOLDERS_REFUSED)
+        path = Path(text)  # never expanduser for a client: "~someone" would tell whether that account exists
         if not text or not path.is_absolute():
             raise Refused(f"Give {what} as a full path under a folder opened to visitors: "
                           f"{', '.join(map(str, self.grants.dirs))}.")
         resolved = path.resolve()
-        if not any(resolved == root or root in resolved.parents for root in self.grants.dirs):
+        if not self.grants.reachable(resolved):
             raise Refused(f"{what.capitalize()} must lie under a folder opened to visitors: "
-                          f"{', '.join(map(str, self.grants.dirs))}.")
+                          f"{', '.join(map(str, self.grants.dirs))} (the app's own folders excepted).")
         return resolved
+
+    def may_read(self, path: "str | os.PathLike", own: "Path | None" = None) -> bool:
+        """Whether a file an index names may be shown to this caller: the operator any; a client one under a
+        granted root, or inside its own index folder ``own`` (its uploads' copies)."""
+        if self.operator:
+            return True
+        resolved = Path(path).resolve()
+        return self.grants.reachable(resolved) or (own is not None and own.resolve() in resolved.parents)
 
     def describe(self) -> str:
         """One line for the page: who this caller is and what it may do."""

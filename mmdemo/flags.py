@@ -44,6 +44,8 @@ FILES = "files"
 QUOTA_VAR, TOTAL_VAR, TTL_VAR = "MMDEMO_FLAG_QUOTA_MB", "MMDEMO_FLAG_TOTAL_MB", "MMDEMO_FLAG_TTL_DAYS"
 DEFAULT_QUOTA_MB, DEFAULT_TOTAL_MB, DEFAULT_TTL_DAYS = 200.0, 2000.0, 30.0
 _write_lock = threading.Lock()  # a quota is checked and spent in one step
+MAX_TEXT_CHARS = 10_000  # a comment or a right answer (a long transcript fits)
+MAX_FLAG_BYTES = 2_000_000  # a flag's record: its texts, settings and the output it keeps
 
 
 def flag_dir() -> Path:
@@ -118,29 +120,38 @@ def record(task: str, verdict: str, *, comment: str = "", reference: str = "", i
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     root = flag_dir()
     folder = root / task / f"{stamp}-{uuid.uuid4().hex[:8]}"
-    with _write_lock:
+    reference = reference.strip() or (answer.strip() if verdict == "good" else "")
+    flag = Flag(task, verdict, comment.strip(), reference, dict(input or {}), settings or {}, output, stamp,
+                str(folder), owner)
+    # what a visitor types or sends counts as it is stored, and no part of it is unbounded
+    for what, value in (("The comment", flag.comment), ("The right answer", flag.reference)):
+        if len(value) > MAX_TEXT_CHARS:
+            raise BadInput(f"{what} is {len(value):,} characters long; a flag keeps at most {MAX_TEXT_CHARS:,}.")
+    with _write_lock:  # the quota is checked and spent in one step: parallel flags cannot pass it together
         hashes = {key: _content_hash(source) for key, source in sources.items()}
+        for key, source in sources.items():
+            flag.input[key] = f"{FILES}/{hashes[key]}/{source.name}"
+        payload = flag.to_dict()
+        payload.pop("folder")
+        text = json.dumps(payload, ensure_ascii=False, indent=1)
+        if len(text.encode()) > MAX_FLAG_BYTES:
+            raise BadInput(f"This flag's record is {len(text.encode()) / 1e6:.1f} MB; a flag keeps at most "
+                           f"{MAX_FLAG_BYTES / 1e6:g} MB besides its input files.")
         if owner:
-            _check_quota(owner, {h: s.stat().st_size for h, s in zip(hashes.values(), sources.values())})
+            _check_quota(owner, {h: s.stat().st_size for h, s in zip(hashes.values(), sources.values())},
+                         len(text.encode()))
         try:
             folder.mkdir(parents=True)
-            inputs = dict(input or {})
             for key, source in sources.items():
                 kept = root / FILES / hashes[key] / source.name
                 if not kept.exists():  # the same upload flagged again is stored once
                     kept.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(source, kept)
-                inputs[key] = f"{FILES}/{hashes[key]}/{source.name}"
+            tmp = folder / "flag.json.tmp"  # written whole, then renamed: a crash never leaves half a flag
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(folder / "flag.json")
         except OSError as exc:
             raise BadInput(f"Cannot write flags to {root} ({exc.strerror or exc}); set MMDEMO_FLAG_DIR.") from None
-    reference = reference.strip() or (answer.strip() if verdict == "good" else "")
-    flag = Flag(task, verdict, comment.strip(), reference, inputs, settings or {}, output, stamp,
-                str(folder), owner)
-    payload = flag.to_dict()
-    payload.pop("folder")
-    tmp = folder / "flag.json.tmp"  # written whole, then renamed: a crash never leaves half a flag
-    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(folder / "flag.json")
     return flag
 
 
@@ -172,12 +183,12 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _check_quota(owner: str, new_files: dict[str, int]) -> None:
+def _check_quota(owner: str, new_files: dict[str, int], record_bytes: int) -> None:
     everyone = [f for f in list_flags() if f.owner]
     mine = [f for f in everyone if f.owner == owner]
     held = {f.input[k].split("/")[1] for f in mine for k in f.input
             if isinstance(f.input[k], str) and f.input[k].startswith(FILES + "/")}
-    adding = sum(size for digest, size in new_files.items() if digest not in held) + 4096
+    adding = sum(size for digest, size in new_files.items() if digest not in held) + record_bytes
     quota, total = _positive(QUOTA_VAR, DEFAULT_QUOTA_MB) * 1e6, _positive(TOTAL_VAR, DEFAULT_TOTAL_MB) * 1e6
     used = _footprint(mine)
     if used + adding > quota:

@@ -66,12 +66,30 @@ def check_root() -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         outputs_dir().mkdir(exist_ok=True, mode=0o700)
+        for own in (folder, outputs_dir()):
+            _check_own(own)
         probe = tempfile.NamedTemporaryFile(dir=outputs_dir(), prefix=".probe-")
         probe.close()
     except OSError as exc:
         raise BadInput(f"The output folder {folder} cannot be written ({exc.strerror or exc}); set "
                        "MMDEMO_OUTPUT_DIR to a writable folder.") from None
     return folder
+
+
+def _check_own(folder: Path) -> None:
+    """The default root sits in the shared temp folder under a name anyone can guess: a folder another user made
+    there first, or a link, must not receive visitors' files (nor have its contents swept)."""
+    import stat
+
+    st = folder.lstat()
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise BadInput(f"The output folder {folder} is a link or not a folder; set MMDEMO_OUTPUT_DIR to a folder "
+                       "of your own.")
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise BadInput(f"The output folder {folder} belongs to another user; set MMDEMO_OUTPUT_DIR to a folder of "
+                       "your own.")
+    if st.st_mode & 0o077:
+        folder.chmod(0o700)
 
 
 def client_dir(prefix: str, key: str) -> Path:
@@ -165,6 +183,8 @@ def sweep(ttl: float | None = None, now: float | None = None, caches: "list[Path
     now = time.time() if now is None else now
     removed = 0
     for folder in (outputs_dir(), *dict.fromkeys(caches or [gradio_cache_dir()])):
+        if folder.is_symlink():  # never sweep through a link into someone else's files
+            continue
         try:
             entries = list(folder.iterdir())
         except OSError:

@@ -39,6 +39,9 @@ def test_default_launch_is_local_and_private(clean_env, monkeypatch):
 
     monkeypatch.setattr(gr.Blocks, "launch", launch)
     monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)
+    from mmdemo import access
+
+    monkeypatch.setattr(access, "_direct_calls_trusted", True)  # main() turns it off; restored after the test
     previous = os.umask(0o022)
     try:
         studio.main([])  # the real entry point, with launch() recorded instead of run

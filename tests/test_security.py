@@ -55,7 +55,7 @@ def app(tmp_path_factory):
                      "MMDEMO_ALLOWED_HOSTS"):
             mp.delenv(name, raising=False)
         options = studio.launch_options([])
-        assert access.grants() == access.Grants()  # started as the README says: nothing granted
+        assert not access.grants().dirs and not access.grants().models  # started as the README says: no grant
         blocks = studio.build_app().queue(**studio.QUEUE)
         blocks.launch(**{**options, "server_port": None}, prevent_thread_lock=True, quiet=True)
         try:
@@ -69,11 +69,12 @@ def granted(tmp_path):
     """Grants for one test: a folder visitors may use, and model changes."""
     allowed = tmp_path / "allowed"
     allowed.mkdir()
-    access.configure(access.Grants((allowed.resolve(),), True))
+    before = access.grants()
+    access.configure(access.Grants((allowed.resolve(),), True, before.private))
     try:
         yield allowed.resolve()
     finally:
-        access.configure(access.Grants())
+        access.configure(before)
 
 
 def operator_headers() -> dict:
@@ -180,7 +181,7 @@ def test_the_operator_link_becomes_a_private_cookie_and_leaves_the_address(app):
     right = httpx.get(f"{app.url}?{access.TOKEN_QUERY}={access.operator_token()}&x=1", follow_redirects=False)
     assert right.status_code == 303 and right.headers["location"] == "/?x=1"
     cookie = right.headers["set-cookie"]
-    assert f"{access.TOKEN_COOKIE}={access.operator_token()}" in cookie
+    assert f"{access.TOKEN_COOKIE}={access.operator_cookie()}" in cookie and access.operator_token() not in cookie
     assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
 
 
@@ -191,6 +192,7 @@ def test_the_operator_link_is_printed_at_start_and_only_there(monkeypatch, capsy
 
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: setattr(self, "local_url", "http://127.0.0.1:7860/"))
     monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)
+    monkeypatch.setattr(access, "_direct_calls_trusted", True)  # main() turns it off; restored after the test
     previous = os.umask(0o022)
     try:
         studio.main([])
@@ -200,6 +202,7 @@ def test_the_operator_link_is_printed_at_start_and_only_there(monkeypatch, capsy
     err = capsys.readouterr().err
     assert f"http://127.0.0.1:7860/?{access.TOKEN_QUERY}={access.operator_token()}" in err
     assert "Visitors: server folders open to visitors: none" in err
+    assert not access.direct_calls_trusted()  # the served app trusts no call that cannot say who made it
 
 
 # -- server folders -------------------------------------------------------------------------------------------
@@ -352,7 +355,7 @@ def test_evaluation_configs_cannot_name_models_without_the_grant(app, tmp_path, 
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    access.configure(access.Grants())  # this test starts without the grant
+    access.configure(access.Grants((), False, access.grants().private))  # this test starts without the grant
     client = app.client()
     answers = set()
     for model in ("/etc", "/no/such/model", "org/some-model"):
@@ -361,7 +364,7 @@ def test_evaluation_configs_cannot_name_models_without_the_grant(app, tmp_path, 
                            api_name="/evaluate")
         answers.add(str(refused.value))
     assert len(answers) == 1 and MODEL_REFUSAL in answers.pop()  # the same words whether the folder exists or not
-    access.configure(access.Grants((granted,), True))
+    access.configure(access.Grants((granted,), True, access.grants().private))
     with pytest.raises(AppError) as resolved:
         client.predict("emotion", handle_file(str(_manifest(tmp_path))), None, "x:model=/no/such/model", "local",
                        api_name="/evaluate")
@@ -443,15 +446,17 @@ def test_a_text_reading_never_waits_behind_a_voice_reading(app, monkeypatch, tmp
         return real_analyze(**{**kw, "audio": None, "text": kw.get("text") or "fine"})
 
     monkeypatch.setattr(tab.emotion, "analyze", analyze)
-    client = app.client()
-    voice = client.submit(None, handle_file(str(ASSETS / "speech_en.flac")), api_name="/emotion")
+    # one voice reading running and two waiting for the voice reader: none of them holds up a text reading
+    voices = [app.client().submit(None, handle_file(str(ASSETS / "speech_en.flac")), api_name="/emotion")
+              for _ in range(3)]
     assert voice_started.wait(60)
     try:
         text = app.client().predict("What a wonderful surprise!", api_name="/emotion")
-        assert text[0] and not voice.done()  # answered while the voice reading still runs
+        assert text[0] and not any(v.done() for v in voices)  # answered while the voice readings wait
     finally:
         release.set()
-    voice.result(timeout=120)
+    for voice in voices:
+        voice.result(timeout=120)
 
 
 # -- start-up checks and what is kept ------------------------------------------------------------------------------
@@ -491,3 +496,139 @@ def test_an_output_folder_lost_after_start_is_one_sentence(tmp_path, monkeypatch
     monkeypatch.setenv("MMDEMO_OUTPUT_DIR", str(blocker))
     with pytest.raises(BadInput, match="MMDEMO_OUTPUT_DIR"):
         outputs.request_dir("speech-")
+
+
+# -- what an adversarial review found ------------------------------------------------------------------------------
+def test_an_origin_on_another_share_link_or_space_is_another_site(monkeypatch):
+    from demos.guard import Guard, HostPolicy
+
+    shared = Guard(None, HostPolicy("127.0.0.1", share=True))
+    assert shared.policy.allows("victim.gradio.live")  # the app answers on its own share link
+    assert shared._same_origin("https://victim.gradio.live", "victim.gradio.live")
+    assert not shared._same_origin("https://attacker.gradio.live", "victim.gradio.live")
+    monkeypatch.setenv("SPACE_HOST", "me-mmdemo.hf.space")
+    space = Guard(None, HostPolicy("0.0.0.0", on_space=True), on_space=True)
+    assert not space._same_origin("https://attacker-app.hf.space", "10.0.0.2:7860")
+    assert space._same_origin("https://me-mmdemo.hf.space", "10.0.0.2:7860")  # the Space's proxy rewrites Host
+    monkeypatch.setenv("MMDEMO_ALLOWED_HOSTS", "*")
+    assert not Guard(None, HostPolicy("127.0.0.1"))._same_origin("https://attacker.example", "127.0.0.1:7860")
+
+
+def test_the_operator_cookie_is_not_the_token():
+    assert access.operator_cookie() != access.operator_token()
+    assert access.is_operator_cookie(access.operator_cookie()) and not access.is_operator_cookie(access.operator_token())
+
+
+def test_a_call_without_a_request_in_the_served_app_is_a_visitor(monkeypatch):
+    from demos.guard import caller
+
+    assert caller().operator  # a test or a script importing a tab calls as the person who runs it
+    monkeypatch.setattr(access, "_direct_calls_trusted", False)  # what python app.py sets (access.serving)
+    assert not caller().operator
+
+
+def test_a_visitor_path_never_expands_a_home_folder(granted):
+    visitor = access.Caller(False, "k", access.grants())
+    for typed in ("~root/x", "~no-such-user-here/x", "~/x"):
+        with pytest.raises(access.Refused):
+            visitor.server_path(typed)
+
+
+def test_the_apps_own_folders_stay_private_under_a_granted_root(tmp_path):
+    outputs_root = tmp_path / "home" / "tmp-out"
+    (outputs_root / "outputs" / "search-abc").mkdir(parents=True)
+    grants = access.Grants((tmp_path / "home",), False, (outputs_root,))
+    visitor = access.Caller(False, "k", grants)
+    with pytest.raises(access.Refused):
+        visitor.server_path(str(outputs_root / "outputs"))
+    assert visitor.server_path(str(tmp_path / "home")) == tmp_path / "home"  # the root itself, walked without it
+    assert not grants.reachable(outputs_root / "outputs" / "search-abc" / "x.jpg")
+
+
+@requires_pack("minilm")
+@requires_pack("efficientnet-lite0")
+def test_links_and_indexes_under_a_granted_root_lead_nowhere_else(app, granted, tmp_path):
+    import shutil
+
+    from mmdemo.pipelines import search as pipeline
+
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    shutil.copy(ASSETS / "captioning_cat.jpg", secret / "private_cat.jpg")
+    (granted / "photos").mkdir()
+    (granted / "photos" / "innocent.jpg").symlink_to(secret / "private_cat.jpg")
+    shutil.copy(ASSETS / "captioning_rocket.jpg", granted / "photos" / "rocket.jpg")
+    client = app.client()
+    report = client.predict(None, str(granted / "photos"), "", api_name="/search_index")[2]
+    assert [a["file"] for a in report["added"]] == ["photos/rocket.jpg"]
+    assert [s["file"] for s in report["skipped"]] == ["photos/innocent.jpg"]  # the link is not followed
+    # an index the operator built under the granted root from a folder outside it
+    pipeline.build_index([secret], granted / "operator-index")
+    found = client.predict("a cat", None, 12, str(granted / "operator-index"), api_name="/search")[2]
+    assert found["results"] == []  # its files outside the granted root are not shown to a visitor
+
+
+def test_parallel_flags_cannot_pass_the_quota_together(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mmdemo.errors import BadInput
+
+    monkeypatch.setenv("MMDEMO_FLAG_DIR", str(tmp_path / "flags"))
+    monkeypatch.setenv("MMDEMO_FLAG_QUOTA_MB", "2")
+    rng = np.random.default_rng(1)
+    clips = []
+    for n in range(8):
+        clips.append(tmp_path / f"c{n}.wav")
+        clips[-1].write_bytes(rng.bytes(800_000))
+
+    def flag(clip):
+        try:
+            flags.record("speech", "bad", files={"path": str(clip)}, output={"text": "x"}, owner="same-visitor")
+            return True
+        except BadInput:
+            return False
+
+    with ThreadPoolExecutor(8) as pool:
+        accepted = sum(pool.map(flag, clips))
+    assert accepted == 2  # 2 x 0.8 MB fit in 2 MB, a third does not, however many arrive at once
+
+
+def test_a_flags_texts_are_bounded(tmp_path, monkeypatch):
+    from mmdemo.errors import BadInput
+
+    monkeypatch.setenv("MMDEMO_FLAG_DIR", str(tmp_path / "flags"))
+    with pytest.raises(BadInput, match="comment"):
+        flags.record("emotion", "bad", comment="x" * 8_000_000, input={"text": "hi"}, output={"label": "joy"},
+                     owner="v")
+    with pytest.raises(BadInput, match="record"):
+        flags.record("emotion", "bad", input={"text": "hi"}, output={"label": "joy", "junk": "y" * 3_000_000},
+                     owner="v")
+    assert not any((tmp_path / "flags").rglob("flag.json"))
+
+
+def test_an_output_root_made_by_someone_else_or_a_link_is_refused(tmp_path, monkeypatch):
+    from mmdemo.errors import BadInput
+
+    elsewhere = tmp_path / "victim-docs"
+    elsewhere.mkdir()
+    (tmp_path / "root").mkdir(mode=0o777)
+    (tmp_path / "root").chmod(0o777)
+    (tmp_path / "root" / "outputs").symlink_to(elsewhere)
+    monkeypatch.setenv("MMDEMO_OUTPUT_DIR", str(tmp_path / "root"))
+    with pytest.raises(BadInput, match="link"):
+        outputs.check_root()
+    (tmp_path / "root" / "outputs").unlink()
+    assert outputs.check_root() == tmp_path / "root"
+    assert (tmp_path / "root").stat().st_mode & 0o777 == 0o700  # made private
+    monkeypatch.setattr(os, "getuid", lambda: 12345)  # as if another user had made it first
+    with pytest.raises(BadInput, match="another user"):
+        outputs.check_root()
+
+
+def test_visitors_see_folder_names_not_server_paths_in_the_models_report(app, tmp_path, monkeypatch):
+    folder = tmp_path / "operators-models" / "my-vad"
+    monkeypatch.setenv(backends.REGISTRY.spec("vad").env_var, str(folder))
+    table, report = app.client().predict(api_name="/models")
+    assert str(tmp_path) not in json.dumps([table, report])
+    table, report = app.client(headers=operator_headers()).predict(api_name="/models")
+    assert str(folder) in json.dumps(report)

@@ -3,6 +3,8 @@ does for this model, on plain transformers."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from mmdemo.backends.pretrained import load_pretrained
@@ -12,6 +14,9 @@ from mmdemo.registry import Loaded, Source
 class Embedder:
     def __init__(self, model, tokenizer, device: str, max_length: int = 256):
         self.model, self.tokenizer, self.device, self.max_length = model, tokenizer, device, max_length
+        # one call at a time: every tab shares this model, and a fast tokenizer used from two threads at once can
+        # fail ("Already borrowed"); a batch takes milliseconds, so the wait is short
+        self._lock = threading.Lock()
 
     @property
     def dim(self) -> int:
@@ -24,7 +29,7 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = []
-        with torch.inference_mode():
+        with self._lock, torch.inference_mode():
             for start in range(0, len(texts), batch_size):
                 batch = self.tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
                                        max_length=self.max_length, return_tensors="pt").to(self.device)

@@ -78,9 +78,11 @@ class IndexReport:
                 "counts": dict(self.counts), "seconds": round(self.seconds, 2)}
 
 
-def collect(paths, exclude: Path | None = None) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+def collect(paths, exclude: Path | None = None, within: Callable[[Path], bool] | None = None
+            ) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
     """(files to index with their kind, skipped (path, reason)): folders are walked recursively in name order,
-    hidden files and the index folder itself left out."""
+    hidden files and the index folder itself left out. ``within(resolved path)``: where a visitor may read (a
+    link leading elsewhere is not followed, a folder of the app's own is not entered)."""
     found: list[tuple[Path, str]] = []
     skipped: list[tuple[str, str]] = []
     exclude = exclude.resolve() if exclude is not None else None
@@ -89,20 +91,23 @@ def collect(paths, exclude: Path | None = None) -> tuple[list[tuple[Path, str]],
         if path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                                 and (exclude is None or Path(root, d).resolve() != exclude))
+                                 and (exclude is None or Path(root, d).resolve() != exclude)
+                                 and (within is None or within(Path(root, d).resolve())))
                 for name in sorted(files):
                     if not name.startswith("."):
-                        _add(Path(root, name), found, skipped)
+                        _add(Path(root, name), found, skipped, within)
         elif path.exists():
-            _add(path, found, skipped)
+            _add(path, found, skipped, within)
         else:
             skipped.append((str(path), "not found"))
     return found, skipped
 
 
-def _add(path: Path, found: list, skipped: list) -> None:
+def _add(path: Path, found: list, skipped: list, within: Callable[[Path], bool] | None = None) -> None:
     kind = kind_of(path)
-    if kind is None:
+    if within is not None and not within(path.resolve()):
+        skipped.append((str(path), "a link to a place outside the folders opened to visitors: not followed"))
+    elif kind is None:
         skipped.append((str(path), f"not an image, video or audio file type ({path.suffix or 'no extension'})"))
     elif not os.access(path, os.R_OK):
         skipped.append((str(path), "not readable (permission denied)"))
@@ -148,7 +153,8 @@ def _write_lock(folder: Path) -> threading.Lock:
 
 
 def build_index(paths, index_dir: "str | os.PathLike", *, space: str = "auto",
-                progress: Callable[[float, str], None] | None = None) -> IndexReport:
+                progress: Callable[[float, str], None] | None = None,
+                within: Callable[[Path], bool] | None = None) -> IndexReport:
     """Index ``paths`` (files or folders, recursive) into ``index_dir``, creating it when new. Files whose content
     hash is already indexed are skipped; a changed file replaces its old entries; unreadable files are listed
     in ``skipped`` with their reason."""
@@ -160,7 +166,7 @@ def build_index(paths, index_dir: "str | os.PathLike", *, space: str = "auto",
     folder = Path(index_dir).expanduser()
     if not str(index_dir).strip():
         raise BadInput("Give an index folder.")
-    files, skipped = collect(paths, exclude=folder)
+    files, skipped = collect(paths, exclude=folder, within=within)
     meta = read_meta(folder)  # BadInput for a folder of another version, before any model loads
     if meta is not None and space == "auto":
         space = meta["space"]["name"]  # an existing index keeps its space; create_or_open refuses a mix
