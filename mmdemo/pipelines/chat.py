@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from mmdemo import applications, backends
+from mmdemo.timecode import clock
 from mmdemo.errors import BadInput
 from mmdemo.media.image import load_image
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text, max_text_chars
@@ -267,9 +268,3 @@ def chat(pictures: list[Picture], question: str, history=None, system: str | Non
     for final in stream_chat(pictures, question, history, system, **options):
         pass
     return final
-
-
-def clock(seconds: float) -> str:
-    """m:ss.s, the time of a video frame."""
-    minutes, secs = divmod(seconds, 60)
-    return f"{int(minutes)}:{secs:04.1f}"

@@ -1,5 +1,6 @@
 """Video summarization: shots and keyframes, keyframe captions, the transcript of the audio track assigned to shots,
-a summary, a storyboard PNG and a Markdown + JSON report.
+a summary, a storyboard PNG and a Markdown + JSON report. This module runs the stages; the result types are in
+``result``, the writers in ``report``, shot detection in ``shots`` and the summary in ``summary``.
 
     result = summarize_video("clip.mp4", progress=lambda fraction, message: ...)
     result.to_dict()          # {"duration", "shots": [{"start", "end", "keyframe_time", "caption", "transcript"}],
@@ -16,11 +17,9 @@ timeline and a summary; whatever is missing is said in ``notes``.
 from __future__ import annotations
 
 import contextvars
-import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -31,7 +30,13 @@ from mmdemo.media.video import VideoInfo, probe
 from mmdemo.pipelines.captioning import FALLBACK_PREFIX, caption_images
 from mmdemo.pipelines.speech import MIN_SECONDS, Segment, transcribe
 from mmdemo.pipelines.video_summary import shots as shot_detection
-from mmdemo.pipelines.video_summary.summary import DEFAULT_SENTENCES, Sentence, Summary, split_sentences, summarize
+from mmdemo.pipelines.video_summary.report import markdown, write_report, write_storyboard
+from mmdemo.pipelines.video_summary.result import ShotResult, VideoSummary
+from mmdemo.pipelines.video_summary.summary import DEFAULT_SENTENCES, Sentence, split_sentences, summarize
+from mmdemo.timecode import clock
+
+__all__ = ["summarize_video", "ShotResult", "VideoSummary", "write_report", "write_storyboard", "markdown", "clock",
+           "assign_transcript", "summary_sentences"]
 
 # what it uses and where its tab queues: its record in mmdemo.applications
 BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot
@@ -40,68 +45,6 @@ CAPTION_BATCH = 8
 # Share of the progress bar per stage (roughly their share of the time on a CPU).
 STAGE_SPAN = {"probe": (0.0, 0.02), "shots": (0.02, 0.45), "captions": (0.45, 0.6), "speech": (0.6, 0.9),
               "summary": (0.9, 0.97), "report": (0.97, 1.0)}
-
-
-@dataclass
-class ShotResult:
-    index: int
-    start: float
-    end: float
-    keyframe_time: float
-    keyframe_jpeg: bytes = field(repr=False, default=b"")
-    caption: str = ""
-    caption_backend: str = ""
-    caption_fallback: bool = False
-    duplicate_of: int | None = None
-    transcript: str = ""  # what was said during the shot
-    keyframe_method: str = "centrality"
-
-    def to_dict(self) -> dict:
-        return {"index": self.index, "start": round(self.start, 3), "end": round(self.end, 3),
-                "keyframe_time": round(self.keyframe_time, 3), "caption": self.caption,
-                "transcript": self.transcript, "caption_backend": self.caption_backend,
-                "caption_fallback": self.caption_fallback, "duplicate_of": self.duplicate_of,
-                "keyframe_method": self.keyframe_method}
-
-
-@dataclass
-class VideoSummary:
-    name: str
-    info: VideoInfo
-    shots: list[ShotResult]
-    transcript: object | None  # speech.Transcript, or None when there was nothing to transcribe
-    summary: Summary
-    detector: str
-    every_seconds: float
-    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def duration(self) -> float:
-        return self.shots[-1].end if self.shots else self.info.duration
-
-    @property
-    def transcript_text(self) -> str:
-        return getattr(self.transcript, "text", "") or ""
-
-    def to_dict(self) -> dict:
-        t = self.transcript
-        return {
-            "file": self.name,
-            "duration": round(self.duration, 3),
-            "shots": [s.to_dict() for s in self.shots],
-            "transcript": self.transcript_text,
-            "summary": self.summary.text,
-            "summary_method": self.summary.method,
-            "summary_sentences": [s.to_dict() for s in self.summary.sentences],
-            "language": getattr(t, "language", None) or None,
-            "segments": [s.to_dict() for s in getattr(t, "segments", [])],
-            "video": self.info.to_dict(),
-            "detector": self.detector,
-            "every_seconds": self.every_seconds,
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "notes": list(dict.fromkeys(self.notes + self.summary.notes)),
-        }
 
 
 def summarize_video(path: "str | os.PathLike", *, every_seconds: float = shot_detection.DEFAULT_EVERY_SECONDS,
@@ -282,92 +225,3 @@ def summary_sentences(results: list[ShotResult], transcript) -> list[Sentence]:
             text = r.caption[len(FALLBACK_PREFIX):] if r.caption.startswith(FALLBACK_PREFIX) else r.caption
             sentences.append(Sentence(text, r.start, r.end, "caption"))
     return sentences
-
-
-# -- outputs -----------------------------------------------------------------------------------------------------
-def clock(seconds: float) -> str:
-    """m:ss.s (h:mm:ss.s past an hour)."""
-    minutes, secs = divmod(max(seconds, 0.0), 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes}:{secs:04.1f}"
-
-
-def write_storyboard(result: VideoSummary, path: "str | os.PathLike", width: int = 1280) -> Path:
-    """Keyframes in a grid, each labelled with its shot number and time range; PNG."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    n = len(result.shots)
-    columns = 1 if n == 1 else 2 if n <= 4 else 3 if n <= 9 else 4 if n <= 24 else 6 if n <= 72 else 8
-    gap, tile_w = 8, (width - 8 * (min(columns, n) + 1)) // min(columns, n)
-    aspect = result.info.height / result.info.width if result.info.width else 9 / 16
-    tile_h, label_h = max(2, round(tile_w * aspect)), max(18, tile_w // 12)
-    rows = -(-n // columns)
-    sheet = Image.new("RGB", (gap + min(columns, n) * (tile_w + gap), gap + rows * (tile_h + label_h + gap)),
-                      (24, 24, 24))
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=max(10, label_h - 6))
-    for i, shot in enumerate(result.shots):
-        x = gap + (i % columns) * (tile_w + gap)
-        y = gap + (i // columns) * (tile_h + label_h + gap)
-        image = Image.open(_bytes(shot.keyframe_jpeg)).convert("RGB").resize((tile_w, tile_h), Image.BILINEAR)
-        sheet.paste(image, (x, y))
-        label = f"#{shot.index + 1}  {clock(shot.start)}-{clock(shot.end)}"
-        if shot.duplicate_of is not None:
-            label += f"  (= #{shot.duplicate_of + 1})"
-        draw.text((x + 2, y + tile_h + 2), label, fill=(235, 235, 235), font=font)
-    path = Path(path)
-    sheet.save(path, format="PNG", optimize=True)
-    return path
-
-
-def markdown(result: VideoSummary, storyboard_name: str | None = None) -> str:
-    d = result.to_dict()
-    lines = [f"# Video summary: {result.name}", "",
-             f"{clock(result.duration)} · {len(result.shots)} shot{'s' if len(result.shots) != 1 else ''} · "
-             f"{result.info.width}x{result.info.height} · detector {result.detector}", "",
-             "## Summary", "", d["summary"] or "*(nothing to summarize)*", "", f"*Written by: {d['summary_method']}*",
-             ""]
-    if storyboard_name:
-        lines += [f"![storyboard]({storyboard_name})", ""]
-    lines += ["## Timeline", "", "| shot | time | keyframe at | shows | said |", "|---|---|---|---|---|"]
-    for s in result.shots:
-        shows = s.caption + (f" (same as shot {s.duplicate_of + 1})" if s.duplicate_of is not None else "")
-        lines.append(f"| {s.index + 1} | {clock(s.start)}-{clock(s.end)} | {clock(s.keyframe_time)} | "
-                     f"{_cell(shows)} | {_cell(s.transcript)} |")
-    lines += ["", "## Transcript", "", result.transcript_text or "*(no speech)*", ""]
-    if d["notes"]:
-        lines += ["## Notes", ""] + [f"- {note}" for note in d["notes"]] + [""]
-    lines += ["## Time per stage", "", "| stage | seconds |", "|---|---|"]
-    lines += [f"| {k} | {v:.2f} |" for k, v in result.timings.items()]
-    return "\n".join(lines) + "\n"
-
-
-def write_report(result: VideoSummary, folder: "str | os.PathLike", stem: str | None = None) -> dict:
-    """Storyboard PNG, keyframe JPEGs, Markdown and JSON reports in ``folder``; returns their paths."""
-    started = time.perf_counter()
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = stem or Path(result.name).stem or "video"
-    storyboard = write_storyboard(result, folder / f"{stem}_storyboard.png")
-    keyframes = []
-    for s in result.shots:
-        keyframe = folder / f"{stem}_shot{s.index + 1:03d}.jpg"
-        keyframe.write_bytes(s.keyframe_jpeg)
-        keyframes.append(keyframe)
-    result.timings["report"] = time.perf_counter() - started  # before writing, so the files include it
-    md = folder / f"{stem}_summary.md"
-    md.write_text(markdown(result, storyboard.name), encoding="utf-8")
-    js = folder / f"{stem}_summary.json"
-    js.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
-    result.timings["report"] = time.perf_counter() - started
-    return {"markdown": md, "json": js, "storyboard": storyboard, "keyframes": keyframes}
-
-
-def _cell(text: str) -> str:
-    return " ".join((text or "").split()).replace("|", "\\|")
-
-
-def _bytes(data: bytes):
-    import io
-
-    return io.BytesIO(data)
