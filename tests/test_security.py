@@ -632,3 +632,25 @@ def test_visitors_see_folder_names_not_server_paths_in_the_models_report(app, tm
     assert str(tmp_path) not in json.dumps([table, report])
     table, report = app.client(headers=operator_headers()).predict(api_name="/models")
     assert str(folder) in json.dumps(report)
+
+
+def _raw_call(url: str, api_name: str, data: list, headers: dict | None = None) -> str:
+    """Gradio's REST API as curl uses it: POST the data, then read the event's stream; its last event line."""
+    base = url.rstrip("/")
+    posted = httpx.post(f"{base}/gradio_api/call/{api_name}", json={"data": data}, headers=headers or {}, timeout=60)
+    assert posted.status_code == 200, posted.text
+    event_id = posted.json()["event_id"]
+    with httpx.stream("GET", f"{base}/gradio_api/call/{api_name}/{event_id}", headers=headers or {},
+                      timeout=120) as stream:
+        lines = [line for line in stream.iter_lines() if line]
+    return "\n".join(lines[-2:])
+
+
+def test_the_raw_call_api_is_held_to_the_same_rules(app, tmp_path):
+    answer = _raw_call(app.url, "search_index", [None, "/etc", ""])
+    assert "event: error" in answer and FOLDER_REFUSAL in answer and "passwd" not in answer
+    manifest = Browser(app.url).upload(_manifest(tmp_path))
+    answer = _raw_call(app.url, "evaluate", ["emotion", manifest, None, "x:model=/etc", "local"])
+    assert "event: error" in answer and MODEL_REFUSAL in answer
+    answer = _raw_call(app.url, "search_index", [None, str(tmp_path), ""], headers=operator_headers())
+    assert FOLDER_REFUSAL not in answer  # the operator's token opens server folders through the same API
