@@ -19,6 +19,7 @@ WIDTHS = ["9%", "13%", "11%", "15%", "15%", "6%", "6%", "5%", "20%"]
 
 
 def _table() -> list[list]:
+    """The table of backends, for the page's load and Refresh."""
     rows, users = [], used_by()
     for r in backends.report():
         params = f"{r['parameters'] / 1e6:.1f}" if r["parameters"] else ""
@@ -28,7 +29,7 @@ def _table() -> list[list]:
             state = "not loaded" if r["available"] else "unavailable"
         rows.append([r["name"], r["task"], ", ".join(users.get(r["name"], [])), r["source"] or "-", state, params,
                      r["memory_mb"] or "", r["load_seconds"] or "", _note(r)])
-    return rows
+    return rows if caller().operator else _redacted(rows)  # a visitor sees folder names, not paths
 
 
 def _note(row: dict) -> str:
@@ -55,10 +56,8 @@ def _redacted(value):
 
 @user_errors
 def refresh():
-    table, report = _table(), backends.report()
-    if caller().operator:
-        return table, report
-    return _redacted(table), _redacted(report)
+    report = backends.report()
+    return _table(), report if caller().operator else _redacted(report)
 
 
 @user_errors
@@ -115,7 +114,7 @@ def build() -> None:
         "`MMDEMO_<BACKEND>_MODEL` (folder or Hub id), the local Hugging Face cache, the Hub, then the offline "
         "weight packs of `requirements-weights.txt`."
     )
-    table = gr.Dataframe(value=lambda: refresh()[0], headers=COLUMNS, interactive=False, wrap=True,
+    table = gr.Dataframe(value=_table, headers=COLUMNS, interactive=False, wrap=True,
                          column_widths=WIDTHS, max_height=1400)  # every backend without an inner scroll bar
     with gr.Row():
         choice = gr.Dropdown(backends.REGISTRY.names, label="Backend", scale=3, visible=False)
