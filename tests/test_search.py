@@ -105,6 +105,16 @@ def test_cli_json_shape_and_errors(photo_index, tmp_path):
     assert set(doc["results"][0]) >= {"path", "kind", "score"} and doc["results"][0]["kind"] == "image"
     code, out, err = _cli("search", "query", "a cat", "--index", str(tmp_path / "none"))
     assert code == 2 and err.startswith("error: No search index") and out == ""
+    # an example image: positional, or --image (which once printed the top-level usage)
+    index, cat = str(root / "index"), str(photos / "chelsea.jpg")
+    by_position = json.loads(_cli("search", "query", cat, "--index", index, "--top", "2", "--json")[1])
+    code, out, err = _cli("search", "query", "--image", cat, "--index", index, "--top", "2", "--json")
+    assert code == 0, err
+    assert json.loads(out)["query_kind"] == "image" and json.loads(out)["results"] == by_position["results"]
+    code, out, err = _cli("search", "query", "--image", str(tmp_path / "missing.jpg"), "--index", index)
+    assert code == 2 and err.startswith("error:") and "file not found" in err and err.count("\n") == 1
+    code, out, err = _cli("search", "query", "--index", index)
+    assert code == 2 and err.startswith("error: search query takes one query") and err.count("\n") == 1
     code, out, err = _cli("search", "--json", "index", str(photos / "notes.txt"), "--index", str(tmp_path / "ix"))
     assert code == 0, err
     assert json.loads(out)["skipped"][0]["reason"].startswith("not an image, video or audio file type")

@@ -1,5 +1,6 @@
 """`python -m mmdemo search index PATH... --index DIR [--space auto|clip|offline] [--json]` and
-`python -m mmdemo search query TEXT_OR_IMAGE --index DIR [--top K] [--json]`: the Search tab's twin."""
+`python -m mmdemo search query TEXT_OR_IMAGE --index DIR [--top K] [--json]` (or `search query --image FILE ...`):
+the Search tab's twin."""
 
 import argparse
 import sys
@@ -19,7 +20,10 @@ def add_arguments(parser) -> None:
                        help="embedding space of a new index (default auto: CLIP when its weights exist, else the "
                             "offline ImageNet-to-MiniLM space); an existing index keeps its own")
     query = actions.add_parser("query", help="the best matches of a sentence, or of an example image file")
-    query.add_argument("query", metavar="TEXT_OR_IMAGE", help="a sentence, or the path of an image file")
+    query.add_argument("query", metavar="TEXT_OR_IMAGE", nargs="?", default=None,
+                       help="a sentence, or the path of an image file")
+    query.add_argument("--image", metavar="FILE", default=None,
+                       help="an example image file (the same as giving its path as TEXT_OR_IMAGE)")
     query.add_argument("--top", type=int, default=10, metavar="K", help="number of results (default 10)")
     for sub in (index, query):
         sub.add_argument("--index", required=True, metavar="DIR", help="the index folder")
@@ -44,11 +48,17 @@ class _Progress:
 
 
 def run(args) -> dict:
+    from pathlib import Path
+
+    from mmdemo.errors import BadInput
     from mmdemo.pipelines import search
 
     if args.action == "index":
         return search.build_index(args.paths, args.index, space=args.space, progress=_Progress()).to_dict()
-    return search.query(args.query, args.index, top=args.top).to_dict()
+    if (args.query is None) == (args.image is None):
+        raise BadInput("search query takes one query: a sentence or an image path (TEXT_OR_IMAGE), or --image FILE.")
+    # --image is always an image: a Path is never read as a sentence, so a missing file is named as such
+    return search.query(Path(args.image) if args.image else args.query, args.index, top=args.top).to_dict()
 
 
 def render(result: dict) -> str:
