@@ -313,3 +313,16 @@ def test_tab_shows_copies_the_server_may_serve(photo_index, tmp_path, monkeypatc
     for picture, label in gallery:
         assert Path(picture).resolve().is_relative_to(served), picture
     assert "chelsea.jpg" in gallery[0][1]
+
+
+def test_cli_names_a_file_once_in_its_notes():
+    """A damaged file's note already starts with its name ("Megamind.avi: 1 damaged audio packet ...")."""
+    from mmdemo.cli import search as command
+
+    note = "Megamind.avi: 1 damaged audio packet was skipped; silence stands in for it so later times stay in place."
+    report = {"index": "ix", "added": [{"path": "/data/Megamind.avi", "kind": "video", "items": 4,
+                                        "notes": [note, "The audio track was not transcribed: no weights."]}],
+              "unchanged": [], "skipped": [], "seconds": 1.0, "method": "offline", "counts": {"files": 1}}
+    lines = command.render(report).splitlines()
+    assert f"note: /data/Megamind.avi: {note.removeprefix('Megamind.avi: ')}" in lines
+    assert "note: /data/Megamind.avi: The audio track was not transcribed: no weights." in lines

@@ -5,6 +5,7 @@ the Search tab's twin."""
 import argparse
 import sys
 import time
+from pathlib import Path
 
 NAME = "search"
 HELP = "cross-modal search: index images, videos and speech into a folder, then query it by a sentence or an image"
@@ -73,7 +74,8 @@ def render(result: dict) -> str:
     lines = [f"{result['index']}: {len(result['added'])} added, {len(result['unchanged'])} unchanged, "
              f"{len(result['skipped'])} skipped in {result['seconds']:.1f} s ({result['method']})"]
     lines += [f"added {a['path']} ({a['kind']}, {a['items']} item(s))" for a in result["added"]]
-    lines += [f"note: {a['path']}: {note}" for a in result["added"] for note in a["notes"]]
+    lines += [f"note: {a['path']}: {note.removeprefix(Path(a['path']).name + ': ')}" for a in result["added"]
+              for note in a["notes"]]  # a media note already names its file: once is enough
     lines += [f"skipped {s['path']}: {s['reason']}" for s in result["skipped"]]
     counts = result["counts"]
     lines.append(f"index holds {counts.get('files', 0)} file(s): {counts.get('visual', 0)} picture item(s), "
