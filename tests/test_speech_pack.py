@@ -162,6 +162,17 @@ def test_ambient_sound_is_no_speech_read_once(caplog):
     assert progress[-1][0] == pytest.approx(1.0) and len({f for f, _ in progress}) >= 4, progress
 
 
+def test_noise_is_no_speech_without_a_language():
+    """Noise the voice detector rejects: nothing is decoded, and no language is reported (the video summary once
+    showed "spoken language en" beside "No speech was found")."""
+    import numpy as np
+
+    noise = (0.1 * np.random.default_rng(0).standard_normal(8 * 16000)).astype(np.float32)
+    result = speech.transcribe(noise)
+    assert result.text == "" and result.language == "" and result.language_probability == 0.0
+    assert result.notes == ["No speech found in 8.0 s of audio: the voice detector found no speech."]
+
+
 def test_cli_no_speech_note_and_output_file(clips, tmp_path):
     """A clip without speech: nothing on stdout, one note on stderr. `-o FILE` writes the subtitles there and
     nothing on stdout (they used to be printed too)."""
