@@ -241,6 +241,23 @@ def test_text_to_image_draws_with_a_local_pipeline(browser, tiny_models, tmp_pat
         page.close()
 
 
+def test_speech_without_speech_answers_soon_with_moving_progress(page):
+    """Ambient sound (tests/data/CREDITS.md): "No speech found" (it took minutes and answered "Hmm"), and the
+    progress bar moves through the steps (it sat at "listening - 2.0%" for the whole run)."""
+    panel = _tab(page, "Speech")  # before the example test: the audio box is still empty, its upload input first
+    panel.locator("input[type=file]").first.set_input_files(str(ROOT / "tests" / "data" / "bigbuckbunny_ambient.ogg"))
+    panel.locator("audio").first.wait_for(state="attached", timeout=60_000)  # the upload is in
+    _watch_progress(page)
+    panel.get_by_role("button", name="Transcribe", exact=True).click()
+    summary = panel.get_by_text("No speech found", exact=True)
+    _wait_for_result(page, summary)
+    assert "Whisper heard no speech" in panel.inner_text()
+    shown = _progress_seen(page)
+    assert len({re.search(r"(\d+(\.\d+)?)%", text).group(1) for text in shown}) >= 3, shown
+    assert panel.get_by_role("textbox", name="Transcript").input_value() == ""
+    _no_traceback(page)
+
+
 def test_speech_example_transcript_segments_and_downloads(page):
     panel = _tab(page, "Speech")
     panel.get_by_role("gridcell", name="speech_en.flac").click()  # the example row: clip + reference
