@@ -10,6 +10,7 @@ the development data folder, and with ``--asterisk`` (or ``--fetch-asterisk``) r
 en/es/fr/it/ru from Debian's Asterisk sound packages; ``--long-per-language N`` adds minutes of speech per language
 (N other prompts joined into one recording). ``MMDEMO_WHISPER_COMPUTE=int8`` measures the app at int8;
 ``--batch-size N`` measures the app's batched mode (VAD chunks decoded N at a time) on the long recordings.
+Audio without speech (the Big Buck Bunny clip's ambient sound; generated noise and music): time and text of both.
 Video: ``pipelines.shots.detect_shots(file)`` against PySceneDetect's ``detect(file, ContentDetector())`` on every
 frame, cut precision and recall with a 0.5 s tolerance, on the films whose cut times the data README gives, and with
 ``--opencv-doc`` (or ``--fetch-opencv-doc``) two more from Debian's opencv-doc: a damaged copy of the Megamind
@@ -102,6 +103,68 @@ def speech_rows(clips: list[Clip]) -> list[str]:
         rows.append(f"| **{'+'.join(others)}** | {len(pool(refs))} | {audio:.0f} | {mine['wer']:.3f} | "
                     f"{base['wer']:.3f} | {mine['cer']:.3f} | {base['cer']:.3f} | {mine['normalizer']} | "
                     f"{t_app:.1f} | {t_lib:.1f} | {t_app / t_lib:.2f} |")
+    return rows
+
+
+def no_speech_sounds(data: Path, seconds: float = 8.0) -> list[tuple[str, "np.ndarray"]]:
+    """Audio that holds no speech: the Big Buck Bunny clip's ambient sound (real), and generated white noise, pink
+    noise and music (a chord progression with overtones and a beat), 16 kHz mono."""
+    import numpy as np
+
+    from mmdemo.media.audio import load_audio
+
+    sr, rng = 16000, np.random.default_rng(0)
+    sounds = []
+    bunny = data / "video" / "bigbuckbunny.mp4"
+    if bunny.is_file():
+        sounds.append(("bigbuckbunny.mp4 (ambient sound)", load_audio(bunny)))
+    n = int(seconds * sr)
+    sounds.append(("white noise", (0.1 * rng.standard_normal(n)).astype(np.float32)))
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))  # 1/f power
+    pink = np.fft.irfft(spectrum, n)
+    sounds.append(("pink noise", (0.2 * pink / np.abs(pink).max()).astype(np.float32)))
+    t = np.arange(n) / sr
+    music = np.zeros(n)
+    for i, root in enumerate([220.0, 174.6, 261.6, 196.0] * int(np.ceil(seconds / 8))):  # A F C G, 2 s each
+        span = (t >= 2 * i) & (t < 2 * i + 2)
+        for ratio in (1.0, 1.26, 1.5, 2.0):  # a major chord and its octave, each with three overtones
+            for k, level in ((1, 1.0), (2, 0.4), (3, 0.2)):
+                music[span] += level * np.sin(2 * np.pi * root * ratio * k * t[span])
+    beat = np.exp(-30 * (t % 0.5)) * rng.standard_normal(n) * 0.8  # a noise hit every half second
+    music = (music / np.abs(music).max() * 0.25 + 0.1 * beat).astype(np.float32)
+    sounds.append(("music (generated chords and beat)", music))
+    return sounds
+
+
+def no_speech_rows(data: Path) -> list[str]:
+    """Audio without speech: the app must answer "no speech" in about the audio's duration; plain faster-whisper
+    (its defaults) for comparison, alternated."""
+    from faster_whisper import WhisperModel
+
+    from mmdemo import backends
+    from mmdemo.backends.whisper import pack_model_folder
+    from mmdemo.pipelines.speech import transcribe
+
+    plain = WhisperModel(str(pack_model_folder()))
+    backends.get_loaded("whisper")
+    rows = ["| audio | seconds | app time (s) | app text | plain time (s) | plain text | time ratio |",
+            "|---|---|---|---|---|---|---|"]
+    for i, (name, audio) in enumerate(no_speech_sounds(data)):
+        def app():
+            return transcribe(audio).text
+
+        def lib():
+            return " ".join(s.text.strip() for s in plain.transcribe(audio)[0])
+
+        if i % 2 == 0:
+            (a, ta), (b, tb) = _timed(app), _timed(lib)
+        else:
+            (b, tb), (a, ta) = _timed(lib), _timed(app)
+        shown = lambda text: repr(text[:40] + ("..." if len(text) > 40 else ""))  # noqa: E731
+        rows.append(f"| {name} | {len(audio) / 16000:.1f} | {ta:.1f} | {shown(a)} | {tb:.1f} | {shown(b)} | "
+                    f"{ta / tb:.2f} |")
+        print(f"  {name}: app {ta:.1f} s, plain {tb:.1f} s", file=sys.stderr)
     return rows
 
 
@@ -199,7 +262,7 @@ def main(argv=None) -> int:
     parser.add_argument("--fetch-asterisk", action="store_true",
                         help="apt-get download the Asterisk packages into --asterisk (default ~/.cache/mmdemo-bench)")
     parser.add_argument("--per-language", type=int, default=10, help="Asterisk prompts per language")
-    parser.add_argument("--only", default="speech,video", help="speech, video or both")
+    parser.add_argument("--only", default="speech,video", help="speech, nospeech (audio without speech; part of speech too), video")
     parser.add_argument("--long-per-language", type=int, default=0,
                         help="also join this many other Asterisk prompts per language into one long recording each")
     parser.add_argument("--opencv-doc", type=Path, default=None,
@@ -222,6 +285,9 @@ def main(argv=None) -> int:
         found = films(args.data) + (opencv_films(args.opencv_doc) if args.opencv_doc else [])
         _print(["Shots: app defaults vs PySceneDetect ContentDetector on every frame (cuts within "
                 f"{TOLERANCE} s)\n", *video_rows(found), ""])
+    if "speech" in parts or "nospeech" in parts:
+        _print(["Audio without speech: app defaults vs faster-whisper defaults (the app must answer no speech, "
+                "in about the audio's duration)\n", *no_speech_rows(args.data), ""])
     if "speech" in parts:
         clips = readings(args.data)
         if args.fetch_asterisk:

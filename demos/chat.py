@@ -7,7 +7,7 @@ import threading
 
 import gradio as gr
 
-from demos.common import gpu, user_errors
+from demos.common import gate_features, gpu, user_errors
 from mmdemo.pipelines import chat
 
 
@@ -77,6 +77,7 @@ def build() -> None:
         "each labelled with its time. The answer streams as it is written; the oldest turns are left out, and "
         "the status says so, when the conversation outgrows the model's context."
     )
+    notice = gr.Markdown()
     with gr.Row():
         with gr.Column(scale=2):
             files = gr.File(file_count="multiple", file_types=["image", "video"], label="Images or a video")
@@ -109,3 +110,5 @@ def build() -> None:
     clear.click(lambda: ([], ""), None, [conversation, status], queue=False, api_visibility="private")
     for trigger in (files.change, frames.release):
         trigger(show_pictures, [files, frames], [gallery, status], api_visibility="private")
+    # without weights the question cannot be asked (it would only fail); the pictures can still be looked at
+    gate_features(notice, {"chat (a vision-language model)": ("chat", [question, send, stop])})

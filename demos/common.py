@@ -26,22 +26,51 @@ _last_errors: OrderedDict[str, str] = OrderedDict()
 _errors_lock = threading.Lock()
 
 
-def _remember_error(message: str) -> None:
+# session -> the last progress text of its running job, and the sessions that pressed Stop (stop_button)
+_last_progress: OrderedDict[str, str] = OrderedDict()
+_stopped: OrderedDict[str, str] = OrderedDict()
+
+
+def _remember(table: OrderedDict, message: str, session: str | None = None) -> None:
     from gradio.context import LocalContext
 
-    request = LocalContext.request.get(None)
-    session = getattr(request, "session_hash", None)
+    session = session or getattr(LocalContext.request.get(None), "session_hash", None)
     if session:
         with _errors_lock:
-            _last_errors[session] = message
-            while len(_last_errors) > 1000:  # sessions that never came back
-                _last_errors.popitem(last=False)
+            table[session] = message
+            table.move_to_end(session)
+            while len(table) > 1000:  # sessions that never came back
+                table.popitem(last=False)
 
 
-def _error_line(request: gr.Request) -> str:
+def _remember_error(message: str) -> None:
+    _remember(_last_errors, message)
+
+
+def _error_line(request: gr.Request):
+    session = getattr(request, "session_hash", None) or ""
     with _errors_lock:
-        message = _last_errors.pop(getattr(request, "session_hash", None) or "", None)
+        message = _last_errors.pop(session, None)
+        stopped = _stopped.pop(session, None)
+    if stopped is not None and message is None:  # a stopped run is cancelled, which Gradio reports as a failure
+        return stopped
     return f"**Error:** {message}" if message else "**Error:** the run failed; the message is shown above."
+
+
+def stop_button(button, event, status, said: str = "") -> None:
+    """``button`` stops ``event`` (a run_event) and says so in ``status``: "Stopped during: <the job's last
+    progress text>" and ``said`` (what is kept), never the failure line that Gradio's cancel would bring."""
+
+    def stopped(request: gr.Request) -> str:
+        session = getattr(request, "session_hash", None) or ""
+        with _errors_lock:
+            last = _last_progress.get(session)
+        line = f"**Stopped** during: {last}." if last else "**Stopped.**"
+        line += f" {said}" if said else ""
+        _remember(_stopped, line, session)
+        return line
+
+    button.click(stopped, None, status, cancels=[event], queue=False, api_visibility="private")
 
 
 def run_event(listener, fn, inputs, outputs, status, *, clear=None, **options):
@@ -159,6 +188,8 @@ def worker_stream(work, progress):
         while (update := updates.get())[0] != "done":
             if update[0] == "progress":
                 progress(update[1], desc=update[2])
+                if update[2]:
+                    _remember(_last_progress, update[2])  # for stop_button's line
             else:
                 yield update[1]
     finally:

@@ -41,6 +41,12 @@ def _lines(series: list[dict] | None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _over_time(series: list[dict] | None) -> bool:
+    """A line needs two moments: one segment (or frame) drew an empty chart with a "0.000000" axis; its reading is
+    in the bars already."""
+    return len({point["time"] for point in series or []}) >= 2
+
+
 def _arousal(series: list[dict] | None) -> pd.DataFrame:
     if not series:
         return pd.DataFrame({"time (s)": [], "arousal": []})
@@ -90,9 +96,9 @@ def _outputs(result: dict):
         _summary(result),
         _bars(result["fused"]["scores"] if result["fused"] else None),
         *[gr.BarPlot(value=_bars(mods[m]["scores"] if m in mods else None), visible=m in mods) for m in MODALITIES],
-        gr.LinePlot(value=_lines(timelines.get("voice")), visible=bool(timelines.get("voice"))),
-        gr.LinePlot(value=_lines(timelines.get("face")), visible=bool(timelines.get("face"))),
-        gr.LinePlot(value=_arousal(result.get("arousal_timeline")), visible=bool(result.get("arousal_timeline"))),
+        gr.LinePlot(value=_lines(timelines.get("voice")), visible=_over_time(timelines.get("voice"))),
+        gr.LinePlot(value=_lines(timelines.get("face")), visible=_over_time(timelines.get("face"))),
+        gr.LinePlot(value=_arousal(result.get("arousal_timeline")), visible=_over_time(result.get("arousal_timeline"))),
         _downloads(result),
         result,
     )

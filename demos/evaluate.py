@@ -65,7 +65,10 @@ def items_table(result: dict, only_disagreements: bool) -> pd.DataFrame:
     names = [c["name"] for c in result["configs"]]
     for config in result["configs"]:
         for item in config["items"]:
-            row = rows.setdefault(item["row"], {"row": item["row"], "input": item["input"],
+            shown = item["input"]
+            if isinstance(shown, str) and Path(shown).is_absolute():  # an upload: its name, not the server's path
+                shown = Path(shown).name
+            row = rows.setdefault(item["row"], {"row": item["row"], "input": shown,
                                                 "reference": _cell(item.get("reference"))})
             row[config["name"]] = f"error: {item['error']}" if "error" in item else _cell(item.get("output"))
     table = list(rows.values())
@@ -95,7 +98,11 @@ def _plots(result: dict) -> list:
     for row in table[:MAX_PLOTS]:
         frame = pd.DataFrame({"config": [c.name for c in report.configs],
                               "value": [row[c.name] for c in report.configs]}).dropna()
-        plots.append(gr.BarPlot(value=frame, title=row["metric"], visible=True))
+        low = min(0.0, float(frame["value"].min())) if len(frame) else 0.0
+        top = max(0.0, float(frame["value"].max())) if len(frame) else 0.0
+        # bars from 0 (a bar's length is its value), in config order as the metrics table lists them
+        plots.append(gr.BarPlot(value=frame, title=row["metric"], visible=True, sort=list(frame["config"]),
+                                y_lim=[low, top * 1.05 if top > 0 else 1.0]))
     plots += [gr.BarPlot(value=EMPTY_PLOT, visible=False)] * (MAX_PLOTS - len(plots))
     return plots
 

@@ -177,7 +177,8 @@ def index_files(uploads=None, folder="", index_dir="", progress=gr.Progress(), r
               f"skipped** in {report['seconds']:.1f} s. The index holds {counts['files']} files: "
               f"{counts['visual']} pictures (images and video shots), {counts['speech']} speech segments.\n\n"
               f"*Space: {report['method']}.*")
-    notes = [f"- {Path(a['file']).name}: {n}" for a in report["added"] for n in a["notes"]]
+    notes = [f"- {n}" if n.startswith(f"{Path(a['file']).name}:") else f"- {Path(a['file']).name}: {n}"
+             for a in report["added"] for n in a["notes"]]  # a media note already names its file
     if notes:
         status += "\n\n" + "\n".join(notes)
     skipped = [[s["file"], s["reason"]] for s in report["skipped"]]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import gate_features, gpu, run_event, user_errors, worker_stream
+from demos.common import gate_features, gpu, run_event, stop_button, user_errors, worker_stream
 from demos.compare import compare_panel
 from demos.flagging import flag_panel
 from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_BEAM_SIZE
@@ -38,10 +38,10 @@ def _summary(t: speech.Transcript, notes: list[str], scores: dict | None) -> str
         head = (f"**{what}** · spoken language **{t.language}** (probability {t.language_probability:.2f}) · "
                 f"{t.duration:.1f} s of audio · {len(t.segments)} segments · engine {t.engine}"
                 + (f" · model `{t.model}`" if t.model else ""))
-    elif t.language_probability == 0.0:  # the audio is digitally silent: no model ran
-        head = f"**No speech found**: the {t.duration:.1f} s of audio are silent."
-    else:
-        head = (f"**The model returned no text** for {t.duration:.1f} s of audio. If it holds speech, choose the "
+    else:  # the pipeline's note says why: silent, no speech for the voice detector, or none for Whisper
+        found = next((n for n in notes if n.startswith(speech.NO_SPEECH)), f"{speech.NO_SPEECH}.")
+        notes = [n for n in notes if n != found]
+        head = (f"**{speech.NO_SPEECH}**{found[len(speech.NO_SPEECH):]} If the audio holds speech, choose the "
                 "spoken language (detection may have failed) or raise the beam size in Advanced.")
     lines = [head]
     if scores:
@@ -135,8 +135,7 @@ def build() -> None:
                       [text, summary, table, files, raw], summary, api_name="transcribe", concurrency_limit=1,
                       concurrency_id=speech.SLOT)
     # Stop frees the slot at once (the next queued request starts); the decoder ends after its current segment
-    stop.click(lambda: "*Stopped: the transcript above is what was decoded so far.*", None, summary, cancels=[event],
-               queue=False, api_visibility="private")
+    stop_button(stop, event, summary, "The transcript above is what was decoded so far.")
     gate_features(notice, {"text translation to other languages": ("translator", [translate_to])})
     compare_panel("speech", [audio, video, language, reference], _compared,
                   "greedy:beam_size=1\nbeam 5:beam_size=5", speech.SLOT)

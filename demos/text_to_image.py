@@ -169,8 +169,8 @@ def build() -> None:
                 seed = gr.Number(label="Seed (-1 = random)", value=-1, precision=0, minimum=-1, maximum=t2i.MAX_SEED,
                                  scale=3)
                 with gr.Column(scale=1, min_width=120):
-                    random_seed = gr.Button("🎲 Random", size="sm")
-                    reuse_seed = gr.Button("♻️ Last seed", size="sm")
+                    random_seed = gr.Button("Random seed", size="sm")  # plain text: Debian's Chromium drew
+                    reuse_seed = gr.Button("Last seed", size="sm")  # the emoji as a missing-glyph box
             steps = gr.Slider(1, t2i.MAX_STEPS, step=1, label="Steps", value=defaults.steps)
             guidance = gr.Slider(0, t2i.MAX_GUIDANCE, step=0.5, label="Guidance scale (CFG)",
                                  value=defaults.guidance)
@@ -213,6 +213,8 @@ def build() -> None:
     event.then(lambda: 0, None, selected, api_visibility="private", queue=False)
     compare_panel("text-to-image", [prompt, seed], _compared, "1 step:steps=1\n4 steps:steps=4", t2i.SLOT)
     flag_panel("text-to-image", [prompt, negative, selected], records, _flagged)
+    gr.context.Context.root_block.load(lambda: _model_notice(*t2i.configured_defaults(check_hub=True)), None, header,
+                                       queue=False, api_visibility="private")  # where the weights come from
     gate_features(notice, {"text-to-image (a diffusers folder, e.g. a copy of stabilityai/sd-turbo)": ("diffusion", []),
                            "captioning the image": ("captioner", [caption_button, caption])})
 

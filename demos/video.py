@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from demos.common import gate_features, gpu, run_event, user_errors, worker_stream
+from demos.common import gate_features, gpu, run_event, stop_button, user_errors, worker_stream
 from demos.compare import compare_panel
 from demos.flagging import flag_panel
 from mmdemo import outputs
@@ -17,9 +17,8 @@ from mmdemo.pipelines.video_summary import clock
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLE = ASSETS / "video_example.mp4"
-DETECTORS = [("combined: cuts, fades and dissolves (PySceneDetect, default)", "combined"),
-             ("adaptive (PySceneDetect)", "adaptive"), ("content (PySceneDetect)", "content"),
-             ("embedding change (image backend, slow)", "embedding")]
+DETECTORS = [("combined (default)", "combined"), ("adaptive", "adaptive"), ("content", "content"),
+             ("embedding change (slow)", "embedding")]  # short: a longer label was cut in the box
 METHODS = [("auto: abstractive when a model is available", "auto"), ("extractive (MiniLM)", "extractive"),
            ("abstractive (summarizer backend)", "abstractive")]
 STAGES = ["probe", "shots", "captions", "speech", "summary", "report"]
@@ -84,7 +83,9 @@ def build() -> None:
         with gr.Column(scale=2):
             video = gr.Video(label="Video (mp4, mkv, webm, mov, avi)", sources=["upload"])
             with gr.Row():
-                detector = gr.Dropdown(DETECTORS, value="combined", label="Cut detector")
+                detector = gr.Dropdown(DETECTORS, value="combined", label="Cut detector",
+                                       info="combined: cuts, fades and dissolves; adaptive, content: PySceneDetect's "
+                                            "cut detectors; embedding: the image backend")
                 every = gr.Slider(0.04, 1.0, value=0.04, step=0.02, label="Sample a frame every (s)",
                                   info="for cut detection; finer finds cuts in fast motion")
             with gr.Row():
@@ -113,7 +114,7 @@ def build() -> None:
     event = run_event(go.click, run, [video, detector, every, method, sentences],
                       [overview, gallery, table, storyboard, files, raw], overview, api_name="summarize_video",
                       concurrency_limit=1, concurrency_id=video_summary.SLOT)
-    stop.click(lambda: "*Stopped.*", None, overview, cancels=[event], queue=False, api_visibility="private")
+    stop_button(stop, event, overview, "Nothing was kept: press Summarize to start again.")
     compare_panel("video", [video], _compared, "combined:detector=combined\ncontent:detector=content",
                   video_summary.SLOT, reference="True cut times in seconds, separated by ; (optional): precision, "
                                                 "recall, F1")

@@ -120,6 +120,24 @@ def _wait_for_result(page, result) -> None:
         pytest.fail(f"the app showed an error instead of a result: {toast.first.inner_text()}")
 
 
+def _watch_progress(page) -> None:
+    """Keeps every progress text the page shows ("listening - 2.0%") from now on, for _progress_seen."""
+    page.evaluate("""() => {
+        window.__progress = [];
+        const grab = () => document.querySelectorAll('.progress-level-inner').forEach(e => {
+            const text = e.textContent.trim();
+            if (text.includes('%') && !window.__progress.includes(text)) window.__progress.push(text);
+        });
+        window.__progressObserver?.disconnect();
+        window.__progressObserver = new MutationObserver(grab);
+        window.__progressObserver.observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""")
+
+
+def _progress_seen(page) -> list[str]:
+    return page.evaluate("() => window.__progress || []")
+
+
 def _close_toasts(page) -> None:
     for button in page.get_by_test_id("toast-close").all():
         button.click()
@@ -186,6 +204,11 @@ def test_captioning_example_gives_offline_tags(page):
 def test_text_to_image_offline_names_the_variable_to_set(page):
     panel = _tab(page, "Text-to-image")
     assert "MMDEMO_DIFFUSION_MODEL" in panel.inner_text()  # the header says where weights come from, up front
+    header = panel.get_by_text(re.compile(r"^Model: "))
+    assert "downloaded on first use" not in header.inner_text()  # the Hub cannot be reached here
+    assert "cannot be reached" in header.inner_text(), header.inner_text()
+    # plain text: Debian's Chromium drew the dice emoji as a missing-glyph box
+    assert panel.get_by_role("button", name="Random seed", exact=True).is_visible()
     panel.get_by_role("textbox", name="Prompt", exact=True).fill("a watercolor lighthouse on a cliff at dusk")
     panel.get_by_role("button", name="Generate", exact=True).click()
     message = _error_toast(page)
@@ -220,13 +243,33 @@ def test_text_to_image_draws_with_a_local_pipeline(browser, tiny_models, tmp_pat
         page.close()
 
 
+def test_speech_without_speech_answers_soon_with_moving_progress(page):
+    """Ambient sound (tests/data/CREDITS.md): "No speech found" (it took minutes and answered "Hmm"), and the
+    progress bar moves through the steps (it sat at "listening - 2.0%" for the whole run)."""
+    panel = _tab(page, "Speech")  # before the example test: the audio box is still empty, its upload input first
+    panel.locator("input[type=file]").first.set_input_files(str(ROOT / "tests" / "data" / "bigbuckbunny_ambient.ogg"))
+    panel.locator("audio").first.wait_for(state="attached", timeout=60_000)  # the upload is in
+    _watch_progress(page)
+    panel.get_by_role("button", name="Transcribe", exact=True).click()
+    summary = panel.get_by_text("No speech found", exact=True)
+    _wait_for_result(page, summary)
+    assert "Whisper heard no speech" in panel.inner_text()
+    shown = _progress_seen(page)
+    assert len({re.search(r"(\d+(\.\d+)?)%", text).group(1) for text in shown}) >= 3, shown
+    assert panel.get_by_role("textbox", name="Transcript").input_value() == ""
+    _no_traceback(page)
+
+
 def test_speech_example_transcript_segments_and_downloads(page):
     panel = _tab(page, "Speech")
     panel.get_by_role("gridcell", name="speech_en.flac").click()  # the example row: clip + reference
+    _watch_progress(page)
     panel.get_by_role("button", name="Transcribe", exact=True).click()
     transcript = panel.get_by_role("textbox", name="Transcript")
     summary = panel.get_by_text("Against your reference")
     _wait_for_result(page, summary)
+    shown = _progress_seen(page)  # the bar moves with the work: it once sat at "listening - 2.0%" to the end
+    assert len({re.search(r"(\d+(\.\d+)?)%", text).group(1) for text in shown}) >= 3, shown
     assert "quick brown fox" in transcript.input_value().lower()
     assert "spoken language en" in panel.inner_text()
     segments = panel.locator(".block").filter(has_text="Segments").last
@@ -237,6 +280,25 @@ def test_speech_example_transcript_segments_and_downloads(page):
     _no_traceback(page)
     USED_BACKENDS.add("whisper")
     _screenshot(page, "speech")
+
+
+def test_video_stop_says_stopped_not_failed(page):
+    """Stop during a summary: the status line says what was stopped, not "Error: the run failed"."""
+    from playwright.sync_api import expect
+
+    panel = _tab(page, "Video summarization")
+    detector = panel.get_by_label("Cut detector", exact=True)
+    width = detector.evaluate("e => [e.scrollWidth, e.clientWidth]")  # the chosen detector's name is not cut
+    assert width[0] <= width[1], width
+    _example(panel, "video_example.mp4").click()
+    panel.get_by_role("button", name="Summarize", exact=True).click()
+    panel.locator(".progress-level-inner").filter(has_text="%").first.wait_for(timeout=WORK_TIMEOUT)
+    panel.get_by_role("button", name="Stop", exact=True).click()
+    expect(panel.get_by_text(re.compile(r"^Stopped during: "))).to_be_visible(timeout=30_000)
+    time.sleep(2)  # the cancelled event's failure step comes after the stop: it must not overwrite the line
+    assert "Error" not in panel.get_by_text(re.compile(r"^Stopped during: ")).inner_text()
+    assert "the run failed" not in panel.inner_text()
+    _no_traceback(page)
 
 
 def test_video_example_gives_timeline_and_summary(page):
@@ -285,6 +347,17 @@ def test_emotion_example_reads_joy_with_plots(page):
     _no_traceback(page)
     USED_BACKENDS.update({"embedder", "face_emotion"})
     _screenshot(page, "emotion")
+
+
+def test_visual_chat_without_weights_says_so_up_front(page):
+    """No chat weights offline: the tab says so as the others do, and offers no question that could only fail."""
+    panel = _tab(page, "Visual chat")
+    notice = panel.locator("p").filter(has_text="Not available here, for lack of weights:").first
+    notice.wait_for(timeout=30_000)
+    assert "MMDEMO_CHAT_MODEL" in notice.inner_text()
+    assert not panel.get_by_role("button", name="Send", exact=True).is_visible()
+    assert not panel.get_by_role("textbox", name="Question").is_visible()
+    _no_traceback(page)
 
 
 def test_models_tab_shows_the_used_backends_loaded(page):

@@ -70,3 +70,14 @@ def test_installed_package_runs_from_any_folder(tmp_path):
                              "print(len(zero_shot.default_labels()))"], cwd=elsewhere, env=env, capture_output=True,
                             text=True, timeout=300)
     assert labels.returncode == 0 and int(labels.stdout) > 10, labels.stderr
+
+
+def test_looking_for_an_uncached_model_imports_no_hub_client(tmp_path):
+    """A cold CLI call asks the Hugging Face cache for the default models before it takes an offline pack; when the
+    cache holds nothing of a model, the answer needs no huggingface_hub (importing its client was 0.4 s of a
+    `transcribe` call, python -X importtime)."""
+    code = ("import sys; from mmdemo import hub; print(hub.cached_snapshot('openai/whisper-small'), "
+            "'huggingface_hub.hf_api' in sys.modules)")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["None", "False"], (out.stdout, out.stderr)

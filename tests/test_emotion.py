@@ -334,6 +334,15 @@ def test_ui_handlers_show_per_modality_and_fused_plots(offline):
         tab.analyze("", None, None, None, 1, 1, 1, progress=lambda *a, **k: None)
 
 
+def test_a_timeline_of_one_moment_draws_no_line():
+    """One speech segment used to draw an empty "Speech over time" chart with a "0.000000" axis."""
+    from demos import emotion as tab
+
+    point = {"time": 1.5, "label": "joy", "scores": {label: 1 / len(LABELS) for label in LABELS}}
+    assert not tab._over_time(None) and not tab._over_time([point])
+    assert tab._over_time([point, {**point, "time": 4.0}])
+
+
 def test_reweigh_fuses_stored_readings_again_without_models():
     """The tab's sliders: a stored report fused again for new weights, the readings untouched."""
     from mmdemo.pipelines.emotion import reweigh

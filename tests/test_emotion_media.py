@@ -101,6 +101,21 @@ def test_prosody_arousal_rises_with_loudness_and_pitch_movement():
     assert not set(reading) & set(LABELS)  # one axis, never seven emotion scores
 
 
+def test_prosody_of_long_audio_is_read_in_pieces_with_progress(monkeypatch):
+    """pYIN, the slow part of a voice reading (the Emotion tab once sat at "reading the voice - 81%" for 32 s),
+    reads long audio in pieces and says how far it is; the pieces join into the frames of one reading."""
+    monkeypatch.setattr(emotion_voice, "PITCH_CHUNK_S", 2.0)
+    seen = []
+    audio = _tone(6.5, 0.4, 2.0, 70)
+    pieces = emotion_voice.prosody_reading(audio, progress=lambda f, m: seen.append((f, m)))
+    assert [f for f, _ in seen] == [0.0, 0.25, 0.5, 0.75] and seen[1][1] == "reading the voice's pitch (2/6 s)"
+    monkeypatch.setattr(emotion_voice, "PITCH_CHUNK_S", 60.0)
+    whole = emotion_voice.prosody_reading(audio)
+    assert len(pieces.timeline) == len(whole.timeline) == 4
+    assert pieces.pitch_median_hz == pytest.approx(whole.pitch_median_hz, rel=0.02)
+    assert pieces.arousal == pytest.approx(whole.arousal, abs=0.02)
+
+
 # -- the speech-emotion model path ---------------------------------------------------------------------------------
 def test_speech_emotion_model_through_the_registry(tiny_models, use_backend):
     use_backend("speech_emotion", tiny_models.get("wav2vec2_emotion"))

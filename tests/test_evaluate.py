@@ -313,6 +313,9 @@ def test_tab_matches_uploads_by_name_and_filters_disagreements(tmp_path):
     assert [p.title for p in plots if p.visible] == ["accuracy", "macro_f1"]
     assert confusion.visible and len(confusion.value["data"]) == 14  # 7 rows per config
     assert list(items.columns) == ["row", "input", "reference", "head", "zero"] and len(items) == 3
+    assert "smile.jpg" in list(items["input"]) and not any(str(tmp_path) in str(i) for i in items["input"])
+    for plot in (p for p in plots if p.visible):  # bars from 0, in config order (as the table), not alphabetical
+        assert plot.y_lim[0] == 0 and plot.sort == ["head", "zero"]
     assert sorted(Path(p).name for p in downloads) == ["report.csv", "report.html", "report.json"]
     assert steps[-1].startswith("6/6 items")
     differing = tab.refilter(result, True)

@@ -107,6 +107,16 @@ def test_cli_json_shape_and_errors(photo_index, tmp_path):
     assert set(doc["results"][0]) >= {"path", "kind", "score"} and doc["results"][0]["kind"] == "image"
     code, out, err = _cli("search", "query", "a cat", "--index", str(tmp_path / "none"))
     assert code == 2 and err.startswith("error: No search index") and out == ""
+    # an example image: positional, or --image (which once printed the top-level usage)
+    index, cat = str(root / "index"), str(photos / "chelsea.jpg")
+    by_position = json.loads(_cli("search", "query", cat, "--index", index, "--top", "2", "--json")[1])
+    code, out, err = _cli("search", "query", "--image", cat, "--index", index, "--top", "2", "--json")
+    assert code == 0, err
+    assert json.loads(out)["query_kind"] == "image" and json.loads(out)["results"] == by_position["results"]
+    code, out, err = _cli("search", "query", "--image", str(tmp_path / "missing.jpg"), "--index", index)
+    assert code == 2 and err.startswith("error:") and "file not found" in err and err.count("\n") == 1
+    code, out, err = _cli("search", "query", "--index", index)
+    assert code == 2 and err.startswith("error: search query takes one query") and err.count("\n") == 1
     code, out, err = _cli("search", "--json", "index", str(photos / "notes.txt"), "--index", str(tmp_path / "ix"))
     assert code == 0, err
     assert json.loads(out)["skipped"][0]["reason"].startswith("not an image, video or audio file type")
@@ -306,3 +316,16 @@ def test_tab_shows_copies_the_server_may_serve(photo_index, tmp_path, monkeypatc
     for picture, label in gallery:
         assert Path(picture).resolve().is_relative_to(served), picture
     assert "chelsea.jpg" in gallery[0][1]
+
+
+def test_cli_names_a_file_once_in_its_notes():
+    """A damaged file's note already starts with its name ("Megamind.avi: 1 damaged audio packet ...")."""
+    from mmdemo.cli import search as command
+
+    note = "Megamind.avi: 1 damaged audio packet was skipped; silence stands in for it so later times stay in place."
+    report = {"index": "ix", "added": [{"path": "/data/Megamind.avi", "kind": "video", "items": 4,
+                                        "notes": [note, "The audio track was not transcribed: no weights."]}],
+              "unchanged": [], "skipped": [], "seconds": 1.0, "method": "offline", "counts": {"files": 1}}
+    lines = command.render(report).splitlines()
+    assert f"note: /data/Megamind.avi: {note.removeprefix('Megamind.avi: ')}" in lines
+    assert "note: /data/Megamind.avi: The audio track was not transcribed: no weights." in lines

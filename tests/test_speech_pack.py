@@ -142,6 +142,64 @@ def test_cli_json_and_srt(clips, tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error:")
 
 
+AMBIENT = ROOT / "tests" / "data" / "bigbuckbunny_ambient.ogg"  # tests/data/CREDITS.md
+
+
+def test_ambient_sound_is_no_speech_read_once(caplog):
+    """Real ambient sound that the voice detector takes for speech: Whisper's first reading loops ("Hmmmm...",
+    compression ratio over 2.4) while it hears no speech there, so the window is dropped instead of being sampled
+    again at five higher temperatures (which took 96-204 s and answered "Hmm")."""
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="faster_whisper")
+    progress = []
+    result = speech.transcribe(AMBIENT, progress=lambda f, m: progress.append((f, m)))
+    assert result.text == "" and result.segments == []
+    assert result.language == ""  # what was "detected" in noise is not reported as a spoken language
+    assert result.notes[0].startswith("No speech found in 5.3 s of audio: Whisper heard no speech"), result.notes
+    fallbacks = [r.getMessage() for r in caplog.records if "with temperature 0.2" in r.getMessage()]
+    assert not fallbacks, fallbacks
+    assert progress[-1][0] == pytest.approx(1.0) and len({f for f, _ in progress}) >= 4, progress
+
+
+def test_noise_is_no_speech_without_a_language():
+    """Noise the voice detector rejects: nothing is decoded, and no language is reported (the video summary once
+    showed "spoken language en" beside "No speech was found")."""
+    import numpy as np
+
+    noise = (0.1 * np.random.default_rng(0).standard_normal(8 * 16000)).astype(np.float32)
+    result = speech.transcribe(noise)
+    assert result.text == "" and result.language == "" and result.language_probability == 0.0
+    assert result.notes == ["No speech found in 8.0 s of audio: the voice detector found no speech."]
+
+
+def test_cli_no_speech_note_and_output_file(clips, tmp_path):
+    """A clip without speech: nothing on stdout, one note on stderr. `-o FILE` writes the subtitles there and
+    nothing on stdout (they used to be printed too)."""
+    import os
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("MMDEMO_WHISPER_MODEL", None)
+    out = subprocess.run([sys.executable, "-m", "mmdemo", "transcribe", str(AMBIENT)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout == "", (out.stdout, out.stderr)
+    assert out.stderr.startswith("note: No speech found in 5.3 s of audio"), out.stderr
+    srt = tmp_path / "en.srt"
+    out = subprocess.run([sys.executable, "-m", "mmdemo", "transcribe", str(clips["en"]), "--format", "srt", "-o",
+                          str(srt)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout == "", (out.stdout, out.stderr)
+    assert srt.read_text().startswith("1\n00:00:0") and "fox" in srt.read_text().lower()
+    assert f"wrote {srt}" in out.stderr
+
+
+def test_speech_tab_says_no_speech_found():
+    from demos import speech as tab
+
+    *_, (text, summary, rows, files, raw) = list(tab.run(str(AMBIENT), progress=lambda *a, **k: None))
+    assert text == "" and rows == [] and summary.startswith("**No speech found** in 5.3 s of audio: Whisper heard")
+    assert raw["language"] == "" and raw["notes"][0].startswith("No speech found")
+
+
 @pytest.fixture(scope="module")
 def pack_as_transformers(tmp_path_factory) -> Path:
     """The pack's weights converted from CTranslate2 to a transformers Whisper folder (the benchmark's converter)."""

@@ -11,10 +11,12 @@ text compresses too well or scores too low is decoded again at a higher temperat
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -53,6 +55,7 @@ class EngineResult:
     language_probability: float
     segments: list[RawSegment] = field(default_factory=list)
     stopped_at: float | None = None  # seconds decoded when a stop was asked for (None: decoded to the end)
+    no_speech: str = ""  # why nothing was heard, when nothing was (the VAD found no speech, or Whisper none)
 
 
 # -- offline pack: rebuild model.bin once ------------------------------------------------------------------------
@@ -138,14 +141,115 @@ def check_decoding(beam_size, batch_size) -> tuple[int | None, int | None]:
     return checked[0], checked[1]
 
 
+# Guards against decoding that runs away on sound that is not speech (music, ambient noise). Measured on the
+# Big Buck Bunny clip (5.3 s, ambient sound): the VAD kept 3 s, beam search read "Hmmmm..." to 174 tokens
+# (compression ratio 26.7), and temperature fallback then sampled 5 candidates of up to 448 tokens at each of five
+# more temperatures: 96-324 s to answer "Hmm" (bench.real, "Audio without speech").
+# * A token budget per window tied to the speech it holds: TOKENS_PER_SECOND per second of speech kept by the VAD,
+#   plus TOKEN_MARGIN (the 58 real recordings of bench.real use at most 7.0 tokens per second).
+# * No-speech stop: a window whose first reading fails the quality checks (compression ratio over 2.4, or mean
+#   log-probability under -1) while Whisper's no-speech probability is over 0.6, in audio whose language Whisper
+#   could not tell (detected with a probability under LANGUAGE_SURE), is not speech: it is not decoded again at
+#   higher temperatures, and its text is dropped. The language condition is needed: a real sentence spoken four
+#   times fails the same checks with the same no-speech probability (0.75), but its language is clear (0.96);
+#   the ambient sound's was not (0.48). None of the 58 real recordings fails its first reading.
+NO_SPEECH_THRESHOLD = 0.6  # faster-whisper's and Whisper's defaults
+COMPRESSION_RATIO_THRESHOLD = 2.4
+LOG_PROB_THRESHOLD = -1.0
+LANGUAGE_SURE = 0.7  # a detected language at least this likely: the no-speech stop stays off
+TOKENS_PER_SECOND = 14  # twice the most measured on real speech (7.0 tokens per second)
+TOKEN_MARGIN = 16
+VAD_OPTIONS = {"min_silence_duration_ms": 500}
+
+
+def token_budget(speech_seconds: float) -> int:
+    """The most tokens one 30 s window may produce when it holds ``speech_seconds`` of speech (never more than the
+    decoder's context leaves after the prompt: see GuardedWhisperModel)."""
+    return int(np.ceil(min(speech_seconds, WINDOW_S) * TOKENS_PER_SECOND) + TOKEN_MARGIN)
+
+
+def _fails(decoded, options) -> bool:
+    """faster-whisper's test for falling back to a higher temperature, on one (result, avg_logprob, temperature,
+    compression_ratio) reading of a window; silence (its own rule) does not fail."""
+    result, avg_logprob, _, ratio = decoded
+    low = options.log_prob_threshold is not None and avg_logprob < options.log_prob_threshold
+    if options.no_speech_threshold is not None and result.no_speech_prob > options.no_speech_threshold and low:
+        return False
+    return low or (options.compression_ratio_threshold is not None and ratio > options.compression_ratio_threshold)
+
+
+def is_not_speech(no_speech_prob: float, avg_logprob: float, compression_ratio: float) -> bool:
+    """A window whose reading failed the quality checks while Whisper heard no speech in it (see the guards: only
+    applied where the language was unclear)."""
+    return no_speech_prob > NO_SPEECH_THRESHOLD and (compression_ratio > COMPRESSION_RATIO_THRESHOLD
+                                                     or avg_logprob < LOG_PROB_THRESHOLD)
+
+
+@functools.lru_cache(maxsize=1)
+def guarded_model_class():
+    """faster-whisper's WhisperModel with the no-speech stop: a window whose first reading fails while Whisper
+    hears no speech is returned as it is (the engine drops it) instead of being sampled again at every higher
+    temperature. Other windows fall back exactly as in faster-whisper (same candidates, same choice)."""
+    from dataclasses import replace
+
+    from faster_whisper import WhisperModel
+
+    class GuardedWhisperModel(WhisperModel):
+        _last_encoded = None  # (features, encoder output) of the last window encoded
+        guard = threading.local()  # .on: the no-speech stop applies to the decoding in this thread
+
+        def encode(self, features):
+            """faster-whisper encodes the first window twice when it detects the language (once to detect, once
+            to decode): the second time, the same features get the stored output (cProfile of a cold
+            `transcribe` on a 2.8 s clip: 2 of its 3 encoder runs)."""
+            last = self._last_encoded
+            if last is not None and last[0].shape == features.shape and np.array_equal(last[0], features):
+                return last[1]
+            output = super().encode(features)
+            self._last_encoded = (np.array(features, copy=True), output)
+            return output
+
+        def detect_language(self, audio=None, features=None, *args, **kwargs):
+            # Audio shorter than a window: detect on the first window exactly as decoding reads it (its content
+            # frames, without the feature extractor's one extra frame), so that its encoding is reused.
+            if features is not None and 1 < features.shape[-1] <= self.feature_extractor.nb_max_frames:
+                features = features[..., :-1]
+            return super().detect_language(audio, features, *args, **kwargs)
+
+        def generate_with_fallback(self, encoder_output, prompt, tokenizer, options):
+            if options.max_new_tokens is not None:  # faster-whisper refuses a budget past the decoder's context
+                options = replace(options, max_new_tokens=max(1, min(options.max_new_tokens,
+                                                                     self.max_length - len(prompt))))
+            temperatures = list(options.temperatures)
+            if len(temperatures) < 2 or options.no_speech_threshold is None or not getattr(self.guard, "on", False):
+                return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+            first = super().generate_with_fallback(encoder_output, prompt, tokenizer,
+                                                   replace(options, temperatures=temperatures[:1]))
+            if not _fails(first, options) or first[0].no_speech_prob > options.no_speech_threshold:
+                return first
+            rest = super().generate_with_fallback(encoder_output, prompt, tokenizer,
+                                                  replace(options, temperatures=temperatures[1:]))
+            if not _fails(rest, options):
+                return rest
+            # every temperature failed: faster-whisper keeps the most likely reading, preferring those that do not
+            # compress too well, and reports the last temperature
+            threshold = options.compression_ratio_threshold
+            candidates = [d for d in (first, rest) if threshold is None or d[3] <= threshold] or [first, rest]
+            best = max(candidates, key=lambda d: d[1])
+            return best[0], best[1], rest[2], best[3]
+
+    return GuardedWhisperModel
+
+
 class FasterWhisperEngine:
     """CTranslate2 Whisper, with faster-whisper's default decoding (beam search of 5, temperature fallback).
 
     * Audio longer than one 30 s window, with the VAD on and a batch size over 1: faster-whisper's
       BatchedInferencePipeline. Its Silero VAD cuts the speech into chunks of at most 30 s and the chunks are
       decoded in batches: measured faster than sequential decoding, as accurate (bench.speech).
-    * Otherwise sequential decoding, each window conditioned on the previous text, with the VAD (vad_filter)
-      dropping silence first so the model does not invent text for silent stretches.
+    * Otherwise sequential decoding, each window conditioned on the previous text, with faster-whisper's Silero
+      VAD dropping silence first (run here, as faster-whisper's vad_filter does, so that the speech it kept sets
+      the token budget and the progress), and the no-speech guards above.
     """
 
     name = "faster-whisper"
@@ -172,6 +276,7 @@ class FasterWhisperEngine:
                    batch_size: int | None = None, word_timestamps: bool = False,
                    on_segment: OnSegment = None, stop=None) -> EngineResult:
         duration = len(audio) / SAMPLE_RATE
+        step = progress or (lambda fraction, message: None)
         plan = self.decoding(duration, vad, beam_size, batch_size)
         common = dict(task=task, language=language, beam_size=plan["beam_size"],
                       no_repeat_ngram_size=_no_repeat(task), word_timestamps=word_timestamps)
@@ -181,29 +286,77 @@ class FasterWhisperEngine:
         import ctranslate2
 
         ctranslate2.set_random_seed(SAMPLING_SEED)
+        chunks = None
         if plan["batch_size"] > 1:
             if self._batched is None:
                 from faster_whisper import BatchedInferencePipeline
 
                 self._batched = BatchedInferencePipeline(self.model)
+            step(0.05, "finding speech and the language")
             segments, info = self._batched.transcribe(audio, batch_size=plan["batch_size"], vad_filter=True,
                                                       without_timestamps=False, **common)  # subtitle-sized segments
+            speech = duration
         else:
+            decoded = audio
+            if vad:
+                from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
+                step(0.04, "finding speech (voice activity detection)")
+                chunks = get_speech_timestamps(audio, VadOptions(**VAD_OPTIONS))
+                if not chunks:  # nothing to decode: Whisper would only invent text here
+                    return EngineResult(language or "", 0.0, no_speech="the voice detector found no speech")
+                decoded = np.concatenate(collect_chunks(audio, chunks)[0])
+            speech = len(decoded) / SAMPLE_RATE
+            step(0.08, f"{speech:.1f} s of speech to decode" + ("" if language else "; detecting the language"))
             segments, info = self.model.transcribe(
-                audio, temperature=list(TEMPERATURES), vad_filter=vad,
-                vad_parameters={"min_silence_duration_ms": 500}, condition_on_previous_text=True,
-                without_timestamps=False, **common)
+                decoded, temperature=list(TEMPERATURES), vad_filter=False, condition_on_previous_text=True,
+                without_timestamps=False, max_new_tokens=token_budget(speech),
+                no_speech_threshold=NO_SPEECH_THRESHOLD, compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
+                log_prob_threshold=LOG_PROB_THRESHOLD, **common)
         result = EngineResult(info.language, float(info.language_probability))
-        for seg in segments:  # a generator: decoding happens while we iterate, so progress is real
-            words = [(float(w.start), float(w.end), w.word) for w in (seg.words or [])]
-            result.segments.append(RawSegment(float(seg.start), float(seg.end), seg.text.strip(), words))
-            if on_segment:
-                on_segment(result.segments[-1])
+        unsure = language is None and result.language_probability < LANGUAGE_SURE  # the no-speech stop's condition
+        guard = getattr(self.model, "guard", None)
+        step(0.1, f"{task}: language {info.language}, decoding {speech:.0f} s of speech")
+        decoded_to = [0.0]  # seconds of the decoded (speech-only) audio read so far
+
+        def read():
+            iterator = iter(segments)
+            while True:  # a generator: decoding happens while we iterate, so progress is real
+                if guard is not None:
+                    guard.on = unsure
+                try:
+                    seg = next(iterator)
+                except StopIteration:
+                    return
+                finally:
+                    if guard is not None:
+                        guard.on = False
+                decoded_to[0] = float(seg.end)
+                yield seg
+
+        if chunks:
+            from faster_whisper.transcribe import restore_speech_timestamps
+
+            restored = restore_speech_timestamps(read(), chunks, SAMPLE_RATE)
+        else:
+            restored = read()
+        dropped = 0
+        for seg in restored:
+            if unsure and is_not_speech(seg.no_speech_prob, seg.avg_logprob, seg.compression_ratio):
+                dropped += 1
+            else:
+                words = [(float(w.start), float(w.end), w.word) for w in (seg.words or [])]
+                result.segments.append(RawSegment(float(seg.start), float(seg.end), seg.text.strip(), words))
+                if on_segment:
+                    on_segment(result.segments[-1])
             if stop is not None and stop.is_set():  # the caller went away: decoding ends with this segment
                 result.stopped_at = float(seg.end)
                 break
-            if progress and duration:
-                progress(min(seg.end / duration, 1.0), f"{task} {seg.end:.0f}/{duration:.0f} s")
+            if speech:
+                done = min(decoded_to[0] / speech, 1.0)
+                step(0.1 + 0.9 * done, f"{task} {done * speech:.0f}/{speech:.0f} s of speech")
+        if dropped and not any(s.text for s in result.segments):
+            result.no_speech = "Whisper heard no speech in the sound the voice detector kept (music or noise?)"
         return result
 
 
@@ -296,7 +449,7 @@ class TransformersEngine:
                 language, probability = self.detect_language(audio)
             else:
                 probability = 1.0
-            return EngineResult(language, probability)
+            return EngineResult(language, probability, no_speech="the voice detector found no speech")
         if language is None:
             first = regions[0] if regions else (0.0, duration)
             language, probability = self.detect_language(audio[int(first[0] * SAMPLE_RATE):int(first[1] * SAMPLE_RATE)])
@@ -392,8 +545,6 @@ def _ctranslate2_device() -> str:
 
 
 def _load_faster_whisper(location, local: bool = True, note: str = "") -> Loaded:
-    from faster_whisper import WhisperModel
-
     device = _ctranslate2_device()
     ct2_device = "cuda" if device.startswith("cuda") else "cpu"  # CTranslate2 has no MPS backend
     # float32 on CPU, the model's own accuracy. int8 decodes about 1.6x faster but read real Spanish and French
@@ -402,7 +553,7 @@ def _load_faster_whisper(location, local: bool = True, note: str = "") -> Loaded
     compute = os.environ.get("MMDEMO_WHISPER_COMPUTE", "").strip() or ("float32" if ct2_device == "cpu" else "float16")
     index = int(device.split(":")[1]) if ":" in device else 0
     threads = int(os.environ.get("MMDEMO_THREADS", "0") or 0) or (os.cpu_count() or 1)
-    model = WhisperModel(str(location), device=ct2_device, device_index=index, compute_type=compute,
+    model = guarded_model_class()(str(location), device=ct2_device, device_index=index, compute_type=compute,
                          cpu_threads=threads if ct2_device == "cpu" else 0, local_files_only=local)
     size = None
     if Path(str(location)).is_dir():

@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write("\n")
         else:
             render = getattr(module, "render", None)
-            print(render(result) if render else json.dumps(result, indent=2, ensure_ascii=False))
+            text = render(result) if render else json.dumps(result, indent=2, ensure_ascii=False)
+            if text:  # e.g. transcribe -o FILE: the subtitles went to the file, nothing is left for stdout
+                print(text)
         sys.stdout.flush()
     except BrokenPipeError:  # `... | head`: the reader left; no traceback, and none again at interpreter exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

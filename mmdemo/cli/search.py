@@ -1,9 +1,11 @@
 """`python -m mmdemo search index PATH... --index DIR [--space auto|clip|offline] [--json]` and
-`python -m mmdemo search query TEXT_OR_IMAGE --index DIR [--top K] [--json]`: the Search tab's twin."""
+`python -m mmdemo search query TEXT_OR_IMAGE --index DIR [--top K] [--json]` (or `search query --image FILE ...`):
+the Search tab's twin."""
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 HELP = "cross-modal search: index images, videos and speech into a folder, then query it by a sentence or an image"
 
@@ -18,7 +20,10 @@ def add_arguments(parser) -> None:
                        help="embedding space of a new index (default auto: CLIP when its weights exist, else the "
                             "offline ImageNet-to-MiniLM space); an existing index keeps its own")
     query = actions.add_parser("query", help="the best matches of a sentence, or of an example image file")
-    query.add_argument("query", metavar="TEXT_OR_IMAGE", help="a sentence, or the path of an image file")
+    query.add_argument("query", metavar="TEXT_OR_IMAGE", nargs="?", default=None,
+                       help="a sentence, or the path of an image file")
+    query.add_argument("--image", metavar="FILE", default=None,
+                       help="an example image file (the same as giving its path as TEXT_OR_IMAGE)")
     query.add_argument("--top", type=int, default=10, metavar="K", help="number of results (default 10)")
     for sub in (index, query):
         sub.add_argument("--index", required=True, metavar="DIR", help="the index folder")
@@ -43,12 +48,17 @@ class _Progress:
 
 
 def run(args) -> dict:
+    from pathlib import Path
+
+    from mmdemo.errors import BadInput
     from mmdemo.pipelines import search
 
     if args.action == "index":
         return search.build_index(args.paths, args.index, space=args.space, progress=_Progress()).to_dict()
-    from pathlib import Path
-
+    if (args.query is None) == (args.image is None):
+        raise BadInput("search query takes one query: a sentence or an image path (TEXT_OR_IMAGE), or --image FILE.")
+    if args.image:  # --image is always an image: a Path is never read as a sentence
+        return search.query(Path(args.image), args.index, top=args.top).to_dict()
     # on the command line a one-word query naming an image file is a query by example (the app never guesses)
     what = Path(args.query) if search.looks_like_image_path(args.query) else args.query
     return search.query(what, args.index, top=args.top).to_dict()
@@ -66,7 +76,8 @@ def render(result: dict) -> str:
     lines = [f"{result['index']}: {len(result['added'])} added, {len(result['unchanged'])} unchanged, "
              f"{len(result['skipped'])} skipped in {result['seconds']:.1f} s ({result['method']})"]
     lines += [f"added {a['path']} ({a['kind']}, {a['items']} item(s))" for a in result["added"]]
-    lines += [f"note: {a['path']}: {note}" for a in result["added"] for note in a["notes"]]
+    lines += [f"note: {a['path']}: {note.removeprefix(Path(a['path']).name + ': ')}" for a in result["added"]
+              for note in a["notes"]]  # a media note already names its file: once is enough
     lines += [f"skipped {s['path']}: {s['reason']}" for s in result["skipped"]]
     counts = result["counts"]
     lines.append(f"index holds {counts.get('files', 0)} file(s): {counts.get('visual', 0)} picture item(s), "

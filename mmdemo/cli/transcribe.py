@@ -11,7 +11,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--language", default=None, help="spoken language code (en, es, de...); default: detect")
     parser.add_argument("--format", choices=["json", "srt", "vtt", "txt"], default="txt",
                         help="what to print without --json (default txt)")
-    parser.add_argument("--output", "-o", default=None, help="also write the chosen format to this file")
+    parser.add_argument("--output", "-o", default=None,
+                        help="write the chosen format to this file instead of stdout (--json still prints JSON)")
     parser.add_argument("--translate-to", metavar="LANG", default=None,
                         help="also translate the transcript's text into this language (translator backend)")
     parser.add_argument("--reference", default=None,
@@ -48,20 +49,26 @@ def run(args) -> dict:
             Path(args.output).write_text(result["_rendered"], encoding="utf-8")
         except OSError as exc:
             raise BadInput(f"cannot write --output {args.output}: {exc.strerror or exc}.") from None
+        result["_rendered"] = ""  # written to the file: stdout keeps only the score, if any
+        result["_written"] = str(args.output)
     if args.json:
         result.pop("_rendered")
+        result.pop("_written", None)
     return result
 
 
 def render(result: dict) -> str:
     text = result.pop("_rendered").rstrip("\n")
+    written = result.pop("_written", None)
     import sys
 
     for note in result.get("notes", []):  # stderr: stdout stays a clean subtitle file
         print(f"note: {note}", file=sys.stderr)
+    if written:
+        print(f"wrote {written}", file=sys.stderr)
     extra = []
     if "score" in result:
         scores = result["score"]
         extra.append(f"WER {scores['wer']:.3f}  CER {scores['cer']:.3f}  (headline {scores['headline'].upper()}, "
                      f"{scores['normalizer']} normalizer)")
-    return "\n".join([text] + extra)
+    return "\n".join(([text] if text else []) + extra)

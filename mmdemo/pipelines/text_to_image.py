@@ -138,10 +138,11 @@ def suggested_settings() -> Suggested:
                      size, size, model.size_multiple, model.family.max_steps_hint, model.taesd is not None)
 
 
-def configured_defaults() -> tuple[Suggested, str]:
+def configured_defaults(check_hub: bool = False) -> tuple[Suggested, str]:
     """The defaults of the configured model without loading it and without touching the network (for building
     the UI): from its name and, for local folders, its config files. Also returns where its weights will come
-    from, in one sentence."""
+    from, in one sentence; a Hub id is said to be downloaded only when ``check_hub`` found the Hub reachable
+    (one bounded probe, cached; a page load asks, not the start-up)."""
     spec = backends.REGISTRY.spec("diffusion")
     name, _ = backends.REGISTRY.configured("diffusion")
     folder = Path(name).expanduser() if Path(name).expanduser().is_dir() else hub.cached_snapshot(name)
@@ -149,8 +150,12 @@ def configured_defaults() -> tuple[Suggested, str]:
         where = f"Model: `{name}` (local files)."
     elif looks_like_path(name):
         where = f"{spec.env_var}={name} is not an existing folder: point it at a local diffusers model folder."
-    else:
+    elif not check_hub:
+        where = f"Model: `{name}` (a Hugging Face Hub id)."
+    elif hub.hub_reachable():
         where = f"Model: `{name}`, from the Hugging Face Hub (downloaded on first use)."
+    else:
+        where = f"Model: `{name}`: no local copy here, and the Hugging Face Hub cannot be reached."
     index = _read_json(folder / "model_index.json") if folder else {}
     family = detect_family(name, index.get("_class_name", ""), (index.get("scheduler") or ["", ""])[1])
     size, multiple = (1024 if family.name == "sdxl" else 512), 8

@@ -122,7 +122,8 @@ def analyze(audio, progress=None) -> VoiceResult:
     if duration > PROSODY_MAX_S:
         notes.append(f"prosody read on the first {PROSODY_MAX_S:.0f} s only")
     prosody = prosody_reading(samples[:int(PROSODY_MAX_S * SAMPLE_RATE)], words=len(text.split()) if segments else None,
-                              speech_seconds=sum(s["end"] - s["start"] for s in segments) or None)
+                              speech_seconds=sum(s["end"] - s["start"] for s in segments) or None,
+                              progress=lambda f, m: step(0.82 + 0.16 * f, m))
 
     parts = [p for p in (text_probs, acoustic_probs) if p is not None]
     probs = np.mean(parts, axis=0) if parts else None  # what was said and how, equally
@@ -136,15 +137,36 @@ def _unit(value, bounds) -> float:
     return float(np.clip((value - low) / (high - low), 0.0, 1.0))
 
 
+PITCH_CHUNK_S = 20.0  # pYIN reads long audio in pieces of this length, so that its progress can be reported
+
+
 def prosody_reading(samples: np.ndarray, words: int | None = None, speech_seconds: float | None = None,
-                    window_s: float = 2.0) -> Prosody:
-    """Pitch (pYIN), loudness (RMS) and speaking rate folded into a 0..1 arousal heuristic."""
+                    window_s: float = 2.0, progress=None) -> Prosody:
+    """Pitch (pYIN), loudness (RMS) and speaking rate folded into a 0..1 arousal heuristic. ``progress(fraction,
+    message)`` hears each PITCH_CHUNK_S of audio read (pYIN is the slow part: 0.1 s per second of audio, and its
+    first use in a process compiles it)."""
     import librosa
 
     hop, frame = 320, 1024  # 20 ms hop at 16 kHz; pYIN needs ~2 periods of the lowest pitch in a frame
     if len(samples) < frame:
         samples = np.pad(samples, (0, frame - len(samples)))
-    f0, voiced, _ = librosa.pyin(samples, fmin=65.0, fmax=500.0, sr=SAMPLE_RATE, frame_length=frame, hop_length=hop)
+    step = max(hop, int(PITCH_CHUNK_S * SAMPLE_RATE) // hop * hop)
+    starts = list(range(0, len(samples), step))
+    if len(starts) > 1 and len(samples) - starts[-1] < frame:  # a last piece too short for pYIN joins the one before
+        starts.pop()
+    pieces_f0, pieces_voiced = [], []
+    for i, start in enumerate(starts):
+        if progress:
+            progress(i / len(starts), f"reading the voice's pitch ({start / SAMPLE_RATE:.0f}/"
+                                      f"{len(samples) / SAMPLE_RATE:.0f} s)")
+        end = starts[i + 1] if i + 1 < len(starts) else len(samples)
+        f0, voiced, _ = librosa.pyin(samples[start:end], fmin=65.0, fmax=500.0, sr=SAMPLE_RATE, frame_length=frame,
+                                     hop_length=hop)
+        if i + 1 < len(starts):  # a piece of k hops has k + 1 centred frames: the last one is the next piece's first
+            f0, voiced = f0[:(end - start) // hop], voiced[:(end - start) // hop]
+        pieces_f0.append(f0)
+        pieces_voiced.append(voiced)
+    f0, voiced = np.concatenate(pieces_f0), np.concatenate(pieces_voiced)
     rms = librosa.feature.rms(y=samples, frame_length=frame, hop_length=hop)[0]
     n = min(len(f0), len(rms))
     f0, voiced, level = f0[:n], voiced[:n], librosa.amplitude_to_db(rms[:n], ref=1.0, top_db=None)

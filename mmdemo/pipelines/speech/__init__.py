@@ -128,7 +128,7 @@ def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe"
     if duration < MIN_SECONDS:
         raise BadInput(f"The audio is too short to transcribe ({duration:.2f} s).")
     if not np.any(np.abs(samples) > 1e-4):  # digital silence: nothing to hear, no model needed
-        return _empty(require_speech, language or "", duration, task)
+        return _empty(require_speech, language or "", duration, task, why="the audio is silent")
     step = progress or (lambda fraction, message: None)
     step(0.0, "loading the speech model")
     loaded = backends.get_loaded("whisper")
@@ -141,9 +141,11 @@ def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe"
     result = engine.transcribe(samples, task=task, language=language, progress=step, vad=vad, beam_size=beam_size,
                                batch_size=batch_size, word_timestamps=word_timestamps, on_segment=heard, stop=stop)
     segments = [Segment(s.start, s.end, s.text, s.words) for s in result.segments if s.text]
-    if not segments:
-        empty = _empty(require_speech, result.language, duration, task, result.language_probability, engine.name)
+    if not segments:  # the language "detected" in noise means nothing: only a chosen one is kept
+        empty = _empty(require_speech, language or "", duration, task, engine=engine.name,
+                       why=result.no_speech or "Whisper returned no text")
         empty.decoding = decoding
+        step(1.0, "no speech found")
         return empty
     step(1.0, "done")
     transcript = Transcript(result.language, result.language_probability, duration,
@@ -179,11 +181,17 @@ def _check_language(language: str | None, known: list[str]) -> str | None:
     return code
 
 
-def _empty(require_speech: bool, language: str, duration: float, task: str, probability: float = 0.0,
-           engine: str = "") -> Transcript:
+NO_SPEECH = "No speech found"
+
+
+def _empty(require_speech: bool, language: str, duration: float, task: str, engine: str = "",
+           why: str = "") -> Transcript:
+    """A transcript without speech; its note (the CLI's stderr, the tab's summary) starts with NO_SPEECH and
+    says why: silent audio, no speech for the voice detector, or none for Whisper (music, noise)."""
     if require_speech:
         raise BadInput("No speech was found in the audio (silence or noise only).")
-    return Transcript(language, probability, duration, "", [], task, engine)
+    return Transcript(language, 0.0, duration, "", [], task, engine,
+                      notes=[f"{NO_SPEECH} in {duration:.1f} s of audio: {why}."])
 
 
 def translate_transcript(transcript: Transcript, target: str) -> Transcript:
