@@ -45,6 +45,7 @@ class Task:
     paths: tuple[str, ...] = ("path",)  # columns naming files, resolved against the manifest's folder
     settings: dict[str, Setting] = {}
     sources: dict[str, str] = {}  # setting -> backend whose weights it chooses (Registry.set_source)
+    aliases: dict[str, str] = {}  # another name a column may have in the header (MELD's "utterance" for "text")
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -72,6 +73,10 @@ class Task:
 
     def typed(self, item: dict) -> dict:
         return item
+
+    def link(self, items: list[dict]) -> list[dict]:
+        """The manifest's items with what one item needs from the others (emotion: the utterance before)."""
+        return items
 
     def prepare(self, items: list[dict], settings: dict, folder: Path) -> dict:
         """The settings one config runs with, completed from the whole item list where a task needs it."""
@@ -146,7 +151,9 @@ class Emotion(Task):
     name = "emotion"
     required = ("label",)
     one_of = ("text", "path")
+    optional = ("dialogue_id", "speaker", "utterance_id")
     references = ("label",)
+    aliases = {"utterance": "text", "emotion": "label"}  # MELD's CSV columns
     settings = {
         "model": _model("text_emotion"),
         "embedder": _model("embedder"),
@@ -162,10 +169,29 @@ class Emotion(Task):
                "face_model": "face_emotion"}
 
     def typed(self, item):
+        from mmdemo.typography import normalise
+
+        if "text" in item:
+            item = {**item, "text": normalise(item["text"])}
         label = canonical(item["label"]) if "label" in item else None
         if "label" in item and label is None:
             raise BadInput(f"label {item['label']!r} is none of {', '.join(LABELS)}")
         return {**item, "label": label} if label else item
+
+    def link(self, items):
+        """A row with a dialogue_id gets ``context``: the text of the previous row of that dialogue (in
+        utterance_id order when the column is there, else in file order)."""
+        order = sorted(range(len(items)), key=lambda i: (_number(items[i].get("utterance_id")), i))
+        last: dict[str, str] = {}
+        linked = [dict(item) for item in items]
+        for i in order:
+            dialogue = items[i].get("dialogue_id")
+            if dialogue is None or "text" not in items[i]:
+                continue
+            if dialogue in last:
+                linked[i]["context"] = last[dialogue]
+            last[dialogue] = items[i]["text"]
+        return linked
 
     def run(self, item, settings):
         from mmdemo.media.video import EXTENSIONS as VIDEO_SUFFIXES
@@ -191,8 +217,16 @@ class Emotion(Task):
         truth, predicted = [i["reference"] for i in done], [i["output"] for i in done]
         return {"accuracy": round(float(accuracy_score(truth, predicted)), 4),
                 "macro_f1": round(float(f1_score(truth, predicted, average="macro", zero_division=0)), 4),
+                "weighted_f1": round(float(f1_score(truth, predicted, average="weighted", zero_division=0)), 4),
                 "confusion": confusion_matrix(truth, predicted, labels=list(LABELS)).tolist(),
                 "labels": list(LABELS), "n": len(done)}
+
+
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("inf")
 
 
 # -- caption -----------------------------------------------------------------------------------------------------
