@@ -8,7 +8,7 @@ import json
 import pytest
 
 from mmdemo.errors import BadInput
-from mmdemo.pipelines.emotion.conversation import previous_index, read_transcript, split_speaker
+from mmdemo.pipelines.emotion.conversation import read_transcript, split_speaker
 from mmdemo.typography import normalise
 
 
@@ -31,7 +31,6 @@ def test_csv_like_meld_keeps_dialogues_in_utterance_order(tmp_path):
     assert [(u.speaker, u.text, u.dialogue) for u in said] == [
         ("Lee", "I didn't touch it.", "7"), ("Dana", "Where did you put my bike?", "7"), ("Sam", "Pizza is here!", "9")]
     assert said[0].start == pytest.approx(1.0) and said[1].end == pytest.approx(4.0) and said[2].start is None
-    assert previous_index(said) == [None, 0, None]
 
 
 def test_srt_and_vtt_speakers_from_prefix_and_voice_tag(tmp_path):
@@ -59,7 +58,7 @@ def test_speech_tab_json_and_bad_files_are_one_message(tmp_path):
             read_transcript(bad)
 
 
-def test_meld_style_manifest_is_read_with_aliases_and_context(tmp_path):
+def test_meld_style_manifest_is_read_with_its_own_column_names(tmp_path):
     from mmdemo.pipelines import evaluation
 
     path = tmp_path / "meld.csv"
@@ -70,6 +69,5 @@ def test_meld_style_manifest_is_read_with_aliases_and_context(tmp_path):
                     "4,Okay.,Ali,bored,neutral,4,1\n", encoding="utf-8")
     items, skipped = evaluation.read_manifest("emotion", path)
     assert [i["label"] for i in items] == ["joy", "surprise", "neutral"]
-    assert items[1]["text"] == "No way!" and items[1]["context"] == "Guess who got the tickets?"
-    assert "context" not in items[0] and "context" not in items[2]
+    assert items[1]["text"] == "No way!" and items[1]["dialogue_id"] == "3" and items[1]["speaker"] == "Ali"
     assert skipped == [{"row": 5, "reason": "label 'bored' is none of anger, disgust, fear, joy, neutral, sadness, surprise"}]

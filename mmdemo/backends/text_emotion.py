@@ -2,7 +2,7 @@
 returned over the shared 7-emotion label set.
 
 Offline (no Hub, no cache) the emotion pipeline reads text with ``TrainedHead`` below: a small head trained on
-GoEmotions (Reddit comments) over the offline MiniLM pack's features, stored in ``mmdemo/data/text_emotion_head.npz``;
+GoEmotions (Reddit comments) and MELD (TV dialogue) over the offline MiniLM pack's features, stored in ``mmdemo/data/text_emotion_head.npz``;
 failing that, with a labelled zero-shot reading from sentence embeddings (mmdemo.pipelines.emotion.text).
 """
 

@@ -151,16 +151,6 @@ def _from_json(text: str, name: str) -> list[Utterance]:
     return out
 
 
-def previous_index(utterances: list[Utterance]) -> list[int | None]:
-    """For each utterance, the index of the one just before it in the same dialogue (None for a dialogue's first)."""
-    last: dict[str, int] = {}
-    out: list[int | None] = []
-    for i, u in enumerate(utterances):
-        out.append(last.get(u.dialogue))
-        last[u.dialogue] = i
-    return out
-
-
 @dataclass
 class ConversationReading:
     utterances: list[Utterance]

@@ -81,7 +81,7 @@ def read_manifest(task: "str | Task", path: "str | Path", uploads: dict[str, str
     if not items:
         reasons = "; ".join(f"row {s['row']}: {s['reason']}" for s in skipped[:3])
         raise BadInput(f"{name} has no usable row" + (f" ({reasons})." if reasons else "."))
-    return task.link(items), skipped
+    return items, skipped
 
 
 def _resolve(value: str, folder: Path, uploads: dict[str, str] | None) -> str:

@@ -74,10 +74,6 @@ class Task:
     def typed(self, item: dict) -> dict:
         return item
 
-    def link(self, items: list[dict]) -> list[dict]:
-        """The manifest's items with what one item needs from the others (emotion: the utterance before)."""
-        return items
-
     def prepare(self, items: list[dict], settings: dict, folder: Path) -> dict:
         """The settings one config runs with, completed from the whole item list where a task needs it."""
         return dict(settings)
@@ -151,7 +147,8 @@ class Emotion(Task):
     name = "emotion"
     required = ("label",)
     one_of = ("text", "path")
-    optional = ("dialogue_id", "speaker", "utterance_id")
+    optional = ("dialogue_id", "speaker", "utterance_id")  # kept in the report's items; the reader reads each line
+    # on its own (the previous line did not help on MELD's tuning half, docs/emotion.md)
     references = ("label",)
     aliases = {"utterance": "text", "emotion": "label"}  # MELD's CSV columns
     settings = {
@@ -177,21 +174,6 @@ class Emotion(Task):
         if "label" in item and label is None:
             raise BadInput(f"label {item['label']!r} is none of {', '.join(LABELS)}")
         return {**item, "label": label} if label else item
-
-    def link(self, items):
-        """A row with a dialogue_id gets ``context``: the text of the previous row of that dialogue (in
-        utterance_id order when the column is there, else in file order)."""
-        order = sorted(range(len(items)), key=lambda i: (_number(items[i].get("utterance_id")), i))
-        last: dict[str, str] = {}
-        linked = [dict(item) for item in items]
-        for i in order:
-            dialogue = items[i].get("dialogue_id")
-            if dialogue is None or "text" not in items[i]:
-                continue
-            if dialogue in last:
-                linked[i]["context"] = last[dialogue]
-            last[dialogue] = items[i]["text"]
-        return linked
 
     def run(self, item, settings):
         from mmdemo.media.video import EXTENSIONS as VIDEO_SUFFIXES
@@ -220,13 +202,6 @@ class Emotion(Task):
                 "weighted_f1": round(float(f1_score(truth, predicted, average="weighted", zero_division=0)), 4),
                 "confusion": confusion_matrix(truth, predicted, labels=list(LABELS)).tolist(),
                 "labels": list(LABELS), "n": len(done)}
-
-
-def _number(value) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("inf")
 
 
 # -- caption -----------------------------------------------------------------------------------------------------
