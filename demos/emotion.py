@@ -219,7 +219,7 @@ def build() -> None:
                                 file_types=[".csv", ".srt", ".vtt", ".json"])
             talk_run = gr.Button("Read the conversation")
         talk_status = gr.Markdown()
-        talk_plot = gr.ScatterPlot(EMPTY_TALK, x="utterance", y="speaker", color="emotion", size="confidence",
+        talk_plot = gr.ScatterPlot(EMPTY_TALK, x="utterance", y="speaker", color="emotion", tooltip=["confidence"],
                                    title="Emotion per speaker, utterance by utterance", visible=False)
         talk_rows = gr.Dataframe(visible=False, wrap=True)
         talk_raw = gr.JSON(visible=False)
