@@ -173,10 +173,11 @@ class ConversationReading:
                                  for r in rows if r["speaker"] == s] for s in speakers}}
 
 
-# Measured by python -m mmdemo.train.text_emotion on MELD's tuning half (docs/emotion.md): with the previous
-# utterance's features accuracy 0.556, macro-F1 0.408, balanced macro-F1 0.375; without 0.560, 0.428, 0.399.
-CONTEXT_NOTE = ("each utterance is read on its own: adding the previous utterance lowered the reader's MELD "
-                "tuning-half scores (docs/emotion.md), so no context enters the reading")
+# Measured on MELD's tuning half (docs/emotion.md): the previous line's MiniLM features lowered the scores; its
+# predicted emotion raised them (python -m bench.emotion_context) but is not in the shipped reader yet.
+CONTEXT_NOTE = ("each utterance is read on its own: the shipped reader takes no context (the previous line's "
+                "features did not help on MELD's tuning half; its predicted emotion did, and is not in this reader "
+                "yet: docs/emotion.md)")
 
 
 def analyze_conversation(path, reader: str = "auto") -> ConversationReading:

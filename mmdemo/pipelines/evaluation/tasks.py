@@ -147,8 +147,8 @@ class Emotion(Task):
     name = "emotion"
     required = ("label",)
     one_of = ("text", "path")
-    optional = ("dialogue_id", "speaker", "utterance_id")  # kept in the report's items; the reader reads each line
-    # on its own (the previous line did not help on MELD's tuning half, docs/emotion.md)
+    optional = ("dialogue_id", "speaker", "utterance_id")  # kept in the report's items; the shipped reader reads
+    # each line on its own (docs/emotion.md, "Context")
     references = ("label",)
     aliases = {"utterance": "text", "emotion": "label"}  # MELD's CSV columns
     settings = {
