@@ -2,6 +2,7 @@
 
     python -m bench.real [--data DIR] [--asterisk DIR] [--fetch-asterisk] [--per-language 10] [--only speech,video]
                          [--long-per-language 20] [--batch-size 8] [--opencv-doc DIR] [--fetch-opencv-doc]
+                         [--previous-head FILE]
 
 Speech: ``pipelines.speech.transcribe(file)`` with the app's defaults against faster-whisper with its own defaults
 (``WhisperModel(folder).transcribe(file)``: beam 5, no VAD), on the same whisper-base weights (the offline pack);
@@ -15,6 +16,8 @@ Video: ``pipelines.shots.detect_shots(file)`` against PySceneDetect's ``detect(f
 frame, cut precision and recall with a 0.5 s tolerance, on the films whose cut times the data README gives, and with
 ``--opencv-doc`` (or ``--fetch-opencv-doc``) two more from Debian's opencv-doc: a damaged copy of the Megamind
 excerpt and a static street camera.
+Emotion: the offline text reader on the report halves of MELD's and GoEmotions' dev splits (halves no choice was
+tuned on), beside always-neutral and the previous GoEmotions-only head (``bench.emotion_real``).
 Calls alternate which side goes first; the machine is shared, so compare the ratio of times, not the times.
 Prints one line and exits 0 when the data folder is absent.
 """
@@ -262,7 +265,10 @@ def main(argv=None) -> int:
     parser.add_argument("--fetch-asterisk", action="store_true",
                         help="apt-get download the Asterisk packages into --asterisk (default ~/.cache/mmdemo-bench)")
     parser.add_argument("--per-language", type=int, default=10, help="Asterisk prompts per language")
-    parser.add_argument("--only", default="speech,video", help="speech, nospeech (audio without speech; part of speech too), video")
+    parser.add_argument("--only", default="speech,video,emotion",
+                        help="any of speech, nospeech (audio without speech; part of speech too), video, emotion")
+    parser.add_argument("--previous-head", type=Path, default=None,
+                        help="the previous text-emotion head (default: read from git history)")
     parser.add_argument("--long-per-language", type=int, default=0,
                         help="also join this many other Asterisk prompts per language into one long recording each")
     parser.add_argument("--opencv-doc", type=Path, default=None,
@@ -302,6 +308,11 @@ def main(argv=None) -> int:
             app = f"the app at batch {args.batch_size}" if args.batch_size else "app defaults"
             _print([f"Long recordings: {app} vs faster-whisper defaults, one call per language\n",
                     *long_rows(args.asterisk, args.long_per_language, args.batch_size), ""])
+    if "emotion" in parts and (args.data / "emotion").is_dir():
+        from bench.emotion_real import emotion_rows
+
+        _print(["Text emotion, offline reader, report halves of the dev splits (seed 0; MELD cut by dialogue)\n",
+                *emotion_rows(args.data, args.previous_head), ""])
     print(f"Load average at the end: {load_average():.2f} (1 min).")
     return 0
 

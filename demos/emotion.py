@@ -21,10 +21,12 @@ from mmdemo.pipelines.emotion.fusion import MODALITIES
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SAMPLE_FACE = ASSETS / "emotion_smiling_astronaut.jpg"
 READER_CHOICES = {"auto: Hub model, else the trained head": "auto",
-                  "MiniLM + head trained on GoEmotions Reddit comments": "head",
+                  "MiniLM + head trained on GoEmotions comments and MELD dialogue": "head",
                   "zero-shot (MiniLM similarity to prototypes)": "zero-shot"}
 EMPTY_BARS = pd.DataFrame({"emotion": list(LABELS), "probability": [0.0] * len(LABELS)})
 EMPTY_LINES = pd.DataFrame({"time (s)": [], "probability": [], "emotion": []})
+EMPTY_TALK = pd.DataFrame({"utterance": [], "speaker": [], "emotion": [], "confidence": []})
+TALK_COLUMNS = ["index", "speaker", "text", "label", "confidence"]
 
 
 def _bars(scores: dict | None) -> pd.DataFrame:
@@ -169,12 +171,31 @@ def reweigh(result, w_text, w_voice, w_face):
     return _outputs(emotion.reweigh(result, {"text": w_text, "voice": w_voice, "face": w_face}))
 
 
+@gpu
+@user_errors
+def read_conversation(path=None, reader="auto"):
+    """A transcript with speakers: the per-speaker timeline (utterance order, one row per speaker) and the rows."""
+    from mmdemo.pipelines.emotion.conversation import analyze_conversation
+
+    if not path:
+        raise BadInput("Give a transcript file first (CSV, SRT, VTT or the Speech tab's JSON).")
+    talk = analyze_conversation(path, reader=reader or "auto").to_dict()
+    rows = talk["utterances"]
+    timeline = pd.DataFrame({"utterance": [r["index"] for r in rows], "speaker": [r["speaker"] for r in rows],
+                             "emotion": [r["label"] for r in rows], "confidence": [r["confidence"] for r in rows]})
+    status = (f"**{len(rows)} utterances, {len(talk['speakers'])} speakers** — {talk['method']}"
+              f"{' · *fallback*' if talk['fallback'] else ''}  \n{talk['context']}")
+    return (status, gr.ScatterPlot(value=timeline, visible=True),
+            gr.Dataframe(value=pd.DataFrame([{k: r[k] for k in TALK_COLUMNS} for r in rows]), visible=True), talk)
+
+
 def build() -> None:
     gr.Markdown(
         "Give any mix of text, speech, a face photo or a video. Each is read by its own model onto seven emotions "
         "(anger, disgust, fear, joy, neutral, sadness, surprise), then fused: "
         "`p = Σ w·p_m / Σ w` over the modalities that carried a signal. Move the sliders to re-weigh instantly. "
-        "Offline, text is read by MiniLM + a head trained on GoEmotions Reddit comments (or zero-shot, on request) "
+        "Offline, text is read by MiniLM + a head trained on GoEmotions Reddit comments and MELD TV dialogue (or "
+        "zero-shot, on request) "
         "and the voice's sound as a prosody heuristic; each is labelled as such."
     )
     with gr.Row():
@@ -221,6 +242,19 @@ def build() -> None:
               concurrency_limit=None, concurrency_id="emotion")
     for slider in (w_text, w_voice, w_face):
         slider.release(reweigh, inputs=[raw, w_text, w_voice, w_face], outputs=plots, api_visibility="private")
+    with gr.Accordion("Conversation: a transcript with speakers, read utterance by utterance", open=False):
+        with gr.Row():
+            talk_file = gr.File(label="Transcript: CSV (utterance or text, speaker, optional dialogue_id), SRT/VTT "
+                                      "with speaker names, or the Speech tab's JSON", type="filepath",
+                                file_types=[".csv", ".srt", ".vtt", ".json"])
+            talk_run = gr.Button("Read the conversation")
+        talk_status = gr.Markdown()
+        talk_plot = gr.ScatterPlot(EMPTY_TALK, x="utterance", y="speaker", color="emotion", tooltip=["confidence"],
+                                   title="Emotion per speaker, utterance by utterance", visible=False)
+        talk_rows = gr.Dataframe(visible=False, wrap=True)
+        talk_raw = gr.JSON(visible=False)
+    run_event(talk_run.click, read_conversation, [talk_file, reader], [talk_status, talk_plot, talk_rows, talk_raw],
+              talk_status, api_name="emotion_conversation", concurrency_limit=1, concurrency_id=emotion.SLOT)
     compare_panel("emotion", [text, audio, image, video], _compared, "head:text_reader=head\nzero-shot:text_reader=zero-shot",
                   emotion.SLOT, reference="Right label (optional): anger, disgust, fear, joy, neutral, sadness, surprise")
     flag_panel("emotion", [text, audio, image, video, reader], raw, _flagged)

@@ -17,7 +17,7 @@ from tests.conftest import requires_pack
 
 skimage = pytest.importorskip("skimage", reason="scikit-image ships the real test photos (requirements-dev.txt)")
 PHOTOS = Path(skimage.__file__).parent / "data"
-# photo -> the label of mmdemo/data/labels.txt a person would pick
+# photo -> the label of mmdemo/data/labels.txt a person would pick (the list names every one of these subjects)
 TRUTH = {"chelsea.png": "cat", "coffee.png": "coffee", "rocket.jpg": "rocket", "motorcycle_left.png": "motorcycle",
          "camera.png": "camera", "astronaut.png": "astronaut"}
 IMAGENET_OK = {"chelsea.png": {"tabby", "tiger cat", "Egyptian cat"}, "coffee.png": {"espresso", "cup", "coffee mug"},
@@ -89,7 +89,10 @@ def test_features_are_unit_and_closer_for_the_same_scene(offline):
 
 @classifier_pack
 @requires_pack("minilm")
-def test_offline_fallback_is_labelled_and_mostly_right_on_real_photos(offline):
+def test_offline_fallback_is_labelled_and_mostly_right_on_real_photos_in_sample(offline):
+    """In sample: mmdemo/data/labels.txt names each of these photos' subjects (cat, coffee, rocket, motorcycle,
+    camera, astronaut) and was written with them in view, so 4 of 6 says the fallback finds a listed subject among
+    the ~50 labels, not how it labels photos the list was not written for."""
     names = list(TRUTH)
     results = caption_images([PHOTOS / n for n in names], question="what is this?")
     correct = 0

@@ -310,7 +310,7 @@ def test_tab_matches_uploads_by_name_and_filters_disagreements(tmp_path):
     status, metrics, *plots, confusion, items, downloads, result = out
     assert "**3 items**, 1 row(s) skipped" in status and "faces/gone.jpg is not among the uploaded files" in status
     assert list(metrics.columns) == ["metric", "head", "zero"] and "macro_f1" in set(metrics["metric"])
-    assert [p.title for p in plots if p.visible] == ["accuracy", "macro_f1"]
+    assert [p.title for p in plots if p.visible] == ["accuracy", "macro_f1", "weighted_f1"]
     assert confusion.visible and len(confusion.value["data"]) == 14  # 7 rows per config
     assert list(items.columns) == ["row", "input", "reference", "head", "zero"] and len(items) == 3
     assert "smile.jpg" in list(items["input"]) and not any(str(tmp_path) in str(i) for i in items["input"])

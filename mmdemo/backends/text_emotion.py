@@ -2,7 +2,7 @@
 returned over the shared 7-emotion label set.
 
 Offline (no Hub, no cache) the emotion pipeline reads text with ``TrainedHead`` below: a small head trained on
-GoEmotions (Reddit comments) over the offline MiniLM pack's features, stored in ``mmdemo/data/text_emotion_head.npz``;
+GoEmotions (Reddit comments) and MELD (TV dialogue) over the offline MiniLM pack's features, stored in ``mmdemo/data/text_emotion_head.npz``;
 failing that, with a labelled zero-shot reading from sentence embeddings (mmdemo.pipelines.emotion.text).
 """
 
@@ -19,6 +19,7 @@ from mmdemo.data import DATA_DIR
 from mmdemo.errors import BackendUnavailable
 from mmdemo.emotion_labels import LABELS, LabelMap, label_map
 from mmdemo.registry import Loaded, Source
+from mmdemo.typography import normalise
 
 
 class TextEmotion:
@@ -58,7 +59,7 @@ def load(source: Source) -> Loaded:
 
 # -- the offline reader: a head trained on MiniLM features (python -m mmdemo.train.text_emotion) -------------------
 HEAD_FILE = DATA_DIR / "text_emotion_head.npz"
-HEAD_NAME = "MiniLM + head trained on GoEmotions Reddit comments (offline)"
+HEAD_NAME = "MiniLM + head trained on GoEmotions Reddit comments and MELD TV dialogue (offline)"
 HEAD_LAYERS = (4, 5, 6)  # MiniLM-L6 hidden states mean-pooled: the last three layers read emotion better than one
 HEAD_MAX_TOKENS = 128
 HASH_BUCKETS = 2**15
@@ -92,34 +93,66 @@ def word_buckets(text: str) -> list[int]:
     return sorted({zlib.crc32(g.encode("utf-8")) % HASH_BUCKETS for g in grams})
 
 
+_vader = None
+SURFACE_FEATURES = ("vader_neg", "vader_neu", "vader_pos", "vader_compound", "has_!", "has_?", "words/30",
+                    "all_caps", "has_...")
+
+
+def surface_features(texts: list[str]) -> np.ndarray:
+    """(n, len(SURFACE_FEATURES)): VADER's lexicon scores and punctuation/length cues. Short TV lines ("What?!",
+    "Oh my God...") carry their emotion in these more than in their few words."""
+    global _vader
+    if _vader is None:
+        from vader import SentimentIntensityAnalyzer
+
+        _vader = SentimentIntensityAnalyzer()
+    rows = []
+    for t in texts:
+        v = _vader.polarity_scores(t)
+        rows.append([v["neg"], v["neu"], v["pos"], v["compound"], "!" in t, "?" in t, min(len(t.split()), 30) / 30,
+                     t.isupper(), "..." in t])
+    return np.array(rows, np.float32).reshape(len(texts), len(SURFACE_FEATURES))
+
+
 class TrainedHead:
-    """Softmax regression over MiniLM layer features and hashed word/pair indicators, then a prior shift chosen
-    on GoEmotions' dev split (see the training script)."""
+    """Softmax regression over MiniLM layer features, surface cues (VADER, punctuation) and hashed word/pair
+    indicators, then a prior shift and a temperature chosen on the tuning halves of GoEmotions' and MELD's dev
+    splits (see the training script). Text is normalised as conversations are (typographic quotes to ASCII)."""
 
     def __init__(self, embedder, weights: dict[str, np.ndarray], name: str = HEAD_NAME):
         self.embedder, self.name = embedder, name
         self.dense = weights["dense"].astype(np.float32)  # (features, 7)
         self.words = weights["words"].astype(np.float32)  # (HASH_BUCKETS, 7)
+        # heads before the MELD retraining (git history) have no surface weights and no temperature
+        self.surface = weights["surface"].astype(np.float32) if "surface" in weights else None
+        self.temperature = float(weights["temperature"]) if "temperature" in weights else 1.0
         self.bias = (weights["bias"] + weights["prior_shift"]).astype(np.float32)  # (7,)
         if [str(x) for x in weights["labels"]] != list(LABELS):
             raise BackendUnavailable(f"{HEAD_FILE.name} was trained for labels {list(weights['labels'])}.")
 
-    def logits(self, texts: list[str]) -> np.ndarray:
-        feats = head_features(self.embedder, texts)
-        words = np.stack([self.words[word_buckets(t)].sum(0) for t in texts]) if texts else np.zeros((0, 7))
-        return feats @ self.dense + words + self.bias
+    def logits(self, texts: list[str], features: np.ndarray | None = None) -> np.ndarray:
+        """Before the temperature: the decision scores the prior shift was chosen on. ``features``: the texts'
+        ``head_features`` when already computed (a benchmark reading several heads)."""
+        texts = [normalise(t) for t in texts]
+        if features is None:
+            features = head_features(self.embedder, texts)
+        z = features @ self.dense + self.bias
+        z += np.stack([self.words[word_buckets(t)].sum(0) for t in texts]) if texts else 0.0
+        if self.surface is not None:
+            z += surface_features(texts) @ self.surface
+        return z
 
     def predict(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), 7) probabilities over LABELS."""
+        """(len(texts), 7) probabilities over LABELS, calibrated by the temperature."""
         if not texts:
             return np.zeros((0, len(LABELS)))
-        z = self.logits(list(texts))
+        z = self.logits(list(texts)) / self.temperature
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
 
 
-def load_head(embedder, path: Path = HEAD_FILE) -> TrainedHead:
+def load_head(embedder, path: Path = HEAD_FILE, name: str = HEAD_NAME) -> TrainedHead:
     if not path.is_file():
         raise BackendUnavailable(f"the trained text-emotion head {path} is missing (python -m mmdemo.train.text_emotion).")
     with np.load(path, allow_pickle=False) as data:
@@ -127,4 +160,4 @@ def load_head(embedder, path: Path = HEAD_FILE) -> TrainedHead:
     expected = 384 * len(HEAD_LAYERS)
     if weights["dense"].shape != (expected, len(LABELS)) or weights["words"].shape != (HASH_BUCKETS, len(LABELS)):
         raise BackendUnavailable(f"{path.name} does not match this reader's features; retrain it.")
-    return TrainedHead(embedder, weights)
+    return TrainedHead(embedder, weights, name)

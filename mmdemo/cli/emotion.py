@@ -1,5 +1,6 @@
 """`python -m mmdemo emotion [--text T | --text-file F] [--audio A] [--image I] [--video V] [--weights ...]`:
-emotion of text, voice and face, fused with weights (the Emotion tab's twin)."""
+emotion of text, voice and face, fused with weights (the Emotion tab's twin); `--conversation FILE`: a transcript
+with speakers read utterance by utterance, as rows and a per-speaker timeline."""
 
 HELP = "emotion of text, voice and face, fused with weights over anger/disgust/fear/joy/neutral/sadness/surprise"
 
@@ -8,6 +9,9 @@ def add_arguments(parser) -> None:
     text = parser.add_mutually_exclusive_group()
     text.add_argument("--text", metavar="T", help="text to read")
     text.add_argument("--text-file", metavar="F", help="UTF-8 file with one text per line (gives a list of results)")
+    text.add_argument("--conversation", metavar="FILE",
+                      help="transcript with speakers: a CSV (utterance/text, speaker, optional dialogue_id), an SRT or "
+                           "VTT with speaker names, or the Speech tab's JSON; read utterance by utterance")
     parser.add_argument("--audio", metavar="A", help="audio file (or a video whose sound to read)")
     parser.add_argument("--image", metavar="I", help="image with faces")
     parser.add_argument("--video", metavar="V", help="video: faces over time, and its audio track if --audio is absent")
@@ -20,6 +24,13 @@ def run(args):
     from mmdemo.errors import BadInput
     from mmdemo.pipelines import emotion
 
+    if args.conversation is not None:
+        if any(x is not None for x in (args.audio, args.image, args.video, args.annotated)) or args.weights:
+            raise BadInput("--conversation reads a transcript's text only: leave out --audio, --image, --video, "
+                           "--weights and --annotated.")
+        from mmdemo.pipelines.emotion.conversation import analyze_conversation
+
+        return {"conversation": analyze_conversation(args.conversation).to_dict()}
     texts = None
     if args.text is not None:
         texts = [args.text]
@@ -40,6 +51,14 @@ def run(args):
 
 
 def render(result) -> str:
+    if isinstance(result, dict) and "conversation" in result:
+        talk = result["conversation"]
+        lines = [f"{talk['method']}; {talk['context']}"]
+        for row in talk["utterances"]:
+            when = f"{row['start']:>7.2f}s " if row.get("start") is not None else ""
+            lines.append(f"{row['index']:>4} {when}{row['speaker'][:12]:<12} {row['label']:<9} "
+                         f"{row['confidence']:.0%}  {row['text']}")
+        return "\n".join(lines)
     results = result if isinstance(result, list) else [result]
     blocks = []
     for res in results:

@@ -1,5 +1,5 @@
 """Emotion of text: the ``text_emotion`` classifier when its weights exist; offline, the head trained on GoEmotions
-over MiniLM features (``mmdemo/data/text_emotion_head.npz``, python -m mmdemo.train.text_emotion); else, or on request,
+and MELD over MiniLM features (``mmdemo/data/text_emotion_head.npz``, python -m mmdemo.train.text_emotion); else, or on request,
 a labelled zero-shot reading.
 
 The zero-shot reader embeds the text with the sentence embedder (MiniLM, offline pack) and compares it with a

@@ -45,6 +45,7 @@ def read_manifest(task: "str | Task", path: "str | Path", uploads: dict[str, str
     if not header or not any(h.strip() for h in header):
         raise BadInput(f"{name} is empty: the first line must name the columns ({task.describe_columns()}).")
     header = [h.strip().lower() for h in header]
+    header = [task.aliases[h] if h in task.aliases and task.aliases[h] not in header else h for h in header]
     missing = [c for c in task.required if c not in header]
     if task.one_of and not any(c in header for c in task.one_of):
         missing.append(" or ".join(task.one_of))

@@ -46,6 +46,7 @@ class Task:
     paths: tuple[str, ...] = ("path",)  # columns naming files, resolved against the manifest's folder
     settings: dict[str, Setting] = {}
     sources: dict[str, str] = {}  # setting -> backend whose weights it chooses (Registry.set_source)
+    aliases: dict[str, str] = {}  # another name a column may have in the header (MELD's "utterance" for "text")
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -147,7 +148,10 @@ class Emotion(Task):
     name = "emotion"
     required = ("label",)
     one_of = ("text", "path")
+    optional = ("dialogue_id", "speaker", "utterance_id")  # kept in the report's items; the shipped reader reads
+    # each line on its own (docs/emotion.md, "Context")
     references = ("label",)
+    aliases = {"utterance": "text", "emotion": "label"}  # MELD's CSV columns
     settings = {
         "model": _model("text_emotion"),
         "embedder": _model("embedder"),
@@ -163,6 +167,10 @@ class Emotion(Task):
                "face_model": "face_emotion"}
 
     def typed(self, item):
+        from mmdemo.typography import normalise
+
+        if "text" in item:
+            item = {**item, "text": normalise(item["text"])}
         label = canonical(item["label"]) if "label" in item else None
         if "label" in item and label is None:
             raise BadInput(f"label {item['label']!r} is none of {', '.join(LABELS)}")
@@ -192,6 +200,7 @@ class Emotion(Task):
         truth, predicted = [i["reference"] for i in done], [i["output"] for i in done]
         return {"accuracy": round(float(accuracy_score(truth, predicted)), 4),
                 "macro_f1": round(float(f1_score(truth, predicted, average="macro", zero_division=0)), 4),
+                "weighted_f1": round(float(f1_score(truth, predicted, average="weighted", zero_division=0)), 4),
                 "confusion": confusion_matrix(truth, predicted, labels=list(LABELS)).tolist(),
                 "labels": list(LABELS), "n": len(done)}
 
