@@ -106,10 +106,10 @@ def main(argv: list[str] | None = None) -> None:
     options = launch_options(argv)
     os.umask(0o077)  # every folder and file the app writes is the operator's alone (0700 / 0600)
     access.serving()  # from now on a call that cannot say who made it is a visitor, not the operator
+    app = build_app().queue(**QUEUE)  # first: it marks the examples' files, which no sweep may remove
     # Gradio's cache is GRADIO_TEMP_DIR wherever it was set; visitors' flags expire too
     caches = [outputs.gradio_cache_dir(), Path(os.environ["GRADIO_TEMP_DIR"]).expanduser()]
     outputs.Sweeper(caches=caches, also=[flags.expire]).start()
-    app = build_app().queue(**QUEUE)
     app.launch(**options, prevent_thread_lock=True)
     # as Jupyter does: the secret that makes a browser the operator is shown only to whoever started the app
     print(f"* Operator link (keep it private: it grants server folders and model changes): "

@@ -475,6 +475,37 @@ def test_an_unwritable_folder_is_one_line_at_start(variable, tmp_path, monkeypat
     assert stopped.value.code == 2 and variable in err[-1] and "Traceback" not in "\n".join(err)
 
 
+def test_the_app_marks_its_examples_before_its_first_sweep(monkeypatch):
+    """python app.py sweeps at once when it starts: the examples' copies must already be marked kept then (an
+    example older than the TTL was removed at start and failed when clicked)."""
+    import gradio as gr
+
+    import app as studio
+
+    seen = []
+
+    class Recorder:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def start(self):
+            seen.append(dict(outputs._kept))
+            return self
+
+    monkeypatch.setattr(outputs, "_kept", {})
+    monkeypatch.setattr(outputs, "Sweeper", Recorder)
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: setattr(self, "local_url", "http://127.0.0.1:7860/"))
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)
+    monkeypatch.setattr(access, "_direct_calls_trusted", True)
+    previous = os.umask(0o022)
+    try:
+        studio.main([])
+    finally:
+        os.umask(previous)
+    [kept] = seen
+    assert ("captioning_cat.jpg", (ASSETS / "captioning_cat.jpg").stat().st_size) in kept
+
+
 def test_the_examples_copies_never_expire(tmp_path, monkeypatch):
     monkeypatch.setenv("MMDEMO_OUTPUT_DIR", str(tmp_path))
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
