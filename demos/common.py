@@ -111,9 +111,12 @@ def user_errors(fn):
         _remember_error(error.message)
         return error
 
-    def announcing(args, kwargs):
+    def remembering(args, kwargs):
+        """The handler's gr.Progress, as one that keeps its last fraction (a load is announced at it)."""
+        args = [RememberedProgress(a) if isinstance(a, gr.Progress) else a for a in args]
+        kwargs = {k: RememberedProgress(v) if isinstance(v, gr.Progress) else v for k, v in kwargs.items()}
         progress = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Progress)), None)
-        return stages_shown(progress) if progress is not None else contextlib.nullcontext()
+        return args, kwargs, (stages_shown(progress) if progress is not None else contextlib.nullcontext())
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
@@ -131,7 +134,8 @@ def user_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            with announcing(args, kwargs):
+            args, kwargs, announced = remembering(args, kwargs)
+            with announced:
                 return fn(*args, **kwargs)
         except Exception as exc:
             error = worded(exc)
@@ -142,15 +146,32 @@ def user_errors(fn):
     return wrapper
 
 
+class RememberedProgress(gr.Progress):
+    """A gr.Progress that keeps the last fraction it was given: the page shows a progress text only beside a
+    fraction, so a model load is announced at the fraction the handler had reached."""
+
+    def __init__(self, inner: gr.Progress):
+        super().__init__()
+        self.inner, self.last = inner, 0.0
+
+    def __call__(self, progress, desc=None, **kwargs):
+        if isinstance(progress, (int, float)):
+            self.last = float(progress)
+        return self.inner(progress, desc=desc, **kwargs)
+
+    def tqdm(self, *args, **kwargs):
+        return self.inner.tqdm(*args, **kwargs)
+
+
 @contextlib.contextmanager
 def stages_shown(progress):
     """While a handler runs, a model it loads for the first time is a visible stage of its progress: the download
     (bytes, file in flight) and the load ("loading whisper from pack:whisper-base (first use)..."), so a
     multi-GB first use is not a silent wait. ``progress`` is a gr.Progress or any ``(fraction, desc=)``
-    callable; a load has no fraction (the bar hides, its text stays)."""
+    callable; a load is shown at the last fraction reached (without one, the page would show no text)."""
     from mmdemo.registry import announce_loads
 
-    with announce_loads(lambda message: progress(None, desc=message)), \
+    with announce_loads(lambda message: progress(getattr(progress, "last", 0.0), desc=message)), \
             downloads.progress_to(lambda state: progress(state.fraction, desc=state.describe())):
         yield
 

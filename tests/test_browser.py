@@ -206,8 +206,12 @@ def test_captioning_example_gives_offline_tags(page):
     _close_toasts(page)  # an earlier test's error toast is not this test's
     panel = _tab(page, "Image captioning")
     _example(panel, "captioning_cat.jpg").click()
+    _watch_progress(page)
     panel.get_by_role("button", name="Caption", exact=True).click()
     _wait_for_result(page, panel.get_by_text("Honest offline fallback"))
+    # the first caption loads two models: the page says which, and from where, instead of a silent spinner
+    shown = " ".join(_progress_seen(page))
+    assert "loading image_classifier from pack:efficientnet-lite0 (first use)" in shown, shown
     tags = panel.locator(".block").filter(has_text="Zero-shot tags").last.inner_text().lower()
     imagenet = panel.locator(".block").filter(has_text="ImageNet classes").last.inner_text().lower()
     assert "cat" in tags and "cat" in imagenet, (tags, imagenet)
