@@ -219,7 +219,7 @@ def build() -> None:
                                    sort=list(LABELS), visible=False, x_label_angle=-45) for name in MODALITIES]
             annotated = gr.Image(label="Faces found", visible=False, interactive=False)
             keyframes = gr.Gallery(label="Video frames with faces", visible=False, columns=4, height=220)
-    with gr.Row():
+    with gr.Column():  # one plot per line: side by side, their legends lost labels ("surprise")
         voice_line = gr.LinePlot(EMPTY_LINES, x="time (s)", y="probability", color="emotion", y_lim=[0, 1],
                                  title="Speech over time (transcript segments)", visible=False)
         face_line = gr.LinePlot(EMPTY_LINES, x="time (s)", y="probability", color="emotion", y_lim=[0, 1],

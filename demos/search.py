@@ -249,7 +249,9 @@ def build() -> None:
         with gr.Column(scale=3):
             with gr.Row():
                 text = gr.Textbox(label="Search by a sentence", placeholder="a cat asleep on a sofa", scale=3)
-                image = ImageInput(label="...or by an example image", type="filepath", height=140, scale=1)
+                # wide enough for its own "Drop Image Here - or - Click to Upload" (it was cut at scale 1)
+                image = ImageInput(label="...or by an example image", type="filepath", height=160, scale=2,
+                                   min_width=260)
             with gr.Row():
                 top = gr.Slider(1, 50, value=12, step=1, label="Results")
                 go = gr.Button("Search", variant="primary")

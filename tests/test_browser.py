@@ -189,6 +189,15 @@ def test_every_tab_is_there(page):
         assert page.get_by_role("tab", name=name, exact=True).is_visible(), name
 
 
+def test_search_example_image_box_shows_its_whole_text(page):
+    """The box was squeezed to "Drop Image Here or ..." beside the sentence box."""
+    panel = _tab(page, "Search")
+    box = panel.locator(".block").filter(has_text="or by an example image").last
+    assert box.bounding_box()["width"] >= 250
+    hint = box.get_by_text("Click to Upload")
+    assert hint.is_visible() and hint.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+
+
 def test_bad_input_is_one_clear_message(page):
     from playwright.sync_api import expect
 
