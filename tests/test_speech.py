@@ -357,3 +357,26 @@ def test_a_closed_tab_stream_stops_its_worker(monkeypatch, tmp_path):
     assert made[0].is_set()
     worker.join(60)  # it ends at its next segment, not after the whole file
     assert not worker.is_alive()
+
+
+@requires_pack("whisper-base")  # the tiny model borrows the pack's real tokenizer
+@requires_pack("silero-vad")
+def test_the_transformers_engine_has_the_token_budget_too(tiny_models, use_backend, monkeypatch):
+    """The Hub's Whisper runs on the transformers engine: a region of sound the VAD kept cannot decode past the
+    budget its length allows (a random model, like noise, would otherwise talk to the decoder's limit)."""
+    from mmdemo import backends
+    from mmdemo.backends.whisper import token_budget
+
+    use_backend("whisper", tiny_models.get("whisper"))
+    engine = backends.get("whisper")
+    asked: list = []
+    generate = engine.model.generate
+
+    def recording(*args, **kwargs):
+        asked.append(kwargs.get("max_new_tokens"))
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(engine.model, "generate", recording)
+    monkeypatch.setattr(type(engine), "_regions", lambda self, audio: [(1.0, 4.0)])  # 3 s the VAD kept
+    speech.transcribe(np.random.default_rng(0).normal(0, 0.1, 6 * SR).astype(np.float32), language="en")
+    assert asked == [token_budget(3.0)]

@@ -405,12 +405,15 @@ class TransformersEngine:
         return {"beam_size": beam_size or BEAM_SIZE, "batch_size": batch_size or self.batch_size,
                 "mode": "batched VAD regions" if vad else "sequential"}
 
-    def _generate(self, features, attention_mask, task: str, language: str, beam_size: int = 1):
+    def _generate(self, features, attention_mask, task: str, language: str, beam_size: int = 1,
+                  max_new_tokens: int | None = None):
         import torch
 
         kwargs = dict(task=task, language=language, return_timestamps=True, return_segments=True, num_beams=beam_size,
                       temperature=TEMPERATURES, compression_ratio_threshold=1.35, logprob_threshold=-1.0,
                       no_repeat_ngram_size=_no_repeat(task), condition_on_prev_tokens=False)
+        if max_new_tokens is not None:  # the same token budget as the faster-whisper engine: noise cannot run away
+            kwargs["max_new_tokens"] = max_new_tokens
         if attention_mask is not None:
             kwargs["attention_mask"] = attention_mask.to(self.device)
         # Temperature fallback samples; a fixed seed in a forked RNG makes the same audio give the same transcript
@@ -463,12 +466,15 @@ class TransformersEngine:
             if progress:
                 progress(1.0, f"{task} {duration:.0f}/{duration:.0f} s")
             return result
+        budgeted = regions is not None  # regions the VAD cut hold speech only: their length bounds the tokens
         regions = regions or [(0.0, duration)]
         for first in range(0, len(regions), batch_size):
             batch = regions[first:first + batch_size]
             clips = [audio[int(s * SAMPLE_RATE):int(e * SAMPLE_RATE)] for s, e in batch]
             features, _ = self._features(clips)
-            out = self._generate(features, None, task, language, beam)
+            # a region is at most 30 s of speech kept by the VAD: its budget, as a faster-whisper window's
+            budget = token_budget(max(end - start for start, end in batch)) if budgeted else None
+            out = self._generate(features, None, task, language, beam, max_new_tokens=budget)
             for i, (start, end) in enumerate(batch):
                 decoded = self._segments(out, i, start, end)
                 result.segments += decoded
