@@ -378,6 +378,23 @@ def test_emotion_example_reads_joy_with_plots(page):
     _screenshot(page, "emotion")
 
 
+def test_emotion_timelines_of_a_video_keep_every_legend_label_in_view(page):
+    """A video with speech and a face draws three timelines (voice, faces, arousal); side by side, the voice
+    plot's legend ran past its box and lost labels ("surprise")."""
+    panel = _tab(page, "Emotion analysis")
+    panel.locator("input[type=file]").last.set_input_files(str(ROOT / "assets" / "video_example.mp4"))
+    panel.locator("video").first.wait_for(state="attached", timeout=60_000)  # the upload is in
+    panel.get_by_role("button", name="Analyze", exact=True).click()
+    plot = panel.locator(".block").filter(has_text="Speech over time").last
+    _wait_for_result(page, plot.locator(".vega-embed"))
+    box = plot.bounding_box()
+    label = plot.locator("svg text", has_text="surprise").first
+    label.wait_for()
+    where = label.bounding_box()
+    assert box["x"] <= where["x"] and where["x"] + where["width"] <= box["x"] + box["width"] + 1, (box, where)
+    _no_traceback(page)
+
+
 def test_visual_chat_without_weights_says_so_up_front(page):
     """No chat weights offline: the tab says so as the others do, and offers no question that could only fail."""
     panel = _tab(page, "Visual chat")
