@@ -96,7 +96,7 @@ def main() -> None:
     from PIL import Image
 
     from mmdemo import backends
-    from mmdemo.pipelines import zero_shot
+    from mmdemo.pipelines.shared import zero_shot
     from mmdemo.pipelines.captioning import caption_images
 
     photos = [Image.open(p).convert("RGB") for p in PHOTOS]

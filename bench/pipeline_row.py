@@ -112,7 +112,7 @@ def _minilm_encoder():
 
 def _captioning(folder: Path) -> Case:
     from mmdemo.pipelines.captioning import caption_images
-    from mmdemo.pipelines.zero_shot import OFFLINE_SCALE, default_labels, softmax
+    from mmdemo.pipelines.shared.zero_shot import OFFLINE_SCALE, default_labels, softmax
 
     labels = default_labels()
 

@@ -87,7 +87,7 @@ def find_photos(folders: list[Path]) -> dict[str, Path]:
 def embedding_scores(labels, probs):
     """The earlier mapping: probability-weighted mean of embedded class names, cosine with embedded labels."""
     from mmdemo import backends
-    from mmdemo.pipelines import zero_shot
+    from mmdemo.pipelines.shared import zero_shot
 
     from mmdemo.backends.image_classifier import imagenet_class_names
 
@@ -107,7 +107,7 @@ def main() -> None:
     from PIL import Image
 
     from mmdemo import backends
-    from mmdemo.pipelines import zero_shot
+    from mmdemo.pipelines.shared import zero_shot
 
     found = find_photos(args.photos)
     names = list(found)

@@ -12,7 +12,8 @@ from demos.compare import compare_panel
 from demos.flagging import flag_panel
 from mmdemo import outputs
 from mmdemo.errors import BadInput
-from mmdemo.pipelines import captioning, zero_shot
+from mmdemo.pipelines import captioning
+from mmdemo.pipelines.shared import zero_shot
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLES = [ASSETS / name for name in ("captioning_cat.jpg", "captioning_coffee.jpg", "captioning_rocket.jpg")]

@@ -15,7 +15,7 @@ from demos.flagging import flag_panel
 from mmdemo import outputs
 from mmdemo.pipelines import captioning
 from mmdemo.pipelines import text_to_image as t2i
-from mmdemo.pipelines.png_parameters import infotext
+from mmdemo.pipelines.shared.png_parameters import infotext
 
 
 _running: dict[str, threading.Event] = {}  # session -> stop flag of its generation in progress

@@ -11,7 +11,7 @@ from PIL import Image, ImageOps
 
 from mmdemo import backends, hub
 from mmdemo.errors import BackendUnavailable
-from mmdemo.pipelines import zero_shot
+from mmdemo.pipelines.shared import zero_shot
 from mmdemo.pipelines.captioning import FALLBACK_PREFIX, caption_images
 from tests.conftest import requires_pack
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from mmdemo import backends, cli
 from mmdemo.errors import BackendUnavailable, BadInput
-from mmdemo.pipelines import zero_shot
+from mmdemo.pipelines.shared import zero_shot
 from mmdemo.pipelines.captioning import caption_images, fuse
 
 

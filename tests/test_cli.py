@@ -66,7 +66,7 @@ def test_installed_package_runs_from_any_folder(tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert {row["name"] for row in rows} >= {"whisper", "captioner", "embedder"}
-    labels = subprocess.run([sys.executable, "-c", "from mmdemo.pipelines import zero_shot; "
+    labels = subprocess.run([sys.executable, "-c", "from mmdemo.pipelines.shared import zero_shot; "
                              "print(len(zero_shot.default_labels()))"], cwd=elsewhere, env=env, capture_output=True,
                             text=True, timeout=300)
     assert labels.returncode == 0 and int(labels.stdout) > 10, labels.stderr

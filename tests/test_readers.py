@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmdemo.pipelines import zero_shot
+from mmdemo.pipelines.shared import zero_shot
 from tests.conftest import requires_pack
 
 PEKINESE, GRANNY_SMITH, CASTLE, TABBY, LION = 154, 948, 483, 281, 291

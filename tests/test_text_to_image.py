@@ -21,7 +21,7 @@ from mmdemo import backends
 from mmdemo.backends.diffusion import detect_family
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import text_to_image as t2i
-from mmdemo.pipelines.png_parameters import infotext, parse_infotext, read_parameters
+from mmdemo.pipelines.shared.png_parameters import infotext, parse_infotext, read_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT = "a red bicycle leaning on a blue wall"

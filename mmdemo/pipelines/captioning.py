@@ -26,8 +26,8 @@ from mmdemo import applications, backends
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.image import load_image
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
-from mmdemo.pipelines import zero_shot
-from mmdemo.pipelines.translation import translate
+from mmdemo.pipelines.shared import zero_shot
+from mmdemo.pipelines.shared.translation import translate
 
 # what it uses and where its tab queues: its record in mmdemo.applications
 BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot

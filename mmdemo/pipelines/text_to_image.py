@@ -24,7 +24,7 @@ from mmdemo import applications, backends, hub
 from mmdemo.backends.diffusion import TAESD_ENV, detect_family
 from mmdemo.errors import BadInput, MMDemoError
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
-from mmdemo.pipelines.png_parameters import infotext, save_png
+from mmdemo.pipelines.shared.png_parameters import infotext, save_png
 from mmdemo.registry import looks_like_path
 
 # what it uses and where its tab queues: its record in mmdemo.applications

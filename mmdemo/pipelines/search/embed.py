@@ -23,7 +23,7 @@ import numpy as np
 
 from mmdemo import backends
 from mmdemo.errors import BackendUnavailable, BadInput
-from mmdemo.pipelines import zero_shot
+from mmdemo.pipelines.shared import zero_shot
 
 SPACES = ("clip", "offline")
 METHODS = {

@@ -19,7 +19,7 @@ from mmdemo.errors import BadInput
 from mmdemo.media.audio import SAMPLE_RATE, load_audio, max_audio_seconds
 from mmdemo.media.text import check_text
 from mmdemo.pipelines.speech.scoring import score as _score
-from mmdemo.pipelines.translation import translate
+from mmdemo.pipelines.shared.translation import translate
 
 # what it uses and where its tab queues: its record in mmdemo.applications
 BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot
