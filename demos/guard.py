@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
+from starlette.requests import cookie_parser
 from starlette.responses import PlainTextResponse, RedirectResponse
 
 from mmdemo import access
@@ -71,12 +72,12 @@ class HostPolicy:
         self.names = names
         extra = [p.strip().lower() for p in os.environ.get(ALLOWED_HOSTS_VAR, "").split(",") if p.strip()]
         space_host = os.environ.get("SPACE_HOST", "").strip().lower()
-        self.patterns = tuple(extra + (list(SHARE_HOSTS) if share else [])
-                              + ([space_host, *SPACE_HOSTS] if on_space and space_host else
-                                 list(SPACE_HOSTS) if on_space else []))
+        own_space = [space_host] if on_space and space_host else []
+        self.patterns = tuple(extra + (list(SHARE_HOSTS) if share else []) + own_space
+                              + (list(SPACE_HOSTS) if on_space else []))
         # origins allowed beside the request's own host: the operator's names and the Space's own, never a
         # platform's wildcard (any other *.gradio.live or *.hf.space page is another site) nor "*"
-        self.origins = tuple(p for p in extra + ([space_host] if on_space and space_host else []) if p != "*")
+        self.origins = tuple(p for p in extra + own_space if p != "*")
 
     def allows(self, host_header: str | None) -> bool:
         if not host_header:
@@ -116,7 +117,7 @@ class Guard:
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         if scope["type"] == "http" and access.TOKEN_QUERY in query:
             return await self._sign_in(scope, receive, send, query)
-        new_client = access.CLIENT_COOKIE not in _cookies(headers)
+        new_client = access.CLIENT_COOKIE not in cookie_parser(headers.get("cookie", ""))
         client_id = secrets.token_urlsafe(18) if new_client else None
 
         async def send_with_headers(message):
@@ -155,15 +156,6 @@ class Guard:
         response.set_cookie(access.TOKEN_COOKIE, access.operator_cookie(), httponly=True, samesite="strict",
                             path="/", max_age=7 * 86400, secure=scope.get("scheme") == "https")
         await response(scope, receive, send)
-
-
-def _cookies(headers: Headers) -> dict[str, str]:
-    out = {}
-    for part in headers.get("cookie", "").split(";"):
-        key, _, value = part.strip().partition("=")
-        if key:
-            out[key] = value
-    return out
 
 
 def middleware(bind_host: str | None, share: bool, on_space: bool) -> Middleware:

@@ -145,8 +145,9 @@ def _check_room(index_dir: Path, uploads: list[str], who: access.Caller) -> None
         return
     adding = sum(Path(u).stat().st_size for u in uploads if Path(u).is_file())
     limit = _session_limit_bytes()
-    if _size(index_dir) + adding > limit:
-        raise BadInput(f"Your index would hold {(_size(index_dir) + adding) / 1e6:.0f} MB, over the "
+    would_hold = _size(index_dir) + adding
+    if would_hold > limit:
+        raise BadInput(f"Your index would hold {would_hold / 1e6:.0f} MB, over the "
                        f"{limit / 1e6:g} MB each visitor may keep ({SESSION_INDEX_VAR}).")
     everyone = sum(_size(p) for p in outputs.outputs_dir().glob("search-*"))
     if everyone + adding > 10 * limit:

@@ -24,6 +24,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmdemo import config
 from mmdemo.errors import MMDemoError
 
 ALLOW_DIRS_VAR = "MMDEMO_ALLOW_DIRS"
@@ -43,10 +44,6 @@ MODELS_REFUSED = ("Choosing, loading and unloading models is not open to visitor
 
 class Refused(MMDemoError):
     """A client asked for a power the operator did not grant; the message names the flag that grants it."""
-
-
-def _truthy(raw: str) -> bool:
-    return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ class Grants:
                 raise MMDemoError(f"--allow-dir / {ALLOW_DIRS_VAR}: {value} is not a folder.")
             roots.append(root)
         hidden = tuple(dict.fromkeys(Path(p).expanduser().resolve() for p in private))
-        return cls(tuple(dict.fromkeys(roots)), models or _truthy(os.environ.get(ALLOW_MODELS_VAR, "")), hidden)
+        return cls(tuple(dict.fromkeys(roots)), models or config.switch(ALLOW_MODELS_VAR), hidden)
 
     def reachable(self, path: Path) -> bool:
         """``path`` (resolved) lies under a granted root and in none of the app's own folders."""

@@ -10,6 +10,14 @@ import os
 from mmdemo.errors import BadInput
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})  # what turns a switch on, in a variable or a config value
+
+
+def switch(name: str) -> bool:
+    """``name`` as an on/off switch: on for 1, true, yes or on (any case), off otherwise or when unset."""
+    return os.environ.get(name, "").strip().lower() in TRUE_WORDS
+
+
 def positive_number(name: str, default: float, unit: str = "number") -> float:
     """``name`` as a positive finite number, ``default`` when unset or empty; BadInput naming it otherwise."""
     raw = os.environ.get(name, "").strip()

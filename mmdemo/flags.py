@@ -53,15 +53,11 @@ def flag_dir() -> Path:
     return Path(os.environ.get("MMDEMO_FLAG_DIR", "").strip() or "flagged").expanduser().absolute()
 
 
-def _positive(var: str, default: float) -> float:
-    return config.positive_number(var, default)
-
-
 def check_dir() -> Path:
     """The flag folder, created private when missing; BadInput naming MMDEMO_FLAG_DIR when it cannot be written
     (checked at start), or when a flag limit variable is unreadable."""
     for var, default in ((QUOTA_VAR, DEFAULT_QUOTA_MB), (TOTAL_VAR, DEFAULT_TOTAL_MB), (TTL_VAR, DEFAULT_TTL_DAYS)):
-        _positive(var, default)
+        config.positive_number(var, default)
     folder = flag_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -98,6 +94,11 @@ class Flag:
             return None
         own = Path(self.folder) / name
         return own if own.exists() or not name.startswith(FILES + "/") else flag_dir() / name
+
+    def stored_files(self) -> dict[str, Path]:
+        """The input files kept by content hash: hash -> the file under files/ (older flags' own copies are not)."""
+        return {value.split("/")[1]: flag_dir() / value for value in self.input.values()
+                if isinstance(value, str) and value.startswith(FILES + "/")}
 
 
 def record(task: str, verdict: str, *, comment: str = "", reference: str = "", input: dict | None = None,
@@ -156,24 +157,14 @@ def record(task: str, verdict: str, *, comment: str = "", reference: str = "", i
 
 
 def _content_hash(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:32]
+        return hashlib.file_digest(handle, "sha256").hexdigest()[:32]
 
 
 def _footprint(flags: list[Flag]) -> int:
     """Bytes these flags hold: their flag.json files, and each input file once however many flags name it."""
-    files: dict[str, int] = {}
-    total = 0
-    for flag in flags:
-        total += _size(Path(flag.folder) / "flag.json")
-        for key in flag.input:
-            path = flag.input_file(key) if isinstance(flag.input.get(key), str) else None
-            if path is not None and str(flag.input[key]).startswith(FILES + "/"):
-                files[flag.input[key].rsplit("/", 1)[0]] = _size(path)
-    return total + sum(files.values())
+    files = {digest: path for flag in flags for digest, path in flag.stored_files().items()}
+    return sum(_size(Path(flag.folder) / "flag.json") for flag in flags) + sum(map(_size, files.values()))
 
 
 def _size(path: Path) -> int:
@@ -186,15 +177,15 @@ def _size(path: Path) -> int:
 def _check_quota(owner: str, new_files: dict[str, int], record_bytes: int) -> None:
     everyone = [f for f in list_flags() if f.owner]
     mine = [f for f in everyone if f.owner == owner]
-    held = {f.input[k].split("/")[1] for f in mine for k in f.input
-            if isinstance(f.input[k], str) and f.input[k].startswith(FILES + "/")}
+    held = {digest for f in mine for digest in f.stored_files()}
     adding = sum(size for digest, size in new_files.items() if digest not in held) + record_bytes
-    quota, total = _positive(QUOTA_VAR, DEFAULT_QUOTA_MB) * 1e6, _positive(TOTAL_VAR, DEFAULT_TOTAL_MB) * 1e6
+    quota = config.positive_number(QUOTA_VAR, DEFAULT_QUOTA_MB) * 1e6
+    total = config.positive_number(TOTAL_VAR, DEFAULT_TOTAL_MB) * 1e6
     used = _footprint(mine)
     if used + adding > quota:
         raise BadInput(f"Your flags already hold {used / 1e6:.1f} MB; this one would pass the {quota / 1e6:g} MB "
                        f"each visitor may keep ({QUOTA_VAR}). Flags expire after "
-                       f"{_positive(TTL_VAR, DEFAULT_TTL_DAYS):g} days.")
+                       f"{config.positive_number(TTL_VAR, DEFAULT_TTL_DAYS):g} days.")
     if _footprint(everyone) + adding > total:
         raise BadInput(f"Visitors' flags fill the {total / 1e6:g} MB this server keeps for them ({TOTAL_VAR}); "
                        "try again once older flags expire.")
@@ -222,7 +213,7 @@ def expire(now: float | None = None) -> int:
     """Remove clients' flags older than MMDEMO_FLAG_TTL_DAYS and input files no flag names any more; the number
     of flags removed (the operator's flags are kept)."""
     now = time.time() if now is None else now
-    ttl = _positive(TTL_VAR, DEFAULT_TTL_DAYS) * 86400
+    ttl = config.positive_number(TTL_VAR, DEFAULT_TTL_DAYS) * 86400
     removed = 0
     with _write_lock:
         kept_files = set()
@@ -232,12 +223,11 @@ def expire(now: float | None = None) -> int:
                 shutil.rmtree(flag.folder, ignore_errors=True)
                 removed += 1
                 continue
-            kept_files.update(v.split("/")[1] for v in flag.input.values()
-                              if isinstance(v, str) and v.startswith(FILES + "/"))
+            kept_files.update(flag.stored_files())
         store = flag_dir() / FILES
         if store.is_dir():
             for entry in store.iterdir():
-                if entry.name not in kept_files and now - _size_time(entry) > 60:  # not one being written now
+                if entry.name not in kept_files and now - _mtime(entry) > 60:  # not one being written now
                     shutil.rmtree(entry, ignore_errors=True)
     return removed
 
@@ -249,7 +239,7 @@ def _made(flag: Flag) -> float | None:
         return None
 
 
-def _size_time(path: Path) -> float:
+def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime
     except OSError:

@@ -13,12 +13,13 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
+from mmdemo import config
+
 PROBE_TIMEOUT_S = 1.5
-_TRUE = {"1", "true", "yes", "on"}
 
 
 def offline_forced() -> bool:
-    return any(os.environ.get(v, "").strip().lower() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(config.switch(v) for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def endpoint_url() -> str:

@@ -106,18 +106,21 @@ def client_dir(prefix: str, key: str) -> Path:
 _kept: dict[tuple[str, int], str] = {}  # (file name, size) -> sha256 of an example file
 
 
-def keep_forever(paths) -> None:
-    """Cache entries holding a copy of one of ``paths`` are never swept (the tabs' examples must keep working)."""
+def _sha256(path: Path) -> str:
     import hashlib
 
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def keep_forever(paths) -> None:
+    """Cache entries holding a copy of one of ``paths`` are never swept (the tabs' examples must keep working)."""
     for path in map(Path, paths):
         if path.is_file():
-            _kept[(path.name, path.stat().st_size)] = hashlib.sha256(path.read_bytes()).hexdigest()
+            _kept[(path.name, path.stat().st_size)] = _sha256(path)
 
 
 def is_kept(entry: Path) -> bool:
-    import hashlib
-
     if not _kept:
         return False
     for item in ([entry] if entry.is_file() else entry.rglob("*")):
@@ -125,7 +128,7 @@ def is_kept(entry: Path) -> bool:
             key = (item.name, item.stat().st_size)
         except OSError:
             continue
-        if key in _kept and item.is_file() and hashlib.sha256(item.read_bytes()).hexdigest() == _kept[key]:
+        if key in _kept and item.is_file() and _sha256(item) == _kept[key]:
             return True
     return False
 

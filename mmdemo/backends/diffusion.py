@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from mmdemo import downloads
+from mmdemo import config, downloads
 from mmdemo.device import dtype_name, pick_device, torch_dtype
 from mmdemo.errors import BackendUnavailable, MMDemoError
 from mmdemo.registry import Loaded, Source, locate, torch_footprint
@@ -264,7 +264,7 @@ def load(source: Source) -> Loaded:
     pipe = _load_pipeline(source.location, source.local, dtype)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)  # progress goes to the caller's callback instead
-    if os.environ.get("MMDEMO_ATTENTION_SLICING", "").strip().lower() in {"1", "true", "yes", "on"}:
+    if config.switch("MMDEMO_ATTENTION_SLICING"):
         pipe.enable_attention_slicing()
     name = source.model_id or source.location
     family = detect_family(name, type(pipe).__name__, type(pipe.scheduler).__name__)

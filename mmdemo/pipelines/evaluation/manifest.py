@@ -11,6 +11,7 @@ import csv
 import io
 from pathlib import Path
 
+from mmdemo import config
 from mmdemo.errors import BadInput
 from mmdemo.media.text import check_text
 from mmdemo.pipelines.evaluation.tasks import Setting, Task, get_task
@@ -98,7 +99,7 @@ def _resolve(value: str, folder: Path, uploads: dict[str, str] | None) -> str:
 
 
 # -- configs -----------------------------------------------------------------------------------------------------
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+_TRUE, _FALSE = config.TRUE_WORDS, {"0", "false", "no", "off"}
 
 
 def parse_config(spec: str, task: "str | Task") -> tuple[str, dict]:

@@ -136,11 +136,8 @@ def keep_copies(paths, index_dir: "str | os.PathLike") -> list[Path]:
 
 
 def content_hash(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 _write_locks: dict[str, threading.Lock] = {}
