@@ -57,6 +57,9 @@ def bad(tmp_path_factory) -> dict[str, Path]:
     sf.write(d / "zero.wav", np.zeros(0, np.float32), 16000)  # a valid WAV header with no samples
     files["zero_wav"] = d / "zero.wav"
     put("latin1.txt", "café, très bien\n".encode("latin-1"))
+    put("empty.csv", b"")
+    put("latin1.csv", "utterance,speaker\ncafé,Kim\n".encode("latin-1"))
+    put("truncated.json", b'{"segments": [{"start": 0.0, "end": 1.5, "te')
     put("big.wav", np.random.default_rng(0).bytes(MAX_UPLOAD_BYTES + 512 * 1024))
     video = write_video(d / "grey.mp4", None, seconds=2.0)
     files["grey_mp4"] = video
@@ -100,6 +103,11 @@ CLI_CASES = {
     "emotion-text-file-not-utf8": (["emotion", "--text-file", "file:latin1_txt"], "not a UTF-8 text file"),
     "emotion-long-text": (["emotion", "--text", LONG_TEXT], "126,000 characters long, over the limit of 100,000"),
     "emotion-empty-text": (["emotion", "--text", "   "], "the text is empty"),
+    "emotion-conversation-empty": (["emotion", "--conversation", "file:empty_csv"], "the CSV has no rows"),
+    "emotion-conversation-not-utf8": (["emotion", "--conversation", "file:latin1_csv"], "not a UTF-8 text file"),
+    "emotion-conversation-truncated": (["emotion", "--conversation", "file:truncated_json"], "is not JSON"),
+    "emotion-conversation-image": (["emotion", "--conversation", str(ASSETS / "captioning_cat.jpg")],
+                                   "a conversation must be a"),
     "emotion-bomb": (["emotion", "--image", "file:bomb_png"], "too large to decode safely"),
     "emotion-zero-length-audio": (["emotion", "--audio", "file:zero_wav"], "no audio samples"),
     "emotion-empty-video": (["emotion", "--video", "file:empty_mp4"], "the file is empty"),

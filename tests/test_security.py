@@ -506,6 +506,39 @@ def test_the_app_marks_its_examples_before_its_first_sweep(monkeypatch):
     assert ("captioning_cat.jpg", (ASSETS / "captioning_cat.jpg").stat().st_size) in kept
 
 
+@pytest.mark.parametrize("argv, variable, value, message", [
+    (["--allow-dir", "/no/such/folder"], None, None, "--allow-dir / MMDEMO_ALLOW_DIRS: /no/such/folder is not a folder"),
+    ([], "MMDEMO_ALLOW_DIRS", "/no/such/folder", "/no/such/folder is not a folder"),
+    ([], "MMDEMO_FLAG_QUOTA_MB", "lots", "MMDEMO_FLAG_QUOTA_MB must be a positive number, not 'lots'"),
+    ([], "MMDEMO_FLAG_TOTAL_MB", "-1", "MMDEMO_FLAG_TOTAL_MB must be a positive number, not '-1'"),
+    ([], "MMDEMO_FLAG_TTL_DAYS", "nan", "MMDEMO_FLAG_TTL_DAYS must be a positive number, not 'nan'"),
+])
+def test_a_bad_grant_or_limit_is_one_line_at_start(argv, variable, value, message, tmp_path, monkeypatch, capsys):
+    import app as studio
+
+    monkeypatch.setenv("MMDEMO_OUTPUT_DIR", str(tmp_path / "out"))
+    monkeypatch.setenv("MMDEMO_FLAG_DIR", str(tmp_path / "flags"))
+    if variable:
+        monkeypatch.setenv(variable, value)
+    before = access.grants()
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            studio.launch_options(argv)
+    finally:
+        access.configure(before)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stopped.value.code == 2 and message in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_a_bad_index_size_limit_is_one_sentence(tmp_path, monkeypatch):
+    from demos import search as tab
+    from mmdemo.errors import BadInput
+
+    monkeypatch.setenv("MMDEMO_SESSION_INDEX_MB", "a lot")
+    with pytest.raises(BadInput, match="MMDEMO_SESSION_INDEX_MB must be a positive number of megabytes"):
+        tab._check_room(tmp_path, [], access.Caller(False, "k", access.Grants()))
+
+
 def test_the_examples_copies_never_expire(tmp_path, monkeypatch):
     monkeypatch.setenv("MMDEMO_OUTPUT_DIR", str(tmp_path))
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
