@@ -507,7 +507,8 @@ def test_the_app_marks_its_examples_before_its_first_sweep(monkeypatch):
 
 
 @pytest.mark.parametrize("argv, variable, value, message", [
-    (["--allow-dir", "/no/such/folder"], None, None, "--allow-dir / MMDEMO_ALLOW_DIRS: /no/such/folder is not a folder"),
+    (["--allow-dir", "/no/such/folder"], None, None,
+     "--allow-dir / MMDEMO_ALLOW_DIRS: /no/such/folder is not a folder"),
     ([], "MMDEMO_ALLOW_DIRS", "/no/such/folder", "/no/such/folder is not a folder"),
     ([], "MMDEMO_FLAG_QUOTA_MB", "lots", "MMDEMO_FLAG_QUOTA_MB must be a positive number, not 'lots'"),
     ([], "MMDEMO_FLAG_TOTAL_MB", "-1", "MMDEMO_FLAG_TOTAL_MB must be a positive number, not '-1'"),
@@ -580,7 +581,8 @@ def test_an_origin_on_another_share_link_or_space_is_another_site(monkeypatch):
 
 def test_the_operator_cookie_is_not_the_token():
     assert access.operator_cookie() != access.operator_token()
-    assert access.is_operator_cookie(access.operator_cookie()) and not access.is_operator_cookie(access.operator_token())
+    assert access.is_operator_cookie(access.operator_cookie())
+    assert not access.is_operator_cookie(access.operator_token())
 
 
 def test_a_call_without_a_request_in_the_served_app_is_a_visitor(monkeypatch):
