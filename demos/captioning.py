@@ -9,6 +9,7 @@ import gradio as gr
 
 from demos.common import ImageInput, gate_features, gpu, run_event, user_errors
 from demos.compare import compare_panel
+from demos.controls import control
 from demos.flagging import flag_panel
 from mmdemo import outputs
 from mmdemo.errors import BadInput
@@ -23,9 +24,9 @@ CANDIDATE_COLUMNS = ["caption", "fused score", "captioner log-likelihood", "CLIP
 
 
 def _options(prompt, decoding, candidates, max_tokens, alpha, beta, seed, translate_to) -> dict:
-    return dict(prompt=prompt or None, decoding=decoding, num_candidates=int(candidates),
-                max_new_tokens=int(max_tokens), alpha=float(alpha), beta=float(beta), seed=int(seed),
-                translate_to=translate_to or None)
+    """The pipeline's keyword arguments for the controls' values (checked by the declaration)."""
+    return captioning.Options(prompt=prompt, decoding=decoding, candidates=candidates, max_tokens=max_tokens,
+                              alpha=alpha, beta=beta, seed=seed, translate_to=translate_to).pipeline_kwargs()
 
 
 def _progress(progress: gr.Progress):
@@ -63,9 +64,8 @@ def _show(d: dict):
 
 @gpu
 @user_errors
-def caption(image=None, labels=None, question=None, prompt=None, decoding="beam", candidates=3, max_tokens=30,
-            alpha=captioning.DEFAULT_ALPHA, beta=captioning.DEFAULT_BETA, seed=0, translate_to=None,
-            progress=gr.Progress()):
+def caption(image=None, labels=None, question=None, prompt=None, decoding=None, candidates=None, max_tokens=None,
+            alpha=None, beta=None, seed=None, translate_to=None, progress=gr.Progress()):
     """Defaults on every parameter: an API call needs only the image (Gradio makes a None default optional)."""
     if not image:
         raise BadInput("Upload an image first.")
@@ -86,9 +86,8 @@ def rerank(result, alpha, beta):
 
 @gpu
 @user_errors
-def caption_batch(files=None, labels=None, question=None, prompt=None, decoding="beam", candidates=3, max_tokens=30,
-                  alpha=captioning.DEFAULT_ALPHA, beta=captioning.DEFAULT_BETA, seed=0, translate_to=None,
-                  progress=gr.Progress()):
+def caption_batch(files=None, labels=None, question=None, prompt=None, decoding=None, candidates=None, max_tokens=None,
+                  alpha=None, beta=None, seed=None, translate_to=None, progress=gr.Progress()):
     paths = [f if isinstance(f, str) else getattr(f, "name", f) for f in (files or [])]
     report = captioning.caption_batch(paths, labels=labels, question=question, progress=_progress(progress),
                                       **_options(prompt, decoding, candidates, max_tokens, alpha, beta, seed,
@@ -113,15 +112,15 @@ def build() -> None:
             question = gr.Textbox(label="Question about the image (optional)", placeholder="what is on the table?",
                                   scale=2)
         with gr.Row():
-            prompt = gr.Textbox(label="Caption prompt (optional)", placeholder="a photograph of")
-            decoding = gr.Radio(["beam", "sample"], value="beam", label="Decoding")
-            candidates = gr.Slider(1, 10, value=3, step=1, label="Candidates")
-            max_tokens = gr.Slider(5, 60, value=30, step=1, label="Max caption tokens")
+            prompt = control(captioning.Options, "prompt", placeholder="a photograph of", info=None)
+            decoding, candidates, max_tokens = (control(captioning.Options, name, info=None)
+                                                for name in ("decoding", "candidates", "max_tokens"))
         with gr.Row():
-            alpha = gr.Slider(0, 2, value=captioning.DEFAULT_ALPHA, step=0.05, label="alpha: captioner weight")
-            beta = gr.Slider(0, 1, value=captioning.DEFAULT_BETA, step=0.01, label="beta: CLIP weight")
-            seed = gr.Number(0, precision=0, label="Seed (sampling)")
-            translate_to = gr.Dropdown(LANGUAGES, value="", label="Translate caption to")
+            alpha = control(captioning.Options, "alpha", maximum=2, info=None)
+            beta = control(captioning.Options, "beta", maximum=1, info=None)
+            seed = control(captioning.Options, "seed", info=None)
+            translate_to = control(captioning.Options, "translate_to", choices=LANGUAGES, allow_custom_value=False,
+                                   info=None)
     options = [labels, question, prompt, decoding, candidates, max_tokens, alpha, beta, seed, translate_to]
     caption_controls = [prompt, decoding, candidates, max_tokens, alpha, seed]
 

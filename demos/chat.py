@@ -8,6 +8,7 @@ import threading
 import gradio as gr
 
 from demos.common import gate_features, gpu, user_errors
+from demos.controls import control
 from mmdemo.pipelines import chat
 
 
@@ -28,27 +29,25 @@ def _status(notes: list[str]) -> str:
 
 
 @user_errors
-def show_pictures(files, frames=chat.DEFAULT_FRAMES):
+def show_pictures(files, frames=None):
     """What the model will see: the images, and the frames taken from a video with their times."""
-    pictures, notes = chat.load_pictures(_paths(files), frames=int(frames))
+    pictures, notes = chat.load_pictures(_paths(files), frames=frames)
     return [(p.image, p.label or p.name) for p in pictures], _status(notes)
 
 
 @gpu
 @user_errors
-def respond(files=None, question=None, history=None, system=None, max_new_tokens=chat.DEFAULT_MAX_NEW_TOKENS,
-            temperature=0.0, top_p=chat.DEFAULT_TOP_P, seed=0, frames=chat.DEFAULT_FRAMES,
-            request: gr.Request = None):
+def respond(files=None, question=None, history=None, system=None, max_new_tokens=None, temperature=None, top_p=None,
+            seed=None, frames=None, request: gr.Request = None):
     """Streams (conversation, status, question box): the answer grows in the last message. Defaults on every
     parameter but the images and the question, so an API call needs only those."""
-    pictures, notes = chat.load_pictures(_paths(files), frames=int(frames))
+    pictures, notes = chat.load_pictures(_paths(files), frames=frames)
     stop = threading.Event()
     key = _key(request)
     with _running_lock:
         _running[key] = stop
-    replies = chat.stream_chat(pictures, question, history, system, max_new_tokens=int(max_new_tokens),
-                               temperature=float(temperature), top_p=float(top_p), seed=int(seed), notes=notes,
-                               stop=stop)
+    replies = chat.stream_chat(pictures, question, history, system, max_new_tokens=max_new_tokens,
+                               temperature=temperature, top_p=top_p, seed=seed, notes=notes, stop=stop)
     try:
         for reply in replies:
             status = _status(reply.notes) if reply.done else "*writing...*"
@@ -85,13 +84,10 @@ def build() -> None:
             with gr.Accordion("Settings", open=False):
                 system = gr.Textbox(label="System prompt", lines=2,
                                     placeholder="You are a careful assistant. Answer in one sentence.")
-                max_new_tokens = gr.Slider(1, chat.MAX_NEW_TOKENS, value=chat.DEFAULT_MAX_NEW_TOKENS, step=1,
-                                           label="Max new tokens")
-                temperature = gr.Slider(0, chat.MAX_TEMPERATURE, value=0.0, step=0.05,
-                                        label="Temperature (0 = greedy)")
-                top_p = gr.Slider(0.05, 1, value=chat.DEFAULT_TOP_P, step=0.05, label="Top-p")
-                seed = gr.Number(0, precision=0, minimum=0, label="Seed (sampling)")
-                frames = gr.Slider(1, chat.MAX_FRAMES, value=chat.DEFAULT_FRAMES, step=1, label="Frames per video")
+                max_new_tokens, temperature = (control(chat.Options, name, info=None)
+                                               for name in ("max_new_tokens", "temperature"))
+                top_p = control(chat.Options, "top_p", minimum=0.05, info=None)
+                seed, frames = (control(chat.Options, name, info=None) for name in ("seed", "frames"))
         with gr.Column(scale=3):
             conversation = gr.Chatbot(label="Conversation", height=420, buttons=["copy", "copy_all"])
             question = gr.Textbox(label="Question", placeholder="What is happening in the picture?", lines=2)

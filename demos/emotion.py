@@ -11,6 +11,7 @@ import pandas as pd
 
 from demos.common import ImageInput, gpu, run_event, user_errors
 from demos.compare import compare_panel
+from demos.controls import control
 from demos.flagging import flag_panel
 from mmdemo.emotion_labels import LABELS
 from mmdemo import outputs, slots
@@ -20,9 +21,6 @@ from mmdemo.pipelines.emotion.fusion import MODALITIES
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SAMPLE_FACE = ASSETS / "emotion_smiling_astronaut.jpg"
-READER_CHOICES = {"auto: Hub model, else the trained head": "auto",
-                  "MiniLM + head trained on GoEmotions comments and MELD dialogue": "head",
-                  "zero-shot (MiniLM similarity to prototypes)": "zero-shot"}
 EMPTY_BARS = pd.DataFrame({"emotion": list(LABELS), "probability": [0.0] * len(LABELS)})
 EMPTY_LINES = pd.DataFrame({"time (s)": [], "probability": [], "emotion": []})
 EMPTY_TALK = pd.DataFrame({"utterance": [], "speaker": [], "emotion": [], "confidence": []})
@@ -201,15 +199,14 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
             text = gr.Textbox(label="Text", lines=3, placeholder="How do you feel today?")
-            reader = gr.Dropdown(list(READER_CHOICES.items()), value="auto", label="Text reader")  # API: the values
+            reader = control(emotion.Options, "text_reader", info=None)  # API: the values
             audio = gr.Audio(label="Speech (file or microphone)", sources=["upload", "microphone"], type="filepath")
             image = ImageInput(label="Face photo", type="filepath", sources=["upload", "webcam", "clipboard"])
             video = gr.Video(label="Video (faces over time; its sound is read if no audio is given)",
                              sources=["upload"])
             with gr.Row():
-                w_text = gr.Slider(0, 3, value=1, step=0.1, label="text weight")
-                w_voice = gr.Slider(0, 3, value=1, step=0.1, label="voice weight")
-                w_face = gr.Slider(0, 3, value=1, step=0.1, label="face weight")
+                w_text, w_voice, w_face = (control(emotion.Options, f"{m}_weight", maximum=3, info=None)
+                                           for m in ("text", "voice", "face"))
             run = gr.Button("Analyze", variant="primary")
         with gr.Column(scale=1):
             summary = gr.Markdown()

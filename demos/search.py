@@ -13,6 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from demos.common import ImageInput, gpu, show_to, user_errors
+from demos.controls import control
 from demos.guard import caller
 from mmdemo import access, config, outputs
 from mmdemo.errors import BadInput
@@ -187,7 +188,7 @@ def index_files(uploads=None, folder="", index_dir="", progress=gr.Progress(), r
 
 
 @user_errors
-def run_query(text="", image=None, top=12, index_dir=""):
+def run_query(text="", image=None, top=None, index_dir=""):
     who = caller()
     # a sentence is a sentence, whatever it looks like; only the image box makes a query by example
     what = Path(image) if image else (text or "")
@@ -197,7 +198,7 @@ def run_query(text="", image=None, top=12, index_dir=""):
     if not who.operator and not (index_dir or "").strip() and not folder.is_dir():
         raise BadInput("Your index is empty: index some files first.")
     outputs.touch(folder / "meta.json")  # a visitor's own index lives as long as it is used
-    found = search.query(what, folder, top=int(top)).to_dict()
+    found = search.query(what, folder, top=top).to_dict()
     if not who.operator:  # an index under a granted root may name files elsewhere (built by the operator)
         found["results"] = [r for r in found["results"] if who.may_read(r["path"], own=folder)
                             and (not r.get("thumbnail") or who.may_read(r["thumbnail"], own=folder))]
@@ -254,7 +255,7 @@ def build() -> None:
                 image = ImageInput(label="...or by an example image", type="filepath", height=160, scale=2,
                                    min_width=260)
             with gr.Row():
-                top = gr.Slider(1, 50, value=12, step=1, label="Results")
+                top = control(search.Options, "top", maximum=50, value=12, info=None)  # 12: three full rows
                 go = gr.Button("Search", variant="primary")
             status = gr.Markdown()
             gallery = gr.Gallery(label="Results: score · kind · moment · what was said", columns=4, height="auto",

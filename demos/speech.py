@@ -10,8 +10,8 @@ import gradio as gr
 
 from demos.common import gate_features, gpu, run_event, stop_button, user_errors, worker_stream
 from demos.compare import compare_panel
+from demos.controls import control
 from demos.flagging import flag_panel
-from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE, MAX_BATCH_SIZE, MAX_BEAM_SIZE
 from mmdemo import outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import speech
@@ -59,16 +59,16 @@ def _summary(t: speech.Transcript, notes: list[str], scores: dict | None) -> str
 
 @gpu
 @user_errors
-def run(audio=None, task="transcribe", language="", translate_to="", reference="", beam_size=BEAM_SIZE,
-        batch_size=BATCH_SIZE, video=None, progress=gr.Progress()):
-    """Defaults on every parameter: an API call needs only the audio (or ``video``, a video file whose sound to
-    use)."""
+def run(audio=None, task=None, language=None, translate_to=None, reference="", beam_size=None, batch_size=None,
+        video=None, progress=gr.Progress()):
+    """Defaults on every parameter (None: the setting's declared default): an API call needs only the audio (or
+    ``video``, a video file whose sound to use)."""
     source = audio or video
     if not source:
         raise BadInput("Upload an audio or video file, or record from the microphone, first.")
     stream = worker_stream(lambda report, emit, stop: speech.process(
-        source, task=task or "transcribe", language=language or None, translate_to=translate_to or None,
-        reference=reference, beam_size=beam_size, batch_size=batch_size, progress=report,
+        source, task=task, language=language, translate_to=translate_to, reference=reference, beam_size=beam_size,
+        batch_size=batch_size, progress=report,
         on_segment=lambda segment: emit(segment.text), stop=stop), progress)
     heard: list[str] = []
     while True:  # each segment's text as it is decoded; then the whole transcript
@@ -104,21 +104,15 @@ def build() -> None:
             video = gr.File(label="... or a video (mp4, mkv, mov, webm, avi): its audio track is used",
                             file_types=["video", ".mkv", ".avi"], type="filepath", height=130)
             with gr.Row():
-                task = gr.Radio([("Transcribe", "transcribe"), ("Translate speech to English", "translate")],
-                                value="transcribe", label="Task")
-                language = gr.Dropdown(SPOKEN, value="", label="Spoken language", allow_custom_value=True,
-                                       info="or type any Whisper code")
-            translate_to = gr.Dropdown(TARGETS, value="", label="Translate the transcript's text to",
-                                       info="translator backend (NLLB); offline, only English via Task: translate")
+                task = control(speech.Options, "task", info=None)
+                language = control(speech.Options, "language", choices=SPOKEN)
+            translate_to = control(speech.Options, "translate_to", choices=TARGETS, allow_custom_value=False)
             reference = gr.Textbox("", label="Reference transcript (optional): shows WER / CER", lines=2,
                                    info="both texts normalized with Whisper's normalizers; CER is the headline "
                                         "for languages written without spaces")
             with gr.Accordion("Advanced", open=False):
-                beam_size = gr.Slider(1, MAX_BEAM_SIZE, value=BEAM_SIZE, step=1, label="Beam size",
-                                      info="1 is greedy: faster, less accurate")
-                batch_size = gr.Slider(1, MAX_BATCH_SIZE, value=BATCH_SIZE, step=1, label="Batch size",
-                                       info="speech chunks of audio over 30 s decoded together; 1 decodes them "
-                                            "in order, each conditioned on the text before")
+                beam_size = control(speech.Options, "beam_size")
+                batch_size = control(speech.Options, "batch_size")
             with gr.Row():
                 go = gr.Button("Transcribe", variant="primary", scale=3)
                 stop = gr.Button("Stop", variant="stop", scale=1)
@@ -149,5 +143,7 @@ def _compared(audio, video, language, reference):
 
 
 def _flagged(audio, video, task, language, beam_size, result):
-    return dict(files={"path": audio or video}, answer=result.get("text", ""),
-                settings={"task": task, "language": language or result.get("language", ""), "beam_size": beam_size})
+    # the settings the flagged result was made with (its record), the detected language when none was chosen
+    settings = dict(result.get("settings") or {"task": task, "language": language, "beam_size": beam_size})
+    settings["language"] = settings.get("language") or result.get("language", "")
+    return dict(files={"path": audio or video}, answer=result.get("text", ""), settings=settings)

@@ -11,6 +11,7 @@ import gradio as gr
 
 from demos.common import gate_features, gpu, run_event, user_errors
 from demos.compare import compare_panel
+from demos.controls import control
 from demos.flagging import flag_panel
 from mmdemo import outputs
 from mmdemo.pipelines import captioning
@@ -160,28 +161,27 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=2):
             prompt = gr.Textbox(label="Prompt", lines=3, placeholder="a watercolor lighthouse on a cliff at dusk")
-            negative = gr.Textbox(label="Negative prompt", lines=2,
-                                  placeholder="what to keep out of the image (takes effect with guidance above 1)")
+            negative = control(t2i.Options, "negative", lines=2, info=None,
+                               placeholder="what to keep out of the image (takes effect with guidance above 1)")
             with gr.Row():
                 run = gr.Button("Generate", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
             with gr.Row(equal_height=True):
-                seed = gr.Number(label="Seed (-1 = random)", value=-1, precision=0, minimum=-1, maximum=t2i.MAX_SEED,
-                                 scale=3)
+                seed = control(t2i.Options, "seed", number=True, info=None, scale=3)
                 with gr.Column(scale=1, min_width=120):
                     random_seed = gr.Button("Random seed", size="sm")  # plain text: Debian's Chromium drew
                     reuse_seed = gr.Button("Last seed", size="sm")  # the emoji as a missing-glyph box
-            steps = gr.Slider(1, t2i.MAX_STEPS, step=1, label="Steps", value=defaults.steps)
-            guidance = gr.Slider(0, t2i.MAX_GUIDANCE, step=0.5, label="Guidance scale (CFG)",
-                                 value=defaults.guidance)
+            # the page shows the model family's own values where the declaration says "0: the family's default"
+            steps = control(t2i.Options, "steps", minimum=1, value=defaults.steps, info=None)
+            guidance = control(t2i.Options, "guidance", minimum=0, value=defaults.guidance, info=None)
             with gr.Row():
-                width = gr.Slider(t2i.MIN_SIDE, t2i.MAX_SIDE, step=defaults.multiple, label="Width", value=defaults.width)
-                height = gr.Slider(t2i.MIN_SIDE, t2i.MAX_SIDE, step=defaults.multiple, label="Height",
-                                   value=defaults.height)
-            count = gr.Slider(1, t2i.MAX_IMAGES, step=1, value=1, label="Number of images (seeds seed, seed+1, ...)")
+                width, height = (control(t2i.Options, side, minimum=t2i.MIN_SIDE, maximum=t2i.MAX_SIDE, info=None,
+                                         step=defaults.multiple, value=getattr(defaults, side))
+                                 for side in ("width", "height"))
+            count = control(t2i.Options, "num_images", info=None)
             with gr.Row():
                 previews = gr.Checkbox(True, label="Live previews (tiny autoencoder)")
-                fast_decode = gr.Checkbox(False, label="Fast decode with the tiny autoencoder")
+                fast_decode = control(t2i.Options, "fast_decode", info=None)
             defaults_button = gr.Button("Model defaults", size="sm")
         with gr.Column(scale=3):
             preview = gr.Image(label="Live preview", type="pil", interactive=False, height=256)

@@ -9,6 +9,7 @@ import gradio as gr
 
 from demos.common import gate_features, gpu, run_event, stop_button, user_errors, worker_stream
 from demos.compare import compare_panel
+from demos.controls import control
 from demos.flagging import flag_panel
 from mmdemo import outputs
 from mmdemo.errors import BadInput
@@ -17,10 +18,6 @@ from mmdemo.pipelines.video_summary import clock
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLE = ASSETS / "video_example.mp4"
-DETECTORS = [("combined (default)", "combined"), ("adaptive", "adaptive"), ("content", "content"),
-             ("embedding change (slow)", "embedding")]  # short: a longer label was cut in the box
-METHODS = [("auto: abstractive when a model is available", "auto"), ("extractive (MiniLM)", "extractive"),
-           ("abstractive (summarizer backend)", "abstractive")]
 STAGES = ["probe", "shots", "captions", "speech", "summary", "report"]
 
 
@@ -55,13 +52,14 @@ def _rows(result: video_summary.VideoSummary) -> list[list]:
 
 @gpu(duration=120)
 @user_errors
-def run(video, detector, every, method, sentences, progress=gr.Progress()):
+def run(video, detector=None, every=None, method=None, sentences=None, progress=gr.Progress()):
+    """None: the setting's declared default (video_summary.Options)."""
     if not video:
         raise BadInput("Upload a video (mp4, mkv, webm, mov or avi) first.")
     # in a worker, so Stop (or a browser gone away) ends the run at its next stage and frees the slot at once
     result = yield from worker_stream(lambda report, emit, stop: video_summary.summarize_video(
-        video, every_seconds=float(every), detector=detector or "combined", summary_method=method or "auto",
-        max_sentences=int(sentences), progress=report), progress)
+        video, every_seconds=every, detector=detector, summary_method=method, max_sentences=sentences,
+        progress=report), progress)
     progress(0.97, desc="writing the storyboard and report")
     folder = outputs.request_dir("video-")
     files = video_summary.write_report(result, folder, Path(video).stem or "video")
@@ -83,14 +81,12 @@ def build() -> None:
         with gr.Column(scale=2):
             video = gr.Video(label="Video (mp4, mkv, webm, mov, avi)", sources=["upload"])
             with gr.Row():
-                detector = gr.Dropdown(DETECTORS, value="combined", label="Cut detector",
-                                       info="combined: cuts, fades and dissolves; adaptive, content: PySceneDetect's "
-                                            "cut detectors; embedding: the image backend")
-                every = gr.Slider(0.04, 1.0, value=0.04, step=0.02, label="Sample a frame every (s)",
-                                  info="for cut detection; finer finds cuts in fast motion")
+                # choice labels kept short: a longer one was cut in the box
+                detector = control(video_summary.Options, "detector")
+                every = control(video_summary.Options, "every_seconds", maximum=1.0)  # finer than 1 s matters
             with gr.Row():
-                method = gr.Dropdown(METHODS, value="auto", label="Summary")
-                sentences = gr.Slider(1, 12, value=5, step=1, label="Extractive summary sentences")
+                method = control(video_summary.Options, "summary_method", info=None)
+                sentences = control(video_summary.Options, "max_sentences", maximum=12, info=None)
             with gr.Row():
                 go = gr.Button("Summarize", variant="primary", scale=3)
                 stop = gr.Button("Stop", variant="stop", scale=1)
@@ -125,7 +121,8 @@ def build() -> None:
 
 def _flagged(video, detector, every, result):
     """A video's answer is its cut times: where every shot after the first starts."""
-    return dict(files={"path": video}, settings={"detector": detector, "every_seconds": every},
+    settings = result.get("settings") or {"detector": detector, "every_seconds": every}  # the result's record
+    return dict(files={"path": video}, settings=settings,
                 answer=";".join(f"{shot['start']:g}" for shot in result.get("shots", [])[1:]))
 
 

@@ -29,6 +29,13 @@ class Application:
     def names(self) -> tuple[str, ...]:
         return (self.key, *self.aliases)
 
+    def options(self) -> type:
+        """Its settings' declaration: the ``Options`` record its pipeline exposes (mmdemo.options). Imported on
+        demand: this module stays free of the pipelines' imports."""
+        import importlib
+
+        return importlib.import_module(f"mmdemo.pipelines.{self.pipeline}").Options
+
 
 # The slot is the backend doing the largest share of a request: the captioner (caption), the denoising loop
 # (text-to-image), decoding (speech), keyframe features and tags (video, bench.video), the text reader (emotion:

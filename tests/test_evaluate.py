@@ -81,10 +81,10 @@ def test_config_keys_are_typed_and_a_bad_key_lists_the_valid_ones():
     assert name == "greedy" and settings["beam_size"] == 1 and settings["vad"] is False
     assert settings["language"] == "en" and settings["batch_size"] == 1  # defaults completed
     assert evaluation.parse_config("beam_size=2", "speech")[0] == "beam_size=2"
-    with pytest.raises(BadInput, match=r"config a: unknown key 'beam' for the speech task; valid keys: model, "
+    with pytest.raises(BadInput, match=r"config a: unknown key 'beam' for the speech task; valid keys: model, task, "
                                        r"beam_size, batch_size"):
         evaluation.parse_config("a:beam=1", "speech")
-    with pytest.raises(BadInput, match="config a: beam_size must be a whole number, not '1.5'"):
+    with pytest.raises(BadInput, match="config a: beam_size must be a whole number from 1 to 10, not '1.5'"):
         evaluation.parse_config("a:beam_size=1.5", "speech")
     with pytest.raises(BadInput, match="config b: text_reader must be one of auto, head, zero-shot"):
         evaluation.parse_config("b:text_reader=best", "emotion")

@@ -136,14 +136,15 @@ def test_score_headline_is_cer_without_spaces():
 
 
 def test_decoding_options_are_checked():
-    from mmdemo.backends.whisper import check_decoding
-
-    assert check_decoding(None, None) == (None, None)
-    assert check_decoding(5, 8.0) == (5, 8)
+    defaults = speech.Options()
+    assert (defaults.beam_size, defaults.batch_size) == (5, 1)  # None is the declared default
+    assert speech.Options(beam_size=5, batch_size=8.0).batch_size == 8  # a slider's float
     for beam, batch, what in [(0, 8, "beam size"), (11, 8, "beam size"), (2.5, 8, "beam size"), ("x", 8, "beam size"),
                               (5, 0, "batch size"), (5, 33, "batch size")]:
-        with pytest.raises(BadInput, match=what):
-            check_decoding(beam, batch)
+        with pytest.raises(BadInput, match=f"The {what} must be a whole number from 1 to"):
+            speech.Options(beam_size=beam, batch_size=batch)
+    with pytest.raises(BadInput, match="The task must be one of transcribe, translate, not 'sing'"):
+        speech.Options(task="sing")
     with pytest.raises(BadInput, match="beam size"):
         speech.transcribe(np.zeros(SR, np.float32), beam_size=0)
 

@@ -26,7 +26,7 @@ import numpy as np
 from mmdemo import packs
 from mmdemo.backends.pretrained import load_pretrained
 from mmdemo.device import pick_device
-from mmdemo.errors import BackendUnavailable, BadInput
+from mmdemo.errors import BackendUnavailable
 from mmdemo.registry import Loaded, Source
 
 SAMPLE_RATE = 16000
@@ -122,23 +122,6 @@ BEAM_SIZE = 5  # faster-whisper's own default: measured more accurate than greed
 BATCH_SIZE = 1
 MAX_BEAM_SIZE = 10
 MAX_BATCH_SIZE = 32
-
-
-def check_decoding(beam_size, batch_size) -> tuple[int | None, int | None]:
-    """Beam and batch sizes as whole numbers within range (None keeps the engine's default); BadInput otherwise."""
-    checked = []
-    for name, value, top in (("beam size", beam_size, MAX_BEAM_SIZE), ("batch size", batch_size, MAX_BATCH_SIZE)):
-        if value is None or value == "":
-            checked.append(None)
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise BadInput(f"The {name} must be a whole number from 1 to {top}, not {str(value)[:20]!r}.") from None
-        if number != int(number) or not 1 <= number <= top:
-            raise BadInput(f"The {name} must be a whole number from 1 to {top}, not {value}.")
-        checked.append(int(number))
-    return checked[0], checked[1]
 
 
 # Guards against decoding that runs away on sound that is not speech (music, ambient noise). Measured on the
@@ -577,9 +560,3 @@ def _load_transformers(location: str, local: bool) -> Loaded:
     except OSError as exc:
         raise BackendUnavailable(f"Could not load Whisper from {location}: {exc}") from None
     return placement.loaded(TransformersEngine(model, processor, placement.device), model)
-
-
-def check_task(task: str) -> str:
-    if task not in TASKS:
-        raise BadInput(f"task must be 'transcribe' or 'translate', not {task!r}.")
-    return task

@@ -1,39 +1,32 @@
 """`python -m mmdemo caption IMAGE... [--labels "a,b,c"] [--question Q] [--json]`: captions re-ranked with CLIP,
 zero-shot labels and an optional visual question, one result per image (a list when several are given)."""
 
+from mmdemo.options import add_flags, from_args
+from mmdemo.pipelines.captioning import Options as CaptionOptions
+
 HELP = "caption images (BLIP + CLIP re-ranking), score labels zero-shot, answer a question about them"
 
 
 def add_arguments(parser) -> None:
-    # no pipeline import here: every command's parser is built at start-up, and it must stay fast
+    # only the settings' declaration is imported here: every command's parser is built at start-up
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     parser.add_argument("--labels", default=None,
                         help="comma-separated labels to score zero-shot (default: mmdemo/data/labels.txt)")
     parser.add_argument("--question", default=None, help="a question to ask about each image (vqa backend)")
-    parser.add_argument("--prompt", default=None, help='text the captions continue, e.g. "a photograph of"')
-    parser.add_argument("--candidates", type=int, default=3, help="caption candidates per image (default 3)")
-    parser.add_argument("--sample", action="store_true", help="sample candidates instead of beam search")
-    parser.add_argument("--seed", type=int, default=0, help="random seed for --sample (default 0)")
-    parser.add_argument("--max-tokens", type=int, default=30, help="maximum caption length in tokens (default 30)")
-    parser.add_argument("--alpha", type=float, default=None,
-                        help="weight of the captioner log-likelihood in the ranking (default 1.0)")
-    parser.add_argument("--beta", type=float, default=None,
-                        help="weight of the CLIP logit in the ranking (default 0.2)")
-    parser.add_argument("--translate", metavar="LANG", default=None,
-                        help="also translate the chosen caption into this language (translator backend)")
+    add_flags(parser, CaptionOptions)  # --prompt, --decoding, --candidates, --max-tokens, --alpha, --beta, --seed,
+    # --translate
+    parser.add_argument("--sample", dest="decoding", action="store_const", const="sample",
+                        help="sample candidates instead of beam search (the same as --decoding sample)")
     parser.add_argument("--imagenet", action="store_true", help="always report the ImageNet top-5 as well")
 
 
 def run(args):
     """One image: its result (an unreadable file is an error). Several: a list in which an unreadable file is an
     item with "error", as in the tab's batch mode; only a batch with no readable image fails."""
-    from mmdemo.pipelines.captioning import DEFAULT_ALPHA, DEFAULT_BETA, caption_batch, caption_images
+    from mmdemo.pipelines.captioning import caption_batch, caption_images
 
-    options = dict(labels=args.labels, question=args.question, prompt=args.prompt, num_candidates=args.candidates,
-                   decoding="sample" if args.sample else "beam", max_new_tokens=args.max_tokens,
-                   alpha=DEFAULT_ALPHA if args.alpha is None else args.alpha,
-                   beta=DEFAULT_BETA if args.beta is None else args.beta, seed=args.seed,
-                   translate_to=args.translate, imagenet=args.imagenet)
+    options = dict(labels=args.labels, question=args.question, imagenet=args.imagenet,
+                   **from_args(CaptionOptions, args).pipeline_kwargs())
     if len(args.images) == 1:
         return caption_images(args.images, **options)[0].to_dict()
     return caption_batch(args.images, **options).to_dicts()

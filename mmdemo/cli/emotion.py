@@ -2,6 +2,9 @@
 emotion of text, voice and face, fused with weights (the Emotion tab's twin); `--conversation FILE`: a transcript
 with speakers read utterance by utterance, as rows and a per-speaker timeline."""
 
+from mmdemo.options import add_flags, from_args
+from mmdemo.pipelines.emotion.options import EmotionOptions
+
 HELP = "emotion of text, voice and face, fused with weights over anger/disgust/fear/joy/neutral/sadness/surprise"
 
 
@@ -18,6 +21,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--weights", metavar="W", default="",
                         help="fusion weights, e.g. text=1,voice=1,face=1 (default 1 each; 0 leaves a modality out)")
     parser.add_argument("--annotated", metavar="PNG", help="save the image with labelled face boxes here")
+    add_flags(parser, EmotionOptions)  # --text-reader (the weights: --weights above)
 
 
 def run(args):
@@ -36,7 +40,9 @@ def run(args):
         texts = [args.text]
     elif args.text_file is not None:
         texts = emotion.read_text_file(args.text_file)
-    reports = emotion.analyze_many(texts, audio=args.audio, image=args.image, video=args.video, weights=args.weights)
+    options = from_args(EmotionOptions, args)
+    reports = emotion.analyze_many(texts, audio=args.audio, image=args.image, video=args.video, weights=args.weights,
+                                   text_reader=options.text_reader)
     if args.annotated and reports[0].annotated is not None:
         try:
             reports[0].annotated.save(args.annotated)

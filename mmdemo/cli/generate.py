@@ -2,6 +2,9 @@
 [--width W] [--height H] [--negative TEXT] [--num-images N] [--json]`: text-to-image with the `diffusion` backend;
 the PNGs carry their generation parameters and each image is scored against the prompt with CLIP."""
 
+from mmdemo.options import add_flags, from_args
+from mmdemo.pipelines.text_to_image import Options as TextToImageOptions
+
 HELP = "generate images from a text prompt (diffusers; PNGs carry their parameters; CLIP score per image)"
 
 
@@ -11,15 +14,8 @@ def add_arguments(parser) -> None:
                         help="output PNG (several images: FILE-1.png, FILE-2.png...)")
     parser.add_argument("--model", default=None, metavar="DIR_OR_ID",
                         help="diffusers model folder or Hub id (default: MMDEMO_DIFFUSION_MODEL or stabilityai/sd-turbo)")
-    parser.add_argument("--seed", type=int, default=-1, help="random seed; -1 (default) draws one and reports it")
-    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model family's)")
-    parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model family's)")
-    parser.add_argument("--width", type=int, default=None, help="width in pixels (default: the model's size)")
-    parser.add_argument("--height", type=int, default=None, help="height in pixels (default: the model's size)")
-    parser.add_argument("--negative", default="", metavar="TEXT", help="negative prompt (needs guidance > 1)")
-    parser.add_argument("--num-images", type=int, default=1, help="images to generate, seeds SEED, SEED+1... (default 1)")
-    parser.add_argument("--fast-decode", action="store_true",
-                        help="decode with the tiny autoencoder (MMDEMO_TAESD_MODEL) instead of the full VAE")
+    # --negative, --seed, --steps, --guidance, --width, --height, --num-images, --fast-decode
+    add_flags(parser, TextToImageOptions)
     parser.add_argument("--no-score", action="store_true", help="skip the CLIP score")
 
 
@@ -39,9 +35,8 @@ def run(args) -> dict:
     check_writable(args.out, "--out")  # before the generation, not after it
     if args.model:
         backends.REGISTRY.set_source("diffusion", args.model)
-    result = generate(args.prompt, negative_prompt=args.negative, seed=args.seed, steps=args.steps,
-                      guidance=args.guidance, width=args.width, height=args.height, num_images=args.num_images,
-                      fast_decode=args.fast_decode, score=not args.no_score)
+    result = generate(args.prompt, score=not args.no_score,
+                      **from_args(TextToImageOptions, args).pipeline_kwargs())
     result.save(args.out)
     return result.to_dict()
 

@@ -7,6 +7,9 @@ import sys
 import time
 from pathlib import Path
 
+from mmdemo.options import add_flags, from_args
+from mmdemo.pipelines.search.options import SearchOptions
+
 HELP = "cross-modal search: index images, videos and speech into a folder, then query it by a sentence or an image"
 
 
@@ -16,15 +19,13 @@ def add_arguments(parser) -> None:
     index = actions.add_parser("index", help="add files or folders (recursive) to an index; unchanged files are "
                                              "skipped by content hash")
     index.add_argument("paths", nargs="+", metavar="PATH", help="image, video or audio files, or folders")
-    index.add_argument("--space", choices=["auto", "clip", "offline"], default="auto",
-                       help="embedding space of a new index (default auto: CLIP when its weights exist, else the "
-                            "offline ImageNet-to-MiniLM space); an existing index keeps its own")
+    add_flags(index, SearchOptions, ("space",))
     query = actions.add_parser("query", help="the best matches of a sentence, or of an example image file")
     query.add_argument("query", metavar="TEXT_OR_IMAGE", nargs="?", default=None,
                        help="a sentence, or the path of an image file")
     query.add_argument("--image", metavar="FILE", default=None,
                        help="an example image file (the same as giving its path as TEXT_OR_IMAGE)")
-    query.add_argument("--top", type=int, default=10, metavar="K", help="number of results (default 10)")
+    add_flags(query, SearchOptions, ("top",))
     for sub in (index, query):
         sub.add_argument("--index", required=True, metavar="DIR", help="the index folder")
         # also accepted after the action; SUPPRESS keeps an earlier `search --json` from being reset
@@ -54,14 +55,14 @@ def run(args) -> dict:
     from mmdemo.pipelines import search
 
     if args.action == "index":
-        return search.build_index(args.paths, args.index, space=args.space, progress=_Progress()).to_dict()
+        return search.build_index(args.paths, args.index, space=from_args(SearchOptions, args).space, progress=_Progress()).to_dict()
     if (args.query is None) == (args.image is None):
         raise BadInput("search query takes one query: a sentence or an image path (TEXT_OR_IMAGE), or --image FILE.")
     if args.image:  # --image is always an image: a Path is never read as a sentence
-        return search.query(Path(args.image), args.index, top=args.top).to_dict()
+        return search.query(Path(args.image), args.index, top=from_args(SearchOptions, args).top).to_dict()
     # on the command line a one-word query naming an image file is a query by example (the app never guesses)
     what = Path(args.query) if search.looks_like_image_path(args.query) else args.query
-    return search.query(what, args.index, top=args.top).to_dict()
+    return search.query(what, args.index, top=from_args(SearchOptions, args).top).to_dict()
 
 
 def render(result: dict) -> str:

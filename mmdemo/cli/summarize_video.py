@@ -1,25 +1,17 @@
-"""`python -m mmdemo summarize-video FILE [--detector combined|adaptive|content|embedding] [--every SECONDS]
+"""`python -m mmdemo video FILE [--detector combined|adaptive|content|embedding] [--every SECONDS] [--threshold X]
 [--method auto|extractive|abstractive] [--sentences N] [--language xx] [--report-dir DIR] [--json]`: shots with
-keyframes and captions, the transcript assigned to shots, and a summary."""
+keyframes and captions, the transcript assigned to shots, and a summary. The settings' flags come from the
+application's declaration (mmdemo.pipelines.video_summary.options)."""
+
+from mmdemo.options import add_flags, from_args
+from mmdemo.pipelines.video_summary.options import VideoOptions
 
 HELP = "summarize a video: shots, keyframe captions, what was said per shot, a summary; optional report files"
 
-DETECTORS = ("combined", "adaptive", "content", "embedding")  # mmdemo.pipelines.video_summary.shots.DETECTORS, kept import-free here
-
 
 def add_arguments(parser) -> None:
-    # no pipeline import here: every command's parser is built at start-up, and it must stay fast
     parser.add_argument("file", metavar="FILE", help="video file (mp4, mkv, webm, mov, avi)")
-    parser.add_argument("--detector", choices=DETECTORS, default="combined",
-                        help="cut detector (default combined: PySceneDetect's ContentDetector for hard cuts and "
-                             "AdaptiveDetectors a second apart for fades and dissolves)")
-    parser.add_argument("--every", type=float, default=0.04, metavar="SECONDS",
-                        help="sample a frame every this many seconds for cut detection (default 0.04: every "
-                             "frame of a 25 fps video)")
-    parser.add_argument("--method", choices=["auto", "extractive", "abstractive"], default="auto",
-                        help="summary method (default auto: abstractive when a summarization model is available)")
-    parser.add_argument("--sentences", type=int, default=5, help="extractive summary length (default 5)")
-    parser.add_argument("--language", default=None, help="spoken language code (en, es...); default: detect")
+    add_flags(parser, VideoOptions)  # --detector, --every, --threshold, --method, --sentences, --language
     parser.add_argument("--report-dir", default=None, metavar="DIR",
                         help="also write the storyboard PNG, keyframes, Markdown and JSON report here")
 
@@ -27,8 +19,7 @@ def add_arguments(parser) -> None:
 def run(args) -> dict:
     from mmdemo.pipelines.video_summary import summarize_video, write_report
 
-    result = summarize_video(args.file, every_seconds=args.every, detector=args.detector, summary_method=args.method,
-                             max_sentences=args.sentences, language=args.language)
+    result = summarize_video(args.file, **from_args(VideoOptions, args).to_dict())
     if args.report_dir:
         files = write_report(result, args.report_dir)
         out = result.to_dict()

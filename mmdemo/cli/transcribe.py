@@ -1,28 +1,22 @@
-"""`python -m mmdemo transcribe FILE [--task transcribe|translate] [--language xx] [--format json|srt|vtt|txt]
-[--output PATH] [--reference TEXT] [--beam-size N] [--batch-size N] [--json]`: Whisper on an audio file or a video's audio track."""
+"""`python -m mmdemo speech FILE [--format json|srt|vtt|txt] [--output PATH] [--reference TEXT] [settings] [--json]`:
+Whisper on an audio file or a video's audio track. The settings' flags come from the application's declaration
+(mmdemo.pipelines.speech.options)."""
+
+from mmdemo.options import add_flags, from_args
+from mmdemo.pipelines.speech.options import SpeechOptions
 
 HELP = "transcribe speech (or translate it to English) with timestamps; print JSON, SRT, VTT or text"
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("file", metavar="FILE", help="audio file, or a video whose audio track to use")
-    parser.add_argument("--task", choices=["transcribe", "translate"], default="transcribe",
-                        help="transcribe in the spoken language, or translate the speech to English")
-    parser.add_argument("--language", default=None, help="spoken language code (en, es, de...); default: detect")
     parser.add_argument("--format", choices=["json", "srt", "vtt", "txt"], default="txt",
                         help="what to print without --json (default txt)")
     parser.add_argument("--output", "-o", default=None,
                         help="write the chosen format to this file instead of stdout (--json still prints JSON)")
-    parser.add_argument("--translate-to", metavar="LANG", default=None,
-                        help="also translate the transcript's text into this language (translator backend)")
     parser.add_argument("--reference", default=None,
                         help="reference transcript (text, or @file.txt) to score the result with WER/CER")
-    parser.add_argument("--no-vad", action="store_true", help="decode silence too (no voice activity detection)")
-    parser.add_argument("--beam-size", type=int, default=None, metavar="N",
-                        help="beam search width, 1-10 (default 5; 1 is greedy decoding, faster and less accurate)")
-    parser.add_argument("--batch-size", type=int, default=None, metavar="N",
-                        help="speech chunks of long audio decoded together, 1-32 (default 8; 1 decodes them one "
-                             "after another, each conditioned on the text before)")
+    add_flags(parser, SpeechOptions)  # --task, --language, --translate-to, --beam-size, --batch-size, --no-vad
 
 
 def run(args) -> dict:
@@ -39,9 +33,8 @@ def run(args) -> dict:
         reference = read_text_file(reference[1:], what=f"reference file {reference[1:]}")
     if args.output:
         check_writable(args.output, "--output")
-    transcript = process(args.file, task=args.task, language=args.language, translate_to=args.translate_to,
-                         reference=reference, beam_size=args.beam_size, batch_size=args.batch_size,
-                         vad=not args.no_vad)
+    options = from_args(SpeechOptions, args)
+    transcript = process(args.file, reference=reference, **options.to_dict())
     result = transcript.to_dict()
     result["_rendered"] = subtitles.render(transcript.shown, args.format)
     if args.output:

@@ -22,10 +22,11 @@ from typing import Callable
 
 import numpy as np
 
-from mmdemo import applications, backends
+from mmdemo import applications, backends, options
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.image import load_image
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
+from mmdemo.options import setting
 from mmdemo.pipelines.shared import zero_shot
 from mmdemo.pipelines.shared.translation import translate
 
@@ -35,8 +36,36 @@ BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pi
 DEFAULT_ALPHA = 1.0
 DEFAULT_BETA = 0.2  # a CLIP logit moves about 5x more between captions than a mean log-likelihood does
 MAX_IMAGES = 64
+DECODINGS = ("beam", "sample")
 FALLBACK_PREFIX = "offline tags: "
 TAG_MIN_SHARE = 0.1  # a label below this share of the list is not worth a tag
+
+
+@dataclass(frozen=True)
+class Options(options.Options):
+    """The Image captioning application's settings, declared once (mmdemo.options): the tab's controls, the CLI's
+    flags and the evaluation keys come from here."""
+
+    prompt: str = setting("", 'text the captions continue, e.g. "a photograph of"', label="Caption prompt (optional)",
+                          evaluated=False)
+    decoding: str = setting("beam", "how the candidates are decoded: beam search, or sampled", choices=DECODINGS,
+                            label="Decoding", evaluated=False)
+    candidates: int = setting(3, "caption candidates re-ranked per image", low=1, high=10, label="Candidates")
+    max_tokens: int = setting(30, "longest caption in tokens", low=5, high=60, label="Max caption tokens",
+                              evaluated=False)
+    alpha: float = setting(DEFAULT_ALPHA, "weight of the captioner's log-likelihood in the re-ranking", low=0.0,
+                           step=0.05, label="alpha: captioner weight")
+    beta: float = setting(DEFAULT_BETA, "weight of CLIP's logit in the re-ranking", low=0.0, step=0.01,
+                          label="beta: CLIP weight")
+    seed: int = setting(0, "random seed of sampled candidates", low=0, label="Seed (sampling)", evaluated=False)
+    translate_to: str = setting("", "also translate the chosen caption into this language (translator backend)",
+                                flag="--translate", metavar="LANG", label="Translate caption to", evaluated=False)
+
+    def pipeline_kwargs(self) -> dict:
+        """``caption_images``' keyword arguments for these settings."""
+        return dict(prompt=self.prompt or None, decoding=self.decoding, num_candidates=self.candidates,
+                    max_new_tokens=self.max_tokens, alpha=self.alpha, beta=self.beta, seed=self.seed,
+                    translate_to=self.translate_to or None)
 
 
 @dataclass
@@ -137,9 +166,9 @@ def caption_images(images, labels=None, question: str | None = None, *, names: l
         raise BadInput(f"{len(images)} images is more than the limit of {MAX_IMAGES} per request.")
     if names is not None and len(names) != len(images):
         raise BadInput("names must have one entry per image.")
-    for value, what in ((alpha, "alpha"), (beta, "beta")):
-        if not np.isfinite(value) or value < 0:
-            raise BadInput(f"{what} must be a number >= 0, not {value}.")
+    checked = Options(prompt=prompt, decoding=decoding, candidates=num_candidates, max_tokens=max_new_tokens,
+                      alpha=alpha, beta=beta, seed=seed, translate_to=translate_to)
+    alpha, beta = checked.alpha, checked.beta
     label_list = zero_shot.parse_labels(labels)
     question = check_text(question, "the question", MAX_PROMPT_CHARS).strip() or None
     prompt = check_text(prompt, "the caption prompt", MAX_PROMPT_CHARS).strip() or None

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from mmdemo import applications, backends
+from mmdemo import applications, backends, options
 from mmdemo.timecode import clock
 from mmdemo.errors import BadInput
 from mmdemo.media.image import load_image
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text, max_text_chars
 from mmdemo.media.video import EXTENSIONS as VIDEO_EXTENSIONS
 from mmdemo.media.video import probe, sample_frames
+from mmdemo.options import setting
 
 # what it uses and where its tab queues: its record in mmdemo.applications
 BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot
@@ -77,11 +78,10 @@ class ChatReply:
 
 
 # -- inputs ------------------------------------------------------------------------------------------------------
-def load_pictures(paths, frames: int = DEFAULT_FRAMES) -> tuple[list[Picture], list[str]]:
+def load_pictures(paths, frames: int | None = None) -> tuple[list[Picture], list[str]]:
     """Images from files (PIL images pass through), and ``frames`` evenly spaced frames from each video, each
     labelled with its time; plus notes saying which frames were taken."""
-    if not 1 <= int(frames) <= MAX_FRAMES:
-        raise BadInput(f"Frames per video must be between 1 and {MAX_FRAMES}, not {frames}.")
+    frames = Options(frames=frames).frames
     pictures: list[Picture] = []
     notes: list[str] = []
     for item in paths or []:
@@ -138,15 +138,19 @@ def _text_of(content) -> str | None:
     return None
 
 
-def check_settings(max_new_tokens: int, temperature: float, top_p: float, seed: int) -> None:
-    if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
-        raise BadInput(f"Max new tokens must be between 1 and {MAX_NEW_TOKENS}, not {max_new_tokens}.")
-    if not 0 <= float(temperature) <= MAX_TEMPERATURE:
-        raise BadInput(f"Temperature must be between 0 (greedy) and {MAX_TEMPERATURE}, not {temperature}.")
-    if not 0 < float(top_p) <= 1:
-        raise BadInput(f"Top-p must be above 0 and at most 1, not {top_p}.")
-    if int(seed) != seed or seed < 0:
-        raise BadInput(f"The seed must be a whole number >= 0, not {seed}.")
+@dataclass(frozen=True)
+class Options(options.Options):
+    """The Visual chat application's settings, declared once (mmdemo.options): the tab's controls and the CLI's
+    flags come from here."""
+
+    max_new_tokens: int = setting(DEFAULT_MAX_NEW_TOKENS, "longest answer in tokens", low=1, high=MAX_NEW_TOKENS,
+                                  label="Max new tokens")
+    temperature: float = setting(0.0, "sampling temperature; 0 is greedy decoding", low=0.0, high=MAX_TEMPERATURE,
+                                 step=0.05, label="Temperature (0 = greedy)")
+    top_p: float = setting(DEFAULT_TOP_P, "nucleus sampling mass", low=0.01, high=1.0, step=0.05, label="Top-p")
+    seed: int = setting(0, "random seed for sampling", low=0, label="Seed (sampling)")
+    frames: int = setting(DEFAULT_FRAMES, "frames taken from each video", low=1, high=MAX_FRAMES,
+                          label="Frames per video")
 
 
 # -- the conversation the model reads ----------------------------------------------------------------------------
@@ -227,7 +231,9 @@ def stream_chat(pictures: list[Picture], question: str, history=None, system: st
     if not question:
         raise BadInput("The question is empty: type what you want to know about the images.")
     system = check_text(system, "the system prompt", MAX_PROMPT_CHARS).strip() or None
-    check_settings(max_new_tokens, temperature, top_p, seed)
+    settings = Options(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
+    max_new_tokens, temperature, top_p, seed = (settings.max_new_tokens, settings.temperature, settings.top_p,
+                                                settings.seed)
     earlier = read_history(history)
     old_system, turns = split_turns(earlier)
     system = system or old_system

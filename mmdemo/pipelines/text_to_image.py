@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from mmdemo import applications, backends, hub
+from mmdemo import applications, backends, hub, options
 from mmdemo.backends.diffusion import TAESD_ENV, detect_family
 from mmdemo.errors import BadInput, MMDemoError
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
+from mmdemo.options import setting
 from mmdemo.pipelines.shared.png_parameters import infotext, save_png
 from mmdemo.registry import looks_like_path
 
@@ -40,6 +41,33 @@ MAX_IMAGES = 8
 MAX_SEED = 2**32 - 1
 
 Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Options(options.Options):
+    """The Text-to-image application's settings, declared once (mmdemo.options): the tab's controls, the CLI's flags
+    and the evaluation keys come from here. 0 (or a negative guidance) leaves a setting to the model family."""
+
+    negative: str = setting("", "negative prompt: what to keep out of the image (needs guidance above 1)",
+                            label="Negative prompt", evaluated=False)
+    # an evaluation's seed is its own: the seed of rows without a seed column, 0 by default (reproducible)
+    seed: int = setting(-1, "random seed; -1 draws one and reports it", low=-1, high=MAX_SEED,
+                        label="Seed (-1 = random)", evaluated=False)
+    steps: int = setting(0, "denoising steps (0: the model family's default)", low=0, high=MAX_STEPS, label="Steps")
+    guidance: float = setting(-1.0, "guidance scale, CFG (negative: the model family's default)", high=MAX_GUIDANCE,
+                              step=0.5, label="Guidance scale (CFG)")
+    width: int = setting(0, "width in pixels (0: the model's default size)", low=0, label="Width")
+    height: int = setting(0, "height in pixels (0: the model's default size)", low=0, label="Height")
+    num_images: int = setting(1, "images to generate, with seeds seed, seed+1...", low=1, high=MAX_IMAGES,
+                              label="Number of images (seeds seed, seed+1, ...)", evaluated=False)
+    fast_decode: bool = setting(False, "decode with the tiny autoencoder (MMDEMO_TAESD_MODEL) instead of the full "
+                                       "VAE", label="Fast decode with the tiny autoencoder", evaluated=False)
+
+    def pipeline_kwargs(self) -> dict:
+        """``generate``'s keyword arguments for these settings (None: the model family's default)."""
+        return dict(negative_prompt=self.negative, seed=self.seed, steps=self.steps or None,
+                    guidance=self.guidance if self.guidance >= 0 else None, width=self.width or None,
+                    height=self.height or None, num_images=self.num_images, fast_decode=self.fast_decode)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from mmdemo.pipelines.emotion import face as emotion_face
 from mmdemo.pipelines.emotion import text as emotion_text
 from mmdemo.pipelines.emotion import voice as emotion_voice
 from mmdemo.pipelines.emotion.fusion import fuse, parse_weights
+from mmdemo.pipelines.emotion.options import EmotionOptions as Options  # noqa: F401 (the application's settings)
 
 # what it uses and where its tab queues: its record in mmdemo.applications
 BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot

@@ -11,10 +11,9 @@ import csv
 import io
 from pathlib import Path
 
-from mmdemo import config
 from mmdemo.errors import BadInput
 from mmdemo.media.text import check_text
-from mmdemo.pipelines.evaluation.tasks import Setting, Task, get_task
+from mmdemo.pipelines.evaluation.tasks import Task, get_task
 
 MAX_MANIFEST_BYTES = 50 * 2**20  # a manifest lists files; 50 MB of CSV is already millions of rows
 
@@ -99,7 +98,6 @@ def _resolve(value: str, folder: Path, uploads: dict[str, str] | None) -> str:
 
 
 # -- configs -----------------------------------------------------------------------------------------------------
-_TRUE, _FALSE = config.TRUE_WORDS, {"0", "false", "no", "off"}
 
 
 def parse_config(spec: str, task: "str | Task") -> tuple[str, dict]:
@@ -140,33 +138,5 @@ def check_settings(task: "str | Task", settings: dict, name: str = "config") -> 
         if setting is None:
             raise BadInput(f"config {name}: unknown key {key!r} for the {task.name} task; valid keys: "
                            f"{', '.join(task.settings)}.")
-        out[key] = _typed(setting, value, f"config {name}: {key}")
+        out[key] = setting.check(value, f"config {name}: {key}")
     return out
-
-
-def _typed(setting: Setting, value, label: str):
-    kind = setting.type
-    try:
-        if kind is bool:
-            if isinstance(value, bool):
-                typed = value
-            elif str(value).strip().lower() in _TRUE | _FALSE:
-                typed = str(value).strip().lower() in _TRUE
-            else:
-                raise ValueError
-        elif kind is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            typed = int(str(value).strip()) if isinstance(value, str) else int(value)
-        elif kind is float:
-            typed = float(value)
-            if typed != typed or typed in (float("inf"), float("-inf")):
-                raise ValueError
-        else:
-            typed = str(value).strip()
-    except (TypeError, ValueError):
-        raise BadInput(f"{label} must be {'a whole number' if kind is int else 'a number' if kind is float else 'true or false'}"
-                       f", not {value!r}.") from None
-    if setting.choices and typed not in setting.choices:
-        raise BadInput(f"{label} must be one of {', '.join(map(str, setting.choices))}, not {value!r}.")
-    return typed

@@ -11,28 +11,27 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from mmdemo import applications
-from mmdemo.backends.whisper import BATCH_SIZE, BEAM_SIZE
 from mmdemo.emotion_labels import LABELS, canonical
 from mmdemo.errors import BadInput
+from mmdemo.options import Setting, evaluation_settings
+from mmdemo.pipelines import captioning, text_to_image
+from mmdemo.pipelines.emotion.options import EmotionOptions
+from mmdemo.pipelines.speech.options import SpeechOptions
 from mmdemo.pipelines.video_summary import shots
+from mmdemo.pipelines.video_summary.options import VideoOptions
 
 CUT_TOLERANCE = 0.5  # seconds: a detected cut this close to a reference cut is a hit (the rule)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
-class Setting(NamedTuple):
-    type: type
-    default: Any
-    help: str
-    choices: tuple | None = None
-
-
-def _model(backend: str) -> Setting:
-    return Setting(str, "", f"weights of the {backend} backend for this config (a folder or a Hub id; "
-                            f"empty: the app's current choice)")
+# A task's settings are its application's declared ones (mmdemo.options, evaluated=True) plus those only an
+# evaluation has: which weights a config uses, and where a row's language comes from.
+def _model(backend: str, key: str = "model") -> Setting:
+    return Setting(key, str, "", f"weights of the {backend} backend for this config (a folder or a Hub id; "
+                                 f"empty: the app's current choice)")
 
 
 class Task:
@@ -105,14 +104,10 @@ class Speech(Task):
     references = ("reference",)
     settings = {
         "model": _model("whisper"),
-        "beam_size": Setting(int, BEAM_SIZE, "beam width (1-10)"),
-        "batch_size": Setting(int, BATCH_SIZE, "chunks of long audio decoded together (1-32; 1: in order, as the "
-                                               "Speech tab does by default)"),
-        "language": Setting(str, "manifest", "language to decode in: 'manifest' (the row's language column, else "
-                                             "detected), 'auto' (always detected) or a Whisper code"),
-        "task": Setting(str, "transcribe", "transcribe, or translate the speech to English",
-                        ("transcribe", "translate")),
-        "vad": Setting(bool, True, "skip silence with voice activity detection"),
+        **evaluation_settings(SpeechOptions),
+        "language": Setting("language", str, "manifest", "language to decode in: 'manifest' (the row's language "
+                                                         "column, else detected), 'auto' (always detected) or a "
+                                                         "Whisper code"),
     }
     sources = {"model": "whisper"}
 
@@ -154,14 +149,10 @@ class Emotion(Task):
     aliases = {"utterance": "text", "emotion": "label"}  # MELD's CSV columns
     settings = {
         "model": _model("text_emotion"),
-        "embedder": _model("embedder"),
-        "voice_model": _model("speech_emotion"),
-        "face_model": _model("face_emotion"),
-        "text_reader": Setting(str, "auto", "text reader: auto (Hub model, else trained head), head, zero-shot",
-                               ("auto", "head", "zero-shot")),
-        "text_weight": Setting(float, 1.0, "fusion weight of the text"),
-        "voice_weight": Setting(float, 1.0, "fusion weight of the voice"),
-        "face_weight": Setting(float, 1.0, "fusion weight of the face"),
+        "embedder": _model("embedder", "embedder"),
+        "voice_model": _model("speech_emotion", "voice_model"),
+        "face_model": _model("face_emotion", "face_model"),
+        **evaluation_settings(EmotionOptions),
     }
     sources = {"model": "text_emotion", "embedder": "embedder", "voice_model": "speech_emotion",
                "face_model": "face_emotion"}
@@ -213,11 +204,10 @@ class Caption(Task):
     references = ("label", "reference")
     settings = {
         "model": _model("captioner"),
-        "clip": _model("clip"),
-        "alpha": Setting(float, 1.0, "weight of the captioner's log-likelihood in the re-ranking"),
-        "beta": Setting(float, 0.2, "weight of CLIP's logit in the re-ranking"),
-        "candidates": Setting(int, 3, "caption candidates re-ranked per image"),
-        "labels": Setting(str, "", "zero-shot label set, separated by '|' (empty: every label in the manifest)"),
+        "clip": _model("clip", "clip"),
+        **evaluation_settings(captioning.Options),
+        "labels": Setting("labels", str, "", "zero-shot label set, separated by '|' (empty: every label in the "
+                                             "manifest)"),
     }
     sources = {"model": "captioner", "clip": "clip"}
 
@@ -299,9 +289,7 @@ class Video(Task):
     references = ("cuts",)
     settings = {
         "model": _model("image_classifier"),
-        "detector": Setting(str, shots.DEFAULT_DETECTOR, "shot detector", tuple(shots.DETECTORS)),
-        "threshold": Setting(float, 0.0, "cut threshold (0: the detector's default)"),
-        "every_seconds": Setting(float, shots.DEFAULT_EVERY_SECONDS, "seconds between sampled frames"),
+        **evaluation_settings(VideoOptions),
     }
     sources = {"model": "image_classifier"}
 
@@ -355,12 +343,9 @@ class TextToImage(Task):
     paths = ()
     settings = {
         "model": _model("diffusion"),
-        "clip": _model("clip"),
-        "steps": Setting(int, 0, "denoising steps (0: the model family's default)"),
-        "guidance": Setting(float, -1.0, "guidance scale (negative: the model family's default)"),
-        "width": Setting(int, 0, "image width (0: the model's default)"),
-        "height": Setting(int, 0, "image height (0: the model's default)"),
-        "seed": Setting(int, 0, "seed of rows without a seed column"),
+        "clip": _model("clip", "clip"),
+        **evaluation_settings(text_to_image.Options),
+        "seed": Setting("seed", int, 0, "seed of rows without a seed column"),
     }
     sources = {"model": "diffusion", "clip": "clip"}
 

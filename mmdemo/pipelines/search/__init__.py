@@ -37,6 +37,7 @@ from mmdemo.media.text import check_text
 from mmdemo.media.video import EXTENSIONS as VIDEO_EXTENSIONS
 from mmdemo.pipelines.search import embed
 from mmdemo.pipelines.search.index import UPLOADS, Item, SearchIndex, read_meta
+from mmdemo.pipelines.search.options import MAX_TOP, SearchOptions as Options  # noqa: F401
 
 # what it uses and where its tab queues: its record in mmdemo.applications
 BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot
@@ -45,7 +46,6 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".
 AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac")
 IMAGE_BATCH = 16  # images embedded together (the models' batch, not the index's)
 SAVE_EVERY_SECONDS = 60.0  # a long run saves its progress this often (an interrupted run keeps what was saved)
-MAX_TOP = 200
 MAX_QUERY_CHARS = 1000
 
 
@@ -165,6 +165,7 @@ def build_index(paths, index_dir: "str | os.PathLike", *, space: str = "auto",
         raise BadInput("Give an index folder.")
     files, skipped = collect(paths, exclude=folder, within=within)
     meta = read_meta(folder)  # BadInput for a folder of another version, before any model loads
+    space = Options(space=space).space
     if meta is not None and space == "auto":
         space = meta["space"]["name"]  # an existing index keeps its space; create_or_open refuses a mix
     chosen = embed.current_space(space)
@@ -312,9 +313,7 @@ def looks_like_image_path(query: str) -> bool:
 def query(what, index_dir: "str | os.PathLike", top: int = 10) -> SearchResult:
     """The ``top`` best matches of ``what``: a sentence (a ``str``, always read as text), or an example image (a
     PIL image, or a ``Path`` to an image file)."""
-    if not 1 <= int(top) <= MAX_TOP:
-        raise BadInput(f"Ask for 1 to {MAX_TOP} results, not {top}.")
-    top = int(top)
+    top = Options(top=top).top
     with opened_index(index_dir) as index:
         space = embed.Space(**index.meta["space"])
         embed.check_available(space)

@@ -14,10 +14,10 @@ from typing import Callable
 import numpy as np
 
 from mmdemo import applications, backends
-from mmdemo.backends.whisper import check_decoding, check_task
 from mmdemo.errors import BadInput
 from mmdemo.media.audio import SAMPLE_RATE, load_audio, max_audio_seconds
 from mmdemo.media.text import check_text
+from mmdemo.pipelines.speech.options import SpeechOptions as Options
 from mmdemo.pipelines.speech.scoring import score as _score
 from mmdemo.pipelines.shared.translation import translate
 
@@ -48,7 +48,8 @@ class Transcript:
     task: str = "transcribe"
     engine: str = ""  # "faster-whisper" or "transformers"
     model: str = ""  # where the whisper weights came from, e.g. "pack:whisper-base"
-    decoding: dict = field(default_factory=dict)  # beam_size, batch_size, mode
+    decoding: dict = field(default_factory=dict)  # what the engine did: beam_size, batch_size, mode, precision
+    options: Options | None = None  # the settings it was asked for
     notes: list[str] = field(default_factory=list)  # what the user should know (damaged file, skipped steps)
     translation: "Transcript | None" = None  # the text translated into another language (process(translate_to=))
     score: dict | None = None  # WER/CER against a reference (process(reference=))
@@ -71,6 +72,8 @@ class Transcript:
             "decoding": dict(self.decoding),
             "notes": list(self.notes),
         }
+        if self.options is not None:
+            out["settings"] = self.options.to_dict()
         if self.translation is not None:
             out["translation"] = self.translation.to_dict()
         if self.score is not None:
@@ -89,17 +92,19 @@ def process(audio: "str | os.PathLike", task: str = "transcribe", language: str 
     model fails in a second, not after minutes of transcription. ``on_segment`` hears each segment as soon as it
     is decoded (the tab streams them); ``stop`` (a threading.Event) ends decoding after the segment in progress
     (the tab sets it when its client goes away or presses Stop)."""
-    check_task(task)
-    check_decoding(beam_size, batch_size)
+    options = Options(task=task, language=language, translate_to=translate_to, beam_size=beam_size,
+                      batch_size=batch_size, vad=vad)
     reference = check_text(reference, "the reference text") or ""
-    target = (translate_to or "").strip() or None
-    whisper_did_it = task == "translate" and target == "en"
+    target = options.translate_to or None
+    whisper_did_it = options.task == "translate" and target == "en"
     if target and not whisper_did_it:
         backends.resolve("translator")  # BackendUnavailable now, naming MMDEMO_TRANSLATOR_MODEL
     notes: list[str] = []
     samples = load_audio(audio, notes=notes)
-    result = transcribe(samples, task=task, language=language, progress=progress, vad=vad, beam_size=beam_size,
-                        batch_size=batch_size, on_segment=on_segment, stop=stop)
+    result = transcribe(samples, task=options.task, language=options.language or None, progress=progress, vad=options.vad,
+                        beam_size=options.beam_size, batch_size=options.batch_size, on_segment=on_segment,
+                        stop=stop)
+    result.options = options
     notes += result.notes  # transcribe's own (a stop)
     result.notes = notes
     if whisper_did_it:
@@ -108,7 +113,7 @@ def process(audio: "str | os.PathLike", task: str = "transcribe", language: str 
         result.translation = translate_transcript(result, target)
         notes.append(f"Text translated to {target} by the translator backend; timestamps kept.")
     if reference.strip():
-        result.score = score(reference, result.text, "en" if task == "translate" else result.language)
+        result.score = score(reference, result.text, "en" if options.task == "translate" else result.language)
     return result
 
 
@@ -119,16 +124,19 @@ def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe"
                stop=None) -> Transcript:
     """Transcribe ``audio`` (a file path, or 16 kHz mono float32 samples), or translate its speech to English
     with task="translate". Silence gives no segments, or BadInput when ``require_speech`` is set.
-    ``beam_size`` (1-10) and ``batch_size`` (1-32; chunks of long audio decoded together) default to the
-    engine's: beam 5, and batch 1 (in order) with faster-whisper. ``on_segment`` and ``stop``: see ``process``."""
-    check_task(task)
-    beam_size, batch_size = check_decoding(beam_size, batch_size)
+    ``beam_size`` and ``batch_size`` (chunks of long audio decoded together) are checked against their declaration
+    (``Options``); None is the default (beam 5, batch 1: in order). ``on_segment`` and ``stop``: see ``process``."""
+    options = Options(task=task, language=language, beam_size=beam_size, batch_size=batch_size, vad=vad)
+    task, language, vad = options.task, options.language or None, options.vad
+    beam_size, batch_size = options.beam_size, options.batch_size
     samples = _samples(audio)
     duration = len(samples) / SAMPLE_RATE
     if duration < MIN_SECONDS:
         raise BadInput(f"The audio is too short to transcribe ({duration:.2f} s).")
     if not np.any(np.abs(samples) > 1e-4):  # digital silence: nothing to hear, no model needed
-        return _empty(require_speech, language or "", duration, task, why="the audio is silent")
+        silent = _empty(require_speech, language or "", duration, task, why="the audio is silent")
+        silent.options = options
+        return silent
     step = progress or (lambda fraction, message: None)
     step(0.0, "loading the speech model")
     loaded = backends.get_loaded("whisper")
@@ -144,13 +152,13 @@ def transcribe(audio: "str | os.PathLike | np.ndarray", task: str = "transcribe"
     if not segments:  # the language "detected" in noise means nothing: only a chosen one is kept
         empty = _empty(require_speech, language or "", duration, task, engine=engine.name,
                        why=result.no_speech or "Whisper returned no text")
-        empty.decoding = decoding
+        empty.decoding, empty.options = decoding, options
         step(1.0, "no speech found")
         return empty
     step(1.0, "done")
     transcript = Transcript(result.language, result.language_probability, duration,
                             " ".join(s.text for s in segments), segments, task, engine.name,
-                            backends.REGISTRY.loaded_source("whisper"), decoding)
+                            backends.REGISTRY.loaded_source("whisper"), decoding, options=options)
     if result.stopped_at is not None:
         transcript.notes.append(f"Stopped on request after {result.stopped_at:.1f} s of {duration:.1f} s.")
     return transcript

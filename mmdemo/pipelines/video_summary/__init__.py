@@ -30,12 +30,13 @@ from mmdemo.media.video import VideoInfo, probe
 from mmdemo.pipelines.captioning import FALLBACK_PREFIX, caption_images
 from mmdemo.pipelines.speech import MIN_SECONDS, Segment, transcribe
 from mmdemo.pipelines.video_summary import shots as shot_detection
+from mmdemo.pipelines.video_summary.options import VideoOptions as Options
 from mmdemo.pipelines.video_summary.report import markdown, write_report, write_storyboard
 from mmdemo.pipelines.video_summary.result import ShotResult, VideoSummary
-from mmdemo.pipelines.video_summary.summary import DEFAULT_SENTENCES, Sentence, split_sentences, summarize
+from mmdemo.pipelines.video_summary.summary import Sentence, split_sentences, summarize
 from mmdemo.timecode import clock
 
-__all__ = ["summarize_video", "ShotResult", "VideoSummary", "write_report", "write_storyboard", "markdown", "clock",
+__all__ = ["summarize_video", "Options", "ShotResult", "VideoSummary", "write_report", "write_storyboard", "markdown", "clock",
            "assign_transcript", "summary_sentences"]
 
 # what it uses and where its tab queues: its record in mmdemo.applications
@@ -47,11 +48,14 @@ STAGE_SPAN = {"probe": (0.0, 0.02), "shots": (0.02, 0.45), "captions": (0.45, 0.
               "summary": (0.9, 0.97), "report": (0.97, 1.0)}
 
 
-def summarize_video(path: "str | os.PathLike", *, every_seconds: float = shot_detection.DEFAULT_EVERY_SECONDS,
-                    detector: str = shot_detection.DEFAULT_DETECTOR, summary_method: str = "auto",
-                    max_sentences: int = DEFAULT_SENTENCES, language: str | None = None,
+def summarize_video(path: "str | os.PathLike", *, every_seconds: float | None = None, detector: str | None = None,
+                    threshold: float | None = None, summary_method: str | None = None,
+                    max_sentences: int | None = None, language: str | None = None,
                     progress: Callable[[float, str], None] | None = None) -> VideoSummary:
-    """Everything the Video tab shows, for the video at ``path``."""
+    """Everything the Video tab shows, for the video at ``path``. The settings are ``Options``' (None: the
+    declared default)."""
+    options = Options(detector=detector, every_seconds=every_seconds, threshold=threshold,
+                      summary_method=summary_method, max_sentences=max_sentences, language=language)
     report = progress or (lambda fraction, message: None)
     timings: dict[str, float] = {}
 
@@ -83,7 +87,7 @@ def summarize_video(path: "str | os.PathLike", *, every_seconds: float = shot_de
 
     def listen():
         began = time.perf_counter()
-        heard = _transcribe(path, info, language, speech_notes, alongside)
+        heard = _transcribe(path, info, options.language or None, speech_notes, alongside)
         timings["speech"] = time.perf_counter() - began
         return heard
 
@@ -91,8 +95,8 @@ def summarize_video(path: "str | os.PathLike", *, every_seconds: float = shot_de
     listening = pool.submit(contextvars.copy_context().run, listen)  # load announcements reach the caller
     try:
         started = time.perf_counter()
-        found = shot_detection.detect_shots(path, every_seconds=every_seconds, detector=detector,
-                                            progress=stage("shots"))
+        found = shot_detection.detect_shots(path, every_seconds=options.every_seconds, detector=options.detector,
+                                            threshold=options.threshold or None, progress=stage("shots"))
         timings["shots"] = time.perf_counter() - started
         notes = list(found.notes)
         results = [ShotResult(s.index, s.start, s.end, s.keyframe_time, s.keyframe_jpeg,
@@ -113,11 +117,11 @@ def summarize_video(path: "str | os.PathLike", *, every_seconds: float = shot_de
 
     started = time.perf_counter()
     stage("summary")(0.0, "summarizing")
-    summary = summarize(summary_sentences(results, transcript), summary_method, max_sentences)
+    summary = summarize(summary_sentences(results, transcript), options.summary_method, options.max_sentences)
     timings["summary"] = time.perf_counter() - started
     stage("summary")(1.0, "summary written")
     return VideoSummary(Path(path).name, info, results, transcript, summary, found.detector, found.every_seconds,
-                        timings, notes)
+                        timings, notes, options=options)
 
 
 # -- stages ------------------------------------------------------------------------------------------------------

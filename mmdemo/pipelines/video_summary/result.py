@@ -42,6 +42,7 @@ class VideoSummary:
     every_seconds: float
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     notes: list[str] = field(default_factory=list)
+    options: object | None = None  # the settings it was asked for (video_summary.Options)
 
     @property
     def duration(self) -> float:
@@ -68,4 +69,5 @@ class VideoSummary:
             "every_seconds": self.every_seconds,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "notes": list(dict.fromkeys(self.notes + self.summary.notes)),
+            **({"settings": self.options.to_dict()} if self.options is not None else {}),
         }
