@@ -175,8 +175,9 @@ def build() -> None:
             guidance = gr.Slider(0, t2i.MAX_GUIDANCE, step=0.5, label="Guidance scale (CFG)",
                                  value=defaults.guidance)
             with gr.Row():
-                width = gr.Slider(t2i.MIN_SIDE, t2i.MAX_SIDE, step=defaults.multiple, label="Width", value=defaults.width)
-                height = gr.Slider(t2i.MIN_SIDE, t2i.MAX_SIDE, step=defaults.multiple, label="Height",
+                width = gr.Slider(t2i.MIN_SIDE, t2i.max_side(), step=defaults.multiple, label="Width",
+                                  value=defaults.width)
+                height = gr.Slider(t2i.MIN_SIDE, t2i.max_side(), step=defaults.multiple, label="Height",
                                    value=defaults.height)
             count = gr.Slider(1, t2i.MAX_IMAGES, step=1, value=1, label="Number of images (seeds seed, seed+1, ...)")
             with gr.Row():

@@ -99,7 +99,7 @@ def _resolve(value: str, folder: Path, uploads: dict[str, str] | None) -> str:
 
 
 # -- configs -----------------------------------------------------------------------------------------------------
-_TRUE, _FALSE = config.TRUE_WORDS, {"0", "false", "no", "off"}
+_TRUE, _FALSE = config.TRUE_WORDS, config.FALSE_WORDS
 
 
 def parse_config(spec: str, task: "str | Task") -> tuple[str, dict]:
