@@ -126,12 +126,12 @@ class Variable:
             raise BadInput(f"{self.name} must be {self.kind.wants}, not {raw!r}.") from None
 
     def shown_default(self) -> str:
-        if self.shown:
-            return self.shown
-        if isinstance(self.default, float) and self.default.is_integer():
-            return f"{self.default:,.0f}"
-        return "unset" if self.default is None else f"{self.default:,}" if isinstance(self.default, int) \
-            else f"`{self.default}`"
+        """The docs' default column: ``shown``, else the value (numbers with thousands separators, text as code)."""
+        if self.shown or self.default is None:
+            return self.shown or "unset"
+        if isinstance(self.default, (int, float)):
+            return f"{self.default:,g}" if self.default < 1e6 else f"{self.default:,.0f}"
+        return f"`{self.default}`"
 
 
 def _cache_dir() -> Path:
@@ -272,7 +272,7 @@ def markdown() -> str:
         lines += [f"| `{v.name}` | {v.doc} | {v.shown_default()} |" for v in VARIABLES if v.theme == theme]
         lines.append("")
     lines += [f"## `{MODEL_PATTERN}`, one per backend", "",
-              "A folder, a Hub id, or `pack`: the backend's offline pack even when the Hub is reachable. The Models "
+              "A folder, a Hub id, or `pack`: the backend's offline pack even when the Hub is reachable. The Models",
               "tab's \"Use this source\" box sets the same choice for the running process, without a restart.", "",
               "| variable | backend's task | default (Hub id) | offline pack |", "|---|---|---|---|"]
     for name in backends.REGISTRY.names:
