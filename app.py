@@ -8,11 +8,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import re
 import sys
 from pathlib import Path
 
-from mmdemo import access, applications, flags, outputs
+from mmdemo import access, applications, config, flags, outputs
 
 # Gradio's upload cache lives next to the app's request folders, so both expire together (set before Gradio reads it).
 os.environ.setdefault("GRADIO_TEMP_DIR", str(outputs.gradio_cache_dir()))
@@ -76,10 +75,8 @@ def launch_options(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     # GRADIO_SERVER_NAME is how a host (Hugging Face Spaces, Docker) asks for 0.0.0.0; nothing else widens it.
     host = args.host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
-    max_upload = os.environ.get("MMDEMO_MAX_UPLOAD", "").strip() or "1gb"
-    if not re.fullmatch(r"\d+(\.\d+)?\s*[kmgt]?b", max_upload, re.IGNORECASE):  # else Gradio fails deep in launch()
-        parser.error(f"MMDEMO_MAX_UPLOAD must be a size such as 200mb or 1gb, not {max_upload!r}")
     try:
+        max_upload = config.get("MMDEMO_MAX_UPLOAD")  # checked now, else Gradio fails deep in launch()
         outputs.ttl_seconds()
         # the app's own folders stay out of reach even under a granted root (other visitors' files, flags)
         private = [outputs.root(), flags.flag_dir(), search.lasting_index(),

@@ -244,8 +244,9 @@ class ImageInput(gr.Image):
                 raise gr.Error(str(exc)) from None
         from PIL import Image
 
-        from mmdemo.media.image import MAX_PIXELS
+        from mmdemo.media.image import max_pixels
 
+        limit = max_pixels()
         try:
             with warnings.catch_warnings():  # images sent inline (data: URLs) meet the pixel cap here
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -253,7 +254,7 @@ class ImageInput(gr.Image):
         except gr.Error:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise gr.Error(f"{label}: the image is too large to decode safely (limit {MAX_PIXELS:,} pixels).") from None
+            raise gr.Error(f"{label}: the image is too large to decode safely (limit {limit:,} pixels).") from None
         except Exception as exc:  # Pillow fails on pixel data past a valid header: a damaged file
             raise gr.Error(f"{label}: the image file is damaged or truncated ({exc}).") from None
 

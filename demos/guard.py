@@ -26,7 +26,7 @@ from starlette.middleware import Middleware
 from starlette.requests import cookie_parser
 from starlette.responses import PlainTextResponse, RedirectResponse
 
-from mmdemo import access
+from mmdemo import access, config
 
 ALLOWED_HOSTS_VAR = "MMDEMO_ALLOWED_HOSTS"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -70,7 +70,7 @@ class HostPolicy:
         else:
             names.update(n.lower() for n in (socket.gethostname(), socket.getfqdn()) if n)
         self.names = names
-        extra = [p.strip().lower() for p in os.environ.get(ALLOWED_HOSTS_VAR, "").split(",") if p.strip()]
+        extra = list(config.get(ALLOWED_HOSTS_VAR))
         space_host = os.environ.get("SPACE_HOST", "").strip().lower()
         own_space = [space_host] if on_space and space_host else []
         self.patterns = tuple(extra + (list(SHARE_HOSTS) if share else []) + own_space

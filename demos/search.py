@@ -7,7 +7,6 @@ with --allow-dir (mmdemo.access). The JSON a caller gets names files, never serv
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import gradio as gr
@@ -22,17 +21,15 @@ from mmdemo.pipelines.search.moments import audio_moment, video_moment
 
 THUMB_SIDE = (320, 180)
 SESSION_INDEX_VAR = "MMDEMO_SESSION_INDEX_MB"
-DEFAULT_SESSION_INDEX_MB = 500.0
 
 
 def lasting_index() -> str:
-    """The operator's default index folder: MMDEMO_SEARCH_INDEX, else in the user's cache."""
-    chosen = os.environ.get("MMDEMO_SEARCH_INDEX", "").strip()
-    return chosen or str(Path.home() / ".cache" / "mmdemo" / "search")
+    """The operator's default index folder: MMDEMO_SEARCH_INDEX, else in mmdemo's cache (MMDEMO_CACHE_DIR)."""
+    return str(config.get("MMDEMO_SEARCH_INDEX"))
 
 
 def _session_limit_bytes() -> float:
-    return config.positive_number(SESSION_INDEX_VAR, DEFAULT_SESSION_INDEX_MB, "number of megabytes") * 1e6
+    return config.get(SESSION_INDEX_VAR) * 1e6
 
 
 def _moment(r: dict) -> str:

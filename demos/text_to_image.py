@@ -175,7 +175,7 @@ def build() -> None:
             steps = control(t2i.Options, "steps", minimum=1, value=defaults.steps, info=None)
             guidance = control(t2i.Options, "guidance", minimum=0, value=defaults.guidance, info=None)
             with gr.Row():
-                width, height = (control(t2i.Options, side, minimum=t2i.MIN_SIDE, maximum=t2i.MAX_SIDE, info=None,
+                width, height = (control(t2i.Options, side, minimum=t2i.MIN_SIDE, maximum=t2i.max_side(), info=None,
                                          step=defaults.multiple, value=getattr(defaults, side))
                                  for side in ("width", "height"))
             count = control(t2i.Options, "num_images", info=None)

@@ -58,15 +58,14 @@ class Grants:
     @classmethod
     def from_options(cls, dirs=(), models: bool = False, private=()) -> "Grants":
         """Grants from the command line, widened by the variables (both are the operator's)."""
-        raw = [d for d in os.environ.get(ALLOW_DIRS_VAR, "").split(os.pathsep) if d.strip()]
         roots = []
-        for value in [*dirs, *raw]:
+        for value in [*dirs, *config.get(ALLOW_DIRS_VAR)]:
             root = Path(value.strip()).expanduser().resolve()
             if not root.is_dir():
                 raise MMDemoError(f"--allow-dir / {ALLOW_DIRS_VAR}: {value} is not a folder.")
             roots.append(root)
         hidden = tuple(dict.fromkeys(Path(p).expanduser().resolve() for p in private))
-        return cls(tuple(dict.fromkeys(roots)), models or config.switch(ALLOW_MODELS_VAR), hidden)
+        return cls(tuple(dict.fromkeys(roots)), models or config.get(ALLOW_MODELS_VAR), hidden)
 
     def reachable(self, path: Path) -> bool:
         """``path`` (resolved) lies under a granted root and in none of the app's own folders."""
@@ -116,7 +115,7 @@ _token: str | None = None
 def operator_token() -> str:
     """The secret that makes a caller the operator: MMDEMO_OPERATOR_TOKEN, else a random one made per process."""
     global _token
-    fixed = os.environ.get(TOKEN_VAR, "").strip()
+    fixed = config.get(TOKEN_VAR)
     if fixed:
         return fixed
     with _lock:

@@ -6,24 +6,25 @@ torch is imported lazily so that importing mmdemo (and starting the app) stays f
 from __future__ import annotations
 
 import functools
-import os
-
+from mmdemo import config
 from mmdemo.errors import MMDemoError
 
 
-@functools.lru_cache(maxsize=1)
 def pick_device() -> str:
-    """The device every backend loads onto ("cuda", "cuda:1", "mps" or "cpu")."""
+    """The device every backend loads onto ("cuda", "cuda:1", "mps" or "cpu"): MMDEMO_DEVICE as it is now, else
+    the best one found (looked for once per process)."""
+    return _checked(config.get("MMDEMO_DEVICE"))
+
+
+@functools.lru_cache(maxsize=4)
+def _checked(wanted: str | None) -> str:
     import torch
 
-    wanted = os.environ.get("MMDEMO_DEVICE", "").strip().lower()
     if wanted:
         if wanted.startswith("cuda") and not torch.cuda.is_available():
             raise MMDemoError(f"MMDEMO_DEVICE={wanted} but CUDA is not available on this machine.")
         if wanted == "mps" and not torch.backends.mps.is_available():
             raise MMDemoError("MMDEMO_DEVICE=mps but Apple MPS is not available on this machine.")
-        if wanted != "cpu" and not wanted.startswith(("cuda", "mps")):
-            raise MMDemoError(f"MMDEMO_DEVICE={wanted} is not one of cpu, cuda, cuda:N, mps.")
         return wanted
     if torch.cuda.is_available():
         return "cuda"

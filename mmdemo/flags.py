@@ -42,7 +42,6 @@ MANIFEST_COLUMNS = {
 
 FILES = "files"
 QUOTA_VAR, TOTAL_VAR, TTL_VAR = "MMDEMO_FLAG_QUOTA_MB", "MMDEMO_FLAG_TOTAL_MB", "MMDEMO_FLAG_TTL_DAYS"
-DEFAULT_QUOTA_MB, DEFAULT_TOTAL_MB, DEFAULT_TTL_DAYS = 200.0, 2000.0, 30.0
 _write_lock = threading.Lock()  # a quota is checked and spent in one step
 MAX_TEXT_CHARS = 10_000  # a comment or a right answer (a long transcript fits)
 MAX_FLAG_BYTES = 2_000_000  # a flag's record: its texts, settings and the output it keeps
@@ -50,14 +49,14 @@ MAX_FLAG_BYTES = 2_000_000  # a flag's record: its texts, settings and the outpu
 
 def flag_dir() -> Path:
     """Absolute, so that exported manifests name files that resolve from any working folder."""
-    return Path(os.environ.get("MMDEMO_FLAG_DIR", "").strip() or "flagged").expanduser().absolute()
+    return config.get("MMDEMO_FLAG_DIR").absolute()
 
 
 def check_dir() -> Path:
     """The flag folder, created private when missing; BadInput naming MMDEMO_FLAG_DIR when it cannot be written
     (checked at start), or when a flag limit variable is unreadable."""
-    for var, default in ((QUOTA_VAR, DEFAULT_QUOTA_MB), (TOTAL_VAR, DEFAULT_TOTAL_MB), (TTL_VAR, DEFAULT_TTL_DAYS)):
-        config.positive_number(var, default)
+    for var in (QUOTA_VAR, TOTAL_VAR, TTL_VAR):
+        config.get(var)
     folder = flag_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -179,13 +178,13 @@ def _check_quota(owner: str, new_files: dict[str, int], record_bytes: int) -> No
     mine = [f for f in everyone if f.owner == owner]
     held = {digest for f in mine for digest in f.stored_files()}
     adding = sum(size for digest, size in new_files.items() if digest not in held) + record_bytes
-    quota = config.positive_number(QUOTA_VAR, DEFAULT_QUOTA_MB) * 1e6
-    total = config.positive_number(TOTAL_VAR, DEFAULT_TOTAL_MB) * 1e6
+    quota = config.get(QUOTA_VAR) * 1e6
+    total = config.get(TOTAL_VAR) * 1e6
     used = _footprint(mine)
     if used + adding > quota:
         raise BadInput(f"Your flags already hold {used / 1e6:.1f} MB; this one would pass the {quota / 1e6:g} MB "
                        f"each visitor may keep ({QUOTA_VAR}). Flags expire after "
-                       f"{config.positive_number(TTL_VAR, DEFAULT_TTL_DAYS):g} days.")
+                       f"{config.get(TTL_VAR):g} days.")
     if _footprint(everyone) + adding > total:
         raise BadInput(f"Visitors' flags fill the {total / 1e6:g} MB this server keeps for them ({TOTAL_VAR}); "
                        "try again once older flags expire.")
@@ -213,7 +212,7 @@ def expire(now: float | None = None) -> int:
     """Remove clients' flags older than MMDEMO_FLAG_TTL_DAYS and input files no flag names any more; the number
     of flags removed (the operator's flags are kept)."""
     now = time.time() if now is None else now
-    ttl = config.positive_number(TTL_VAR, DEFAULT_TTL_DAYS) * 86400
+    ttl = config.get(TTL_VAR) * 86400
     removed = 0
     with _write_lock:
         kept_files = set()

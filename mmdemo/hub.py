@@ -19,7 +19,7 @@ PROBE_TIMEOUT_S = 1.5
 
 
 def offline_forced() -> bool:
-    return any(config.switch(v) for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return config.switch("HF_HUB_OFFLINE") or config.switch("TRANSFORMERS_OFFLINE")
 
 
 def endpoint_url() -> str:

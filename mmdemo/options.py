@@ -19,11 +19,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from mmdemo.config import TRUE_WORDS
+from mmdemo.config import FALSE_WORDS, TRUE_WORDS
 from mmdemo.errors import BadInput
-
-FALSE_WORDS = frozenset({"0", "false", "no", "off"})
-
 
 @dataclass(frozen=True)
 class Setting:

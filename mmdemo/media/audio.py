@@ -11,18 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
+from mmdemo import config
 from mmdemo.errors import BadInput
 
 SAMPLE_RATE = 16000
 
 
 def max_audio_seconds() -> float:
-    raw = os.environ.get("MMDEMO_MAX_AUDIO_MINUTES", "").strip() or "120"
-    try:
-        minutes = float(raw)
-    except ValueError:
-        raise BadInput(f"MMDEMO_MAX_AUDIO_MINUTES must be a number of minutes, not {raw!r}.") from None
-    return minutes * 60.0
+    return config.get("MMDEMO_MAX_AUDIO_MINUTES") * 60.0
 
 
 def load_audio(path: "str | os.PathLike", sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None,

@@ -8,12 +8,24 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from mmdemo import config
 from mmdemo.errors import BadInput
 
-MAX_PIXELS = int(os.environ.get("MMDEMO_MAX_IMAGE_PIXELS", 50_000_000))  # decompression-bomb guard
 MIN_SIDE = 8  # smaller than this carries no content any model can use
-# Pillow's own guard (warning at the limit, error at twice it) then covers every other opener in the process too.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def max_pixels() -> int:
+    """The decompression-bomb guard, MMDEMO_MAX_IMAGE_PIXELS. Also set as Pillow's own guard (warning at the limit,
+    error at twice it), which then covers every other opener in the process too."""
+    limit = config.get("MMDEMO_MAX_IMAGE_PIXELS")
+    Image.MAX_IMAGE_PIXELS = limit
+    return limit
+
+
+try:
+    max_pixels()  # at import too, for openers that run before any of ours (a bad value is reported at first use)
+except BadInput:
+    pass
 
 
 def load_image(image: "str | os.PathLike | Image.Image", name: str | None = None) -> Image.Image:
@@ -47,12 +59,13 @@ def _open_checked(path: Path, label: str) -> Image.Image:
         raise BadInput(f"{label}: file not found.")
     if path.stat().st_size == 0:
         raise BadInput(f"{label}: the file is empty.")
+    limit = max_pixels()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise BadInput(f"{label}: the image is too large to decode safely (limit {MAX_PIXELS:,} pixels).") from None
+        raise BadInput(f"{label}: the image is too large to decode safely (limit {limit:,} pixels).") from None
     except UnidentifiedImageError:
         raise BadInput(f"{label}: not an image file (or a format Pillow cannot read).") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -66,8 +79,8 @@ def _open_checked(path: Path, label: str) -> Image.Image:
 
 
 def _check_size(img: Image.Image, label: str) -> None:
-    width, height = img.size
-    if width * height > MAX_PIXELS:
-        raise BadInput(f"{label}: {width}x{height} pixels is over the limit of {MAX_PIXELS:,} pixels.")
+    width, height, limit = *img.size, max_pixels()
+    if width * height > limit:
+        raise BadInput(f"{label}: {width}x{height} pixels is over the limit of {limit:,} pixels.")
     if min(width, height) < MIN_SIDE:
         raise BadInput(f"{label}: {width}x{height} pixels is too small (at least {MIN_SIDE}x{MIN_SIDE}).")

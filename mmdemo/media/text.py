@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mmdemo import config
 from mmdemo.errors import BadInput
 
 MAX_PROMPT_CHARS = 2_000  # prompts, questions: a few sentences (CLIP reads 77 tokens, BLIP 512)
@@ -17,14 +18,7 @@ MAX_PROMPT_CHARS = 2_000  # prompts, questions: a few sentences (CLIP reads 77 t
 def max_text_chars() -> int:
     """Free text (emotion texts, reference transcripts): MMDEMO_MAX_TEXT_CHARS, default 100,000 characters
     (about two hours of speech as a transcript)."""
-    raw = os.environ.get("MMDEMO_MAX_TEXT_CHARS", "").strip() or "100000"
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadInput(f"MMDEMO_MAX_TEXT_CHARS must be a whole number of characters, not {raw!r}.") from None
-    if value <= 0:
-        raise BadInput(f"MMDEMO_MAX_TEXT_CHARS must be positive, not {raw!r}.")
-    return value
+    return config.get("MMDEMO_MAX_TEXT_CHARS")
 
 
 def check_text(text: str | None, what: str = "the text", max_chars: int | None = None) -> str:

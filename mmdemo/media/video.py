@@ -18,10 +18,10 @@ from typing import Iterable, Iterator
 
 from PIL import Image
 
+from mmdemo import config
 from mmdemo.errors import BadInput
 
 EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi")
-DEFAULT_MAX_MINUTES = 30.0
 # Seeking costs a flush plus decoding from the previous keyframe; below this gap decoding forward is cheaper.
 SEEK_GAP_SECONDS = 2.0
 _SKIPPABLE = {"h264", "hevc"}  # decoders that honour skip_frame=NONREF without dropping reference frames
@@ -43,14 +43,7 @@ class VideoInfo:
 
 
 def max_video_seconds() -> float:
-    raw = os.environ.get("MMDEMO_MAX_VIDEO_MINUTES", "").strip()
-    try:
-        minutes = float(raw) if raw else DEFAULT_MAX_MINUTES
-    except ValueError:
-        raise BadInput(f"MMDEMO_MAX_VIDEO_MINUTES must be a number of minutes, not {raw!r}.") from None
-    if minutes <= 0:
-        raise BadInput(f"MMDEMO_MAX_VIDEO_MINUTES must be positive, not {raw!r}.")
-    return minutes * 60.0
+    return config.get("MMDEMO_MAX_VIDEO_MINUTES") * 60.0
 
 
 def probe(path: "str | os.PathLike") -> VideoInfo:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from mmdemo import applications, backends, hub, options
+from mmdemo import applications, backends, config, hub, options
 from mmdemo.backends.diffusion import TAESD_ENV, detect_family
 from mmdemo.errors import BadInput, MMDemoError
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
@@ -34,7 +34,6 @@ BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pi
 log = logging.getLogger(__name__)
 
 MIN_SIDE = 64
-MAX_SIDE = int(os.environ.get("MMDEMO_MAX_IMAGE_SIDE", 2048))
 MAX_STEPS = 150
 MAX_GUIDANCE = 30.0
 MAX_IMAGES = 8
@@ -194,8 +193,13 @@ def configured_defaults(check_hub: bool = False) -> tuple[Suggested, str]:
         if isinstance(unet.get("sample_size"), int):
             size = unet["sample_size"] * multiple
     suggested = Suggested(name, family.name, family.note, family.steps, family.guidance, size, size, multiple,
-                          family.max_steps_hint, bool(os.environ.get(TAESD_ENV, "").strip()))
+                          family.max_steps_hint, config.get(TAESD_ENV) is not None)
     return suggested, where
+
+
+def max_side() -> int:
+    """The largest width or height asked for: MMDEMO_MAX_IMAGE_SIDE."""
+    return config.get("MMDEMO_MAX_IMAGE_SIDE")
 
 
 def _read_json(path: Path) -> dict:
@@ -227,7 +231,7 @@ def generate(prompt: str, negative_prompt: str = "", seed: int | None = None, st
         raise BadInput(f"Guidance scale {guidance} is out of range: use 0 to {MAX_GUIDANCE:g}.")
     for label, side in (("width", width), ("height", height)):
         if side is not None:
-            _check_int(label, side, MIN_SIDE, MAX_SIDE)
+            _check_int(label, side, MIN_SIDE, max_side())
 
     started = time.perf_counter()
     model = backends.get("diffusion")

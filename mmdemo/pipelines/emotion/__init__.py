@@ -11,14 +11,13 @@ speech) is reported in ``no_signal`` and left out of the fusion.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from mmdemo import applications
+from mmdemo import applications, config
 from mmdemo.emotion_labels import LABELS, scores_dict, top_label
 from mmdemo.errors import BadInput
 from mmdemo.media import video as video_media
@@ -34,7 +33,10 @@ from mmdemo.pipelines.emotion.options import EmotionOptions as Options  # noqa: 
 # what it uses and where its tab queues: its record in mmdemo.applications
 BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot
 
-MAX_TEXTS = int(os.environ.get("MMDEMO_MAX_EMOTION_TEXTS", 1000))
+
+def max_texts() -> int:
+    """The most texts in one batch, or utterances in one conversation: MMDEMO_MAX_EMOTION_TEXTS."""
+    return config.get("MMDEMO_MAX_EMOTION_TEXTS")
 
 
 @dataclass
@@ -227,8 +229,8 @@ def _check_texts(texts: list[str] | None) -> list[str] | None:
         return None
     if not texts or not any(t.strip() for t in texts):
         raise BadInput("the text is empty.")
-    if len(texts) > MAX_TEXTS:
-        raise BadInput(f"{len(texts)} texts is over the limit of {MAX_TEXTS} (MMDEMO_MAX_EMOTION_TEXTS).")
+    if len(texts) > (limit := max_texts()):
+        raise BadInput(f"{len(texts)} texts is over the limit of {limit} (MMDEMO_MAX_EMOTION_TEXTS).")
     for i, t in enumerate(texts):
         check_text(t, "the text" if len(texts) == 1 else f"text {i + 1} of {len(texts)}")
     blank = [i + 1 for i, t in enumerate(texts) if not t.strip()]

@@ -182,12 +182,12 @@ CONTEXT_NOTE = ("each utterance is read on its own: the shipped reader takes no 
 
 def analyze_conversation(path, reader: str = "auto") -> ConversationReading:
     """Each utterance of the transcript at ``path`` read by the text reader, in order, with its speaker."""
-    from mmdemo.pipelines.emotion import MAX_TEXTS
+    from mmdemo.pipelines.emotion import max_texts
     from mmdemo.pipelines.emotion import text as emotion_text
 
     utterances = read_transcript(path)
-    if len(utterances) > MAX_TEXTS:
-        raise BadInput(f"{len(utterances)} utterances is over the limit of {MAX_TEXTS} (MMDEMO_MAX_EMOTION_TEXTS).")
+    if len(utterances) > (limit := max_texts()):
+        raise BadInput(f"{len(utterances)} utterances is over the limit of {limit} (MMDEMO_MAX_EMOTION_TEXTS).")
     results = emotion_text.analyze([u.text for u in utterances], reader=reader)
     return ConversationReading(utterances, [r.probs for r in results], results[0].method, results[0].fallback,
                                CONTEXT_NOTE)

@@ -13,6 +13,7 @@ import logging
 import os
 from typing import Callable
 
+from mmdemo import config
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.pipelines.evaluation.running import chosen_sources, run_item
 from mmdemo.pipelines.evaluation.tasks import TASKS, Task
@@ -34,8 +35,7 @@ def start():
         if os.environ.get("RAY_ADDRESS", "").strip():
             ray.init(log_to_driver=False)
         else:
-            cpus = os.environ.get("MMDEMO_RAY_CPUS", "").strip()
-            ray.init(num_cpus=int(cpus) if cpus.isdigit() else None, include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=config.get("MMDEMO_RAY_CPUS"), include_dashboard=False, log_to_driver=False)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the caller shows items done and time left
     logging.getLogger("ray.data").setLevel(logging.WARNING)
@@ -44,12 +44,7 @@ def start():
 
 def _max_actors() -> int:
     """MMDEMO_RAY_ACTORS caps each config's pool (default: one actor per CPU, or per GPU when there are GPUs)."""
-    raw = os.environ.get("MMDEMO_RAY_ACTORS", "").strip()
-    if not raw:
-        return 1 << 30
-    if not raw.isdigit() or int(raw) < 1:
-        raise BadInput(f"MMDEMO_RAY_ACTORS must be a whole number >= 1, not {raw!r}.")
-    return int(raw)
+    return config.get("MMDEMO_RAY_ACTORS") or 1 << 30
 
 
 def driver_sources(task: Task) -> dict[str, str]:
