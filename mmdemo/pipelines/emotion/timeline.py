@@ -53,6 +53,13 @@ class SegmentReading:
     frames_with_faces: int = 0
     fused: np.ndarray | None = None
     fused_weights: dict[str, float] = field(default_factory=dict)
+    spoken: tuple[float, float] | None = None  # where the VAD heard speech inside the segment (None: all of it)
+
+    @property
+    def heard(self) -> tuple[float, float]:
+        """The span the voice and the faces are read on: Whisper's segment times are loose (after a pause a segment
+        often starts where the previous one ended, seconds before its first word), the VAD's are not."""
+        return self.spoken or (self.start, self.end)
 
     def to_dict(self) -> dict:
         modalities = {}
@@ -70,7 +77,8 @@ class SegmentReading:
                 row.update(frames_sampled=self.frames_sampled, frames_with_faces=self.frames_with_faces)
             modalities[name] = row
         return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text,
-                "modalities": modalities, "fused": _fused_dict(self.fused, self.fused_weights, self.notes)}
+                "spoken": [round(t, 3) for t in self.heard], "modalities": modalities,
+                "fused": _fused_dict(self.fused, self.fused_weights, self.notes)}
 
 
 @dataclass
@@ -94,10 +102,11 @@ def empty(note: str, weights=None) -> Timeline:
 
 def read_timeline(video, samples: np.ndarray, segments: list[tuple[float, float, str]], weights=None, *,
                   text_readings: list[np.ndarray] | None = None, text_method: str | None = None,
-                  text_reader: str = "auto", progress=None) -> Timeline:
+                  text_reader: str = "auto", speech_spans=None, progress=None) -> Timeline:
     """The fused timeline of ``video`` over transcript ``segments`` ((start s, end s, text), in time order) of its
     16 kHz ``samples``. ``text_readings``: the segments' text probabilities when the caller has them already
-    (the voice reading reads every segment), with ``text_method``; otherwise the text reader reads them."""
+    (the voice reading reads every segment), with ``text_method``; otherwise the text reader reads them.
+    ``speech_spans``: where the VAD heard speech (seconds), found here when not given and the vad backend loads."""
     weights = parse_weights(weights)
     segments = [(float(a), float(max(a, b)), t.strip()) for a, b, t in segments if t.strip()]
     if not segments:
@@ -111,8 +120,13 @@ def read_timeline(video, samples: np.ndarray, segments: list[tuple[float, float,
     if text_readings is None:
         results = emotion_text.analyze([t for _, _, t in segments], reader=text_reader)
         text_readings, text_method = [r.probs for r in results], results[0].method
-    rows = [SegmentReading(a, b, t, {"text": np.asarray(p)}, {"text": text_method})
-            for (a, b, t), p in zip(segments, text_readings)]
+    if speech_spans is None:
+        try:
+            speech_spans = backends.get("vad").speech_spans(samples)
+        except BackendUnavailable:
+            speech_spans = []
+    rows = [SegmentReading(a, b, t, {"text": np.asarray(p)}, {"text": text_method},
+                           spoken=spoken_part(a, b, speech_spans)) for (a, b, t), p in zip(segments, text_readings)]
     step(0.2, "timeline: reading each segment's voice")
     _read_voices(rows, samples)
     step(0.5, "timeline: reading the faces during each segment")
@@ -135,6 +149,12 @@ def reweigh(timeline: dict, weights) -> dict:
     return out
 
 
+def spoken_part(start: float, end: float, speech_spans) -> tuple[float, float] | None:
+    """From the first to the last moment of speech inside [start, end]; None when the VAD heard none there."""
+    inside = [(max(a, start), min(b, end)) for a, b in speech_spans or [] if min(b, end) > max(a, start)]
+    return (inside[0][0], inside[-1][1]) if inside else None
+
+
 # -- the three readings --------------------------------------------------------------------------------------------
 def _span(samples: np.ndarray, start: float, end: float) -> np.ndarray:
     return samples[int(start * SAMPLE_RATE):max(int(start * SAMPLE_RATE) + 1, int(end * SAMPLE_RATE))]
@@ -143,7 +163,7 @@ def _span(samples: np.ndarray, start: float, end: float) -> np.ndarray:
 def _read_voices(rows: list[SegmentReading], samples: np.ndarray) -> None:
     """The speech-emotion model on each segment's audio when one is available (fused); the prosody heuristic's
     arousal otherwise (reported, not fused: one axis, not seven emotions)."""
-    pieces = [_span(samples, r.start, r.end) for r in rows]
+    pieces = [_span(samples, *r.heard) for r in rows]
     try:
         classifier = backends.get("speech_emotion")
     except BackendUnavailable:
@@ -160,23 +180,23 @@ def _read_voices(rows: list[SegmentReading], samples: np.ndarray) -> None:
             continue
         read += len(piece) / SAMPLE_RATE
         prosody = emotion_voice.prosody_reading(piece, words=len(row.text.split()),
-                                                speech_seconds=max(row.end - row.start, 1e-3))
+                                                speech_seconds=max(row.heard[1] - row.heard[0], 1e-3))
         row.arousal = prosody.arousal
         if classifier is None:
             row.notes["voice"] = "no speech-emotion model: the prosody heuristic's arousal only, not fused"
 
 
 def face_times(rows: list[SegmentReading], duration: float) -> list[list[float]]:
-    """The instants at which each segment's faces are looked at: evenly inside it, ``FACE_FRAMES_PER_SECOND``,
-    at least one and at most ``MAX_FACE_FRAMES_PER_SEGMENT``; fewer for all when the video's total would pass
+    """The instants at which each segment's faces are looked at: evenly inside its spoken part,
+    ``FACE_FRAMES_PER_SECOND``, at least one and at most ``MAX_FACE_FRAMES_PER_SEGMENT``; fewer for all when the video's total would pass
     ``MAX_FACE_FRAMES``."""
-    wanted = [min(MAX_FACE_FRAMES_PER_SEGMENT, max(1, math.ceil((r.end - r.start) * FACE_FRAMES_PER_SECOND)))
-              for r in rows]
+    spans = [r.heard for r in rows]
+    wanted = [min(MAX_FACE_FRAMES_PER_SEGMENT, max(1, math.ceil((b - a) * FACE_FRAMES_PER_SECOND))) for a, b in spans]
     if sum(wanted) > MAX_FACE_FRAMES:
         scale = MAX_FACE_FRAMES / sum(wanted)
         wanted = [max(1, int(n * scale)) for n in wanted]
-    return [[round(min(duration, r.start + (k + 0.5) * (r.end - r.start) / n), 4) for k in range(n)]
-            for r, n in zip(rows, wanted)]
+    return [[round(min(duration, a + (k + 0.5) * (b - a) / n), 4) for k in range(n)]
+            for (a, b), n in zip(spans, wanted)]
 
 
 def _read_faces(rows: list[SegmentReading], video, progress) -> int:

@@ -42,6 +42,7 @@ class VideoSummary:
     every_seconds: float
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     notes: list[str] = field(default_factory=list)
+    emotion_timeline: object | None = None  # emotion.timeline.Timeline, when asked for
 
     @property
     def duration(self) -> float:
@@ -53,7 +54,7 @@ class VideoSummary:
 
     def to_dict(self) -> dict:
         t = self.transcript
-        return {
+        out = {
             "file": self.name,
             "duration": round(self.duration, 3),
             "shots": [s.to_dict() for s in self.shots],
@@ -69,3 +70,6 @@ class VideoSummary:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "notes": list(dict.fromkeys(self.notes + self.summary.notes)),
         }
+        if self.emotion_timeline is not None:
+            out["emotion_timeline"] = self.emotion_timeline.to_dict()
+        return out
