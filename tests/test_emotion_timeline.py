@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmdemo import backends
 from mmdemo.emotion_labels import LABELS
 from mmdemo.pipelines import emotion
 from mmdemo.pipelines.emotion import timeline as tl
@@ -24,20 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SMILE = Image.open(ROOT / "assets" / "emotion_smiling_astronaut.jpg").convert("RGB")
 SR = 16000
 HAPPY, GRIM = "I am so happy today, this is wonderful news!", "The old house stood empty by the grey sea."
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    from mmdemo import hub
-
-    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
-    monkeypatch.setattr(hub, "cached_snapshot", lambda repo_id: None)
-    for name in ("text_emotion", "face_emotion", "speech_emotion"):
-        monkeypatch.delenv(backends.REGISTRY.spec(name).env_var, raising=False)
-        backends.unload(name)
-    yield
-    for name in ("text_emotion", "face_emotion", "speech_emotion"):
-        backends.unload(name)
 
 
 @pytest.fixture(scope="module")
