@@ -17,6 +17,7 @@ from mmdemo.emotion_labels import LABELS
 from mmdemo import outputs, slots
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import emotion
+from mmdemo.pipelines.emotion import timeline as emotion_timeline
 from mmdemo.pipelines.emotion.fusion import MODALITIES
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -25,6 +26,7 @@ EMPTY_BARS = pd.DataFrame({"emotion": list(LABELS), "probability": [0.0] * len(L
 EMPTY_LINES = pd.DataFrame({"time (s)": [], "probability": [], "emotion": []})
 EMPTY_TALK = pd.DataFrame({"utterance": [], "speaker": [], "emotion": [], "confidence": []})
 TALK_COLUMNS = ["index", "speaker", "text", "label", "confidence"]
+EMPTY_SEGMENTS = pd.DataFrame({"time (s)": [], "reading": [], "emotion": [], "confidence": [], "said": []})
 
 
 def _bars(scores: dict | None) -> pd.DataFrame:
@@ -89,6 +91,27 @@ def _summary(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _segments(timeline: dict | None) -> pd.DataFrame:
+    """A video's timeline as points: each segment's middle on x, its text, voice, face and fused readings on y."""
+    points = [{"time (s)": round((seg["start"] + seg["end"]) / 2, 2), "reading": name, "emotion": reading["label"],
+               "confidence": reading["confidence"], "said": seg["text"]}
+              for seg in (timeline or {}).get("segments", [])
+              for name, reading in [*seg["modalities"].items(), ("fused", seg["fused"])] if reading.get("label")]
+    return pd.DataFrame(points) if points else EMPTY_SEGMENTS
+
+
+def _timeline_outputs(timeline: dict | None):
+    """The note (segments, or the one line saying why there are none), the plot and the rows."""
+    if not timeline:
+        return gr.Markdown(visible=False), gr.ScatterPlot(visible=False), gr.Dataframe(visible=False)
+    rows = emotion_timeline.table_rows(timeline)
+    note = timeline["note"] or (f"**Timeline:** {len(rows)} transcript segment{'s' if len(rows) != 1 else ''}, each "
+                                f"read as text, voice and faces ({timeline['face_sampling']}) and fused with the "
+                                f"weights above")
+    return (gr.Markdown(note, visible=True), gr.ScatterPlot(value=_segments(timeline), visible=bool(rows)),
+            gr.Dataframe(value=pd.DataFrame(rows, columns=list(emotion_timeline.COLUMNS)), visible=bool(rows)))
+
+
 def _outputs(result: dict):
     mods = result["modalities"]
     timelines = result.get("timelines", {})
@@ -99,6 +122,7 @@ def _outputs(result: dict):
         gr.LinePlot(value=_lines(timelines.get("voice")), visible=_over_time(timelines.get("voice"))),
         gr.LinePlot(value=_lines(timelines.get("face")), visible=_over_time(timelines.get("face"))),
         gr.LinePlot(value=_arousal(result.get("arousal_timeline")), visible=_over_time(result.get("arousal_timeline"))),
+        *_timeline_outputs(result.get("timeline")),
         _downloads(result),
         result,
     )
@@ -120,7 +144,15 @@ def _downloads(result: dict) -> list[str]:
         writer = csv.DictWriter(handle, fieldnames=["modality", "label", "method", *LABELS])
         writer.writeheader()
         writer.writerows(rows)
-    return [str(folder / "emotion.json"), str(folder / "emotion.csv")]
+    files = [str(folder / "emotion.json"), str(folder / "emotion.csv")]
+    segments = emotion_timeline.table_rows(result.get("timeline") or {})
+    if segments:  # a video's timeline: one row per transcript segment
+        with open(folder / "emotion_timeline.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(emotion_timeline.COLUMNS))
+            writer.writeheader()
+            writer.writerows(segments)
+        files.append(str(folder / "emotion_timeline.csv"))
+    return files
 
 
 @gpu
@@ -165,7 +197,7 @@ def _slots_used(text, audio, image, video) -> list[str]:
 @user_errors
 def reweigh(result, w_text, w_voice, w_face):
     if not result or not result.get("modalities"):
-        return (gr.skip(),) * 10
+        return (gr.skip(),) * 13
     return _outputs(emotion.reweigh(result, {"text": w_text, "voice": w_voice, "face": w_face}))
 
 
@@ -223,6 +255,11 @@ def build() -> None:
                                 title="Faces over time (video)", visible=False)
         arousal_line = gr.LinePlot(pd.DataFrame({"time (s)": [], "arousal": []}), x="time (s)", y="arousal",
                                    y_lim=[0, 1], title="Arousal over time (prosody heuristic)", visible=False)
+        timeline_note = gr.Markdown(visible=False)
+        timeline_plot = gr.ScatterPlot(EMPTY_SEGMENTS, x="time (s)", y="reading", color="emotion",
+                                       tooltip=["confidence", "said"], visible=False,
+                                       title="Video timeline: each transcript segment as text, voice, faces, fused")
+        timeline_rows = gr.Dataframe(visible=False, wrap=True, label="Video timeline, one row per transcript segment")
     downloads = gr.File(label="Downloads: JSON, CSV", file_count="multiple", height=100, interactive=False)
     with gr.Accordion("Raw result (JSON)", open=False):
         raw = gr.JSON()
@@ -232,7 +269,8 @@ def build() -> None:
                   ["My old dog died this morning and the house feels empty.", None]],
         inputs=[text, image], cache_examples=False, label="Examples",
     )
-    plots = [summary, fused, *bars, voice_line, face_line, arousal_line, downloads, raw]
+    plots = [summary, fused, *bars, voice_line, face_line, arousal_line, timeline_note, timeline_plot, timeline_rows,
+             downloads, raw]
     run_event(run.click, analyze_when_free, [text, audio, image, video, w_text, w_voice, w_face, reader],
               plots + [annotated, keyframes], summary, clear=[summary, downloads, raw, annotated, keyframes],
               api_name="emotion",  # bounded by the readers' slots, taken by what the request holds (mmdemo.slots)

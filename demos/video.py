@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
 from demos.common import gate_features, gpu, run_event, stop_button, user_errors, worker_stream
 from demos.compare import compare_panel
@@ -14,11 +15,12 @@ from demos.flagging import flag_panel
 from mmdemo import outputs
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import video_summary
+from mmdemo.pipelines.emotion import timeline as segment_emotion
 from mmdemo.pipelines.video_summary import clock
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLE = ASSETS / "video_example.mp4"
-STAGES = ["probe", "shots", "captions", "speech", "summary", "report"]
+STAGES = ["probe", "shots", "captions", "speech", "emotion", "summary", "report"]
 
 
 def _gallery(result: video_summary.VideoSummary, files: dict) -> list[tuple[str, str]]:
@@ -52,20 +54,35 @@ def _rows(result: video_summary.VideoSummary) -> list[list]:
 
 @gpu(duration=120)
 @user_errors
-def run(video, detector=None, every=None, method=None, sentences=None, progress=gr.Progress()):
+def run(video, detector=None, every=None, method=None, sentences=None, emotion=None, emotion_weights=None,
+        progress=gr.Progress()):
     """None: the setting's declared default (video_summary.Options)."""
     if not video:
         raise BadInput("Upload a video (mp4, mkv, webm, mov or avi) first.")
     # in a worker, so Stop (or a browser gone away) ends the run at its next stage and frees the slot at once
     result = yield from worker_stream(lambda report, emit, stop: video_summary.summarize_video(
         video, every_seconds=every, detector=detector, summary_method=method, max_sentences=sentences,
-        progress=report), progress)
+        emotion_timeline=emotion, emotion_weights=emotion_weights, progress=report), progress)
     progress(0.97, desc="writing the storyboard and report")
     folder = outputs.request_dir("video-")
     files = video_summary.write_report(result, folder, Path(video).stem or "video")
     downloads = [str(files["markdown"]), str(files["json"]), str(files["storyboard"])]
+    downloads += [str(files["emotion_plot"])] if "emotion_plot" in files else []
     yield (_overview(result), _gallery(result, files), _rows(result), str(files["storyboard"]), downloads,
-           result.to_dict())
+           result.to_dict(), *_emotion_outputs(result, files))
+
+
+def _emotion_outputs(result: video_summary.VideoSummary, files: dict):
+    """The emotion timeline's line, plot and rows; hidden when it was not asked for."""
+    if result.emotion_timeline is None:
+        return gr.Markdown(visible=False), gr.Image(visible=False), gr.Dataframe(visible=False)
+    timeline = result.emotion_timeline.to_dict()
+    rows = segment_emotion.table_rows(timeline)
+    note = timeline["note"] or (f"**Emotion timeline:** {len(rows)} transcript segments, each read as text, voice "
+                                f"and faces ({timeline['face_sampling']}), fused")
+    plot = str(files["emotion_plot"]) if "emotion_plot" in files else None
+    return (gr.Markdown(note, visible=True), gr.Image(plot, visible=plot is not None),
+            gr.Dataframe(pd.DataFrame(rows, columns=list(segment_emotion.COLUMNS)), visible=bool(rows)))
 
 
 def build() -> None:
@@ -88,6 +105,10 @@ def build() -> None:
                 method = control(video_summary.Options, "summary_method", info=None)
                 sentences = control(video_summary.Options, "max_sentences", maximum=12, info=None)
             with gr.Row():
+                emotion = control(video_summary.Options, "emotion_timeline")
+                emotion_weights = control(video_summary.Options, "emotion_weights", placeholder="text=1,voice=1,face=1",
+                                          info=None)
+            with gr.Row():
                 go = gr.Button("Summarize", variant="primary", scale=3)
                 stop = gr.Button("Stop", variant="stop", scale=1)
         with gr.Column(scale=3):
@@ -103,12 +124,16 @@ def build() -> None:
             storyboard = gr.Image(label="Storyboard", type="filepath", interactive=False, height=260)
             files = gr.File(label="Downloads: Markdown report, JSON report, storyboard PNG", file_count="multiple",
                             height=130)
+    emotion_note = gr.Markdown(visible=False)
+    emotion_plot = gr.Image(label="Emotion timeline", type="filepath", interactive=False, visible=False)
+    emotion_rows = gr.Dataframe(label="Emotion per transcript segment", wrap=True, interactive=False, visible=False)
     with gr.Accordion("JSON", open=False):
         raw = gr.JSON(label="JSON")
     if EXAMPLE.is_file():
         gr.Examples([[str(EXAMPLE)]], inputs=[video], cache_examples=False)
-    event = run_event(go.click, run, [video, detector, every, method, sentences],
-                      [overview, gallery, table, storyboard, files, raw], overview, api_name="summarize_video",
+    event = run_event(go.click, run, [video, detector, every, method, sentences, emotion, emotion_weights],
+                      [overview, gallery, table, storyboard, files, raw, emotion_note, emotion_plot, emotion_rows],
+                      overview, api_name="summarize_video",
                       concurrency_limit=1, concurrency_id=video_summary.SLOT)
     stop_button(stop, event, overview, "Nothing was kept: press Summarize to start again.")
     compare_panel("video", [video], _compared, "combined:detector=combined\ncontent:detector=content",

@@ -54,3 +54,18 @@ def use_backend(monkeypatch):
     yield point
     for name in touched:
         backends.unload(name)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """The emotion readers with no Hub and no cache: backends resolve to their offline packs (or are unavailable), as on these machines."""
+    from mmdemo import hub
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    monkeypatch.setattr(hub, "cached_snapshot", lambda repo_id: None)
+    for name in ("text_emotion", "face_emotion", "speech_emotion"):
+        monkeypatch.delenv(backends.REGISTRY.spec(name).env_var, raising=False)
+        backends.unload(name)
+    yield
+    for name in ("text_emotion", "face_emotion", "speech_emotion"):
+        backends.unload(name)

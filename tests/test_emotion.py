@@ -48,21 +48,6 @@ UNSEEN = {
 }
 
 
-@pytest.fixture
-def offline(monkeypatch):
-    """No Hub, no cache: backends resolve to their offline packs (or are unavailable), as on these machines."""
-    from mmdemo import hub
-
-    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
-    monkeypatch.setattr(hub, "cached_snapshot", lambda repo_id: None)
-    for name in ("text_emotion", "face_emotion", "speech_emotion"):
-        monkeypatch.delenv(backends.REGISTRY.spec(name).env_var, raising=False)
-        backends.unload(name)
-    yield
-    for name in ("text_emotion", "face_emotion", "speech_emotion"):
-        backends.unload(name)
-
-
 # -- label mapping -------------------------------------------------------------------------------------------------
 def test_every_known_model_vocabulary_maps_onto_the_seven_labels():
     hartmann = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]

@@ -28,20 +28,6 @@ HAPPY_WORDS = "I am so happy today. This is wonderful news, I love it!"
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (.ci/run installs it)")
 
 
-@pytest.fixture
-def offline(monkeypatch):
-    from mmdemo import hub
-
-    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
-    monkeypatch.setattr(hub, "cached_snapshot", lambda repo_id: None)
-    for name in ("text_emotion", "face_emotion", "speech_emotion"):
-        monkeypatch.delenv(backends.REGISTRY.spec(name).env_var, raising=False)
-        backends.unload(name)
-    yield
-    for name in ("text_emotion", "face_emotion", "speech_emotion"):
-        backends.unload(name)
-
-
 @pytest.fixture(scope="module")
 def happy_wav(tmp_path_factory) -> Path:
     """English speech synthesised by espeak-ng, at 16 kHz."""

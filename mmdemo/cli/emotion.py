@@ -83,5 +83,21 @@ def render(result) -> str:
         top = ", ".join(f"{k} {v:.0%}" for k, v in sorted(fused["scores"].items(), key=lambda kv: -kv[1])[:3])
         weights = ", ".join(f"{k} {v:.2f}" for k, v in fused["weights"].items())
         lines.append(f"fused  {fused['label']:<9} ({top})  weights: {weights}")
+        lines += timeline_lines(res.get("timeline"))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def timeline_lines(timeline: dict | None) -> list[str]:
+    """A video's timeline, one line per transcript segment (or the line that says why there is none)."""
+    if not timeline:
+        return []
+    from mmdemo.pipelines.emotion.timeline import table_rows
+
+    if timeline["note"]:
+        return ["", f"timeline: {timeline['note']}"]
+    lines = ["", "timeline (per transcript segment: text | voice | face -> fused)"]
+    for row in table_rows(timeline):
+        lines.append(f"{row['start']:>7.2f}-{row['end']:<7.2f} {row['text']} | {row['voice']} | {row['face']} -> "
+                     f"{row['fused']}  \"{row['said']}\"")
+    return lines

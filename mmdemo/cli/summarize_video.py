@@ -1,7 +1,8 @@
 """`python -m mmdemo video FILE [--detector combined|adaptive|content|embedding] [--every SECONDS] [--threshold X]
-[--method auto|extractive|abstractive] [--sentences N] [--language xx] [--report-dir DIR] [--json]`: shots with
-keyframes and captions, the transcript assigned to shots, and a summary. The settings' flags come from the
-application's declaration (mmdemo.pipelines.video_summary.options)."""
+[--method auto|extractive|abstractive] [--sentences N] [--language xx] [--emotion-timeline [--emotion-weights W]]
+[--report-dir DIR] [--json]`: shots with keyframes and captions, the transcript assigned to shots, a summary, and
+optionally each spoken segment's emotion. The settings' flags come from the application's declaration
+(mmdemo.pipelines.video_summary.options)."""
 
 from mmdemo.options import add_flags, from_args
 from mmdemo.pipelines.video_summary.options import VideoOptions
@@ -11,15 +12,20 @@ HELP = "summarize a video: shots, keyframe captions, what was said per shot, a s
 
 def add_arguments(parser) -> None:
     parser.add_argument("file", metavar="FILE", help="video file (mp4, mkv, webm, mov, avi)")
-    add_flags(parser, VideoOptions)  # --detector, --every, --threshold, --method, --sentences, --language
+    # --detector, --every, --threshold, --method, --sentences, --language, --emotion-timeline, --emotion-weights
+    add_flags(parser, VideoOptions)
     parser.add_argument("--report-dir", default=None, metavar="DIR",
                         help="also write the storyboard PNG, keyframes, Markdown and JSON report here")
 
 
 def run(args) -> dict:
+    from mmdemo.errors import BadInput
     from mmdemo.pipelines.video_summary import summarize_video, write_report
 
-    result = summarize_video(args.file, **from_args(VideoOptions, args).to_dict())
+    settings = from_args(VideoOptions, args)
+    if settings.emotion_weights and not settings.emotion_timeline:
+        raise BadInput("--emotion-weights weighs the emotion timeline: add --emotion-timeline.")
+    result = summarize_video(args.file, **settings.to_dict())
     if args.report_dir:
         files = write_report(result, args.report_dir)
         out = result.to_dict()
@@ -38,6 +44,11 @@ def render(result: dict) -> str:
             lines.append(f"      said: {shot['transcript']}")
     lines += ["", f"Summary ({result['summary_method']}):", result["summary"] or "(nothing to summarize)"]
     lines += [f"note: {note}" for note in result["notes"]]
+    if "emotion_timeline" in result:
+        from mmdemo.cli.emotion import timeline_lines
+
+        lines += timeline_lines(result["emotion_timeline"])
     if "files" in result:
-        lines += [f"wrote {result['files'][k]}" for k in ("markdown", "json", "storyboard")]
+        lines += [f"wrote {result['files'][k]}" for k in ("markdown", "json", "storyboard", "emotion_plot")
+                  if k in result["files"]]
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from mmdemo import backends, packs
 from mmdemo.emotion_labels import LABELS, top_label
 from mmdemo.errors import BackendUnavailable
 from mmdemo.media import video
+from mmdemo.pipelines.emotion.report import Modality
 
 CASCADE = "haarcascade_frontalface_default.xml"
 DETECT_MAX_SIDE = 1024  # detection runs on a downscaled copy: Haar cost grows with pixels, faces stay findable
@@ -173,6 +174,55 @@ def analyze_video(path, progress=None, max_frames: int = MAX_VIDEO_FRAMES, keyfr
             break
     picks = np.linspace(0, len(annotated) - 1, min(keyframes, len(annotated))).round().astype(int) if annotated else []
     return VideoFaces(timeline, sampled, [annotated[i] for i in sorted(set(picks))], model)
+
+
+# -- the face modality of a reading ---------------------------------------------------------------------------------
+@dataclass
+class FaceReading:
+    """What faces bring to an emotion reading: the modality (None when no face was found: ``no_signal`` says why),
+    and what the tab shows beside it."""
+    modality: Modality | None
+    no_signal: str | None
+    annotated: Image.Image | None = None  # the image with labelled boxes
+    keyframes: list[tuple[float, Image.Image]] = field(default_factory=list)  # annotated video frames
+    timeline: list[tuple[float, np.ndarray]] | None = None  # the video's faces over time (None: no video)
+
+
+def read_faces(image: Image.Image | None, video_path=None, progress=None) -> FaceReading:
+    """The faces of a photo and of a video's sampled frames as one modality: with both, each counts once (the
+    mean of the two readings). ``progress`` is None or a callable(fraction, message) over the video."""
+    parts: list[tuple[str, np.ndarray]] = []
+    details: dict = {}
+    model = annotated = None
+    keyframes, timeline = [], None
+    if image is not None:
+        if progress:
+            progress(0.0, "finding faces in the image")
+        found = analyze_image(image)
+        model, annotated = found.model, found.annotated
+        details["faces"] = [f.to_dict() for f in found.faces]
+        if found.probs is not None:
+            parts.append(("image", found.probs))
+        else:
+            details["image_note"] = "no face found in the image"
+    if video_path is not None:
+        seen = analyze_video(video_path, progress=progress)
+        model, timeline, keyframes = seen.model or model, seen.timeline, seen.keyframes
+        details["video"] = {"frames_sampled": seen.frames_sampled, "frames_with_faces": len(seen.timeline)}
+        if seen.probs is not None:
+            parts.append(("video", seen.probs))
+        else:  # said, not fused: nothing from the video enters the face reading
+            details.setdefault("notes", []).append(seen.note)
+    if parts:
+        modality = Modality("face", np.mean([p for _, p in parts], axis=0), model,
+                            details={**details, "from": [name for name, _ in parts]})
+        return FaceReading(modality, None, annotated, keyframes, timeline)
+    where = " or ".join(w for w, given in (("the image", image is not None), ("the video", video_path is not None))
+                        if given)
+    why = f"no face found in {where}"
+    if video_path is not None:
+        why += f" ({details['video']['frames_sampled']} frames sampled)"
+    return FaceReading(None, why, annotated, keyframes, timeline)
 
 
 # -- drawing -------------------------------------------------------------------------------------------------------

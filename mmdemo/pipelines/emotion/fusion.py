@@ -62,3 +62,14 @@ def fuse(distributions: dict[str, np.ndarray], weights: dict[str, float]) -> tup
             raise ValueError(f"{name}: expected {len(LABELS)} probabilities, got shape {probs.shape}")
         fused += used[name] * probs
     return fused / total, {name: w / total for name, w in used.items()}
+
+
+def fuse_modalities(modalities: dict, weights: dict[str, float]) -> tuple[np.ndarray | None, dict[str, float]]:
+    """``fuse`` over readings (``report.Modality`` by name); (None, {}) when no modality carried a signal."""
+    present = {name: m.probs for name, m in modalities.items()}
+    return fuse(present, weights) if present else (None, {})
+
+
+def fuse_scores(scores: dict[str, dict[str, float]], weights: dict[str, float]) -> tuple[np.ndarray, dict[str, float]]:
+    """``fuse`` over stored readings ({modality: {label: probability}}, as a ``to_dict()`` holds them)."""
+    return fuse({name: np.array([by_label[label] for label in LABELS]) for name, by_label in scores.items()}, weights)

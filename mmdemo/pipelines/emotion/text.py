@@ -228,3 +228,12 @@ def valence_word(valence: float | None) -> str:
     if valence is None:
         return "n/a"
     return "positive" if valence >= 0.05 else "negative" if valence <= -0.05 else "neutral"
+
+
+def read_texts(texts: list[str], reader: str = "auto") -> list:
+    """One text modality (``report.Modality``) per text, with its VADER valence beside the scores."""
+    from mmdemo.pipelines.emotion.report import Modality
+
+    return [Modality("text", res.probs, res.method, res.fallback, {
+        "valence": {"method": "VADER lexicon (valence only, not an emotion model)", "compound": res.valence,
+                    "reading": valence_word(res.valence)}}) for res in analyze(texts, reader=reader)]

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mmdemo import backends
+from mmdemo.emotion_labels import scores_dict, top_label
 from mmdemo.errors import BackendUnavailable
 from mmdemo.media.audio import load_audio
 from mmdemo.pipelines.emotion import text as emotion_text
+from mmdemo.pipelines.emotion.report import Modality
 from mmdemo.pipelines.speech import transcribe
 
 SAMPLE_RATE = 16000
@@ -37,7 +39,7 @@ class Prosody:
 
     @property
     def level(self) -> str:
-        return "low" if self.arousal < 0.35 else "medium" if self.arousal < 0.65 else "high"
+        return arousal_level(self.arousal)
 
     def to_dict(self) -> dict:
         def r(v, n=2):
@@ -47,6 +49,10 @@ class Prosody:
                 "pitch_median_hz": r(self.pitch_median_hz, 1), "pitch_spread_semitones": r(self.pitch_spread_semitones),
                 "energy_db": r(self.energy_db, 1), "voiced_fraction": r(self.voiced_fraction, 3),
                 "speaking_rate_wps": r(self.speaking_rate_wps)}
+
+
+def arousal_level(arousal: float) -> str:
+    return "low" if arousal < 0.35 else "medium" if arousal < 0.65 else "high"
 
 
 @dataclass
@@ -130,6 +136,43 @@ def analyze(audio, progress=None) -> VoiceResult:
     step(1.0, "voice done")
     return VoiceResult(duration, text, getattr(transcript, "language", None), segments, text_probs, text_method,
                        acoustic_probs, acoustic_method, covered, prosody, probs, notes, text_fallback)
+
+
+@dataclass
+class VoiceReading:
+    """What a voice brings to an emotion reading: the modality (None when nothing was said: ``no_signal`` says
+    why), the full ``heard`` result, and its timelines."""
+    modality: Modality | None
+    no_signal: str | None
+    heard: VoiceResult
+    timeline: list[tuple[float, np.ndarray]]  # per transcript segment
+    arousal: list[tuple[float, float]]  # prosody heuristic per 2 s window
+
+
+def read_voice(samples: np.ndarray, source: str, progress=None) -> VoiceReading:
+    """The voice modality of ``samples`` (``source`` says where they came from: "audio", "video's audio track")."""
+    heard = analyze(samples, progress=progress)
+    details = {"transcript": heard.transcript, "language": heard.language, "duration": round(heard.duration, 2),
+               "from": source, "prosody": heard.prosody.to_dict() if heard.prosody else None}
+    if heard.text_probs is not None:
+        details["transcript_emotion"] = {"label": top_label(heard.text_probs),
+                                         "scores": scores_dict(heard.text_probs), "method": heard.text_method}
+    if heard.acoustic_probs is not None:
+        details["acoustic_emotion"] = {"label": top_label(heard.acoustic_probs),
+                                       "scores": scores_dict(heard.acoustic_probs),
+                                       "method": heard.acoustic_method, "covers": heard.acoustic_covered}
+    if heard.notes:
+        details["notes"] = heard.notes
+    arousal = heard.prosody.timeline if heard.prosody else []
+    if heard.probs is not None:
+        method = " + ".join(m for m in (f"transcript: {heard.text_method}" if heard.text_method else None,
+                                        f"voice: {heard.acoustic_method}" if heard.acoustic_method else None) if m)
+        # a missing acoustic model is no fallback: its absence is in `method`
+        modality = Modality("voice", heard.probs, method, heard.text_fallback, details)
+        return VoiceReading(modality, None, heard, heard.timeline, arousal)
+    why = "no speech detected in the audio" if "no speech detected" in heard.notes else "; ".join(heard.notes)
+    why += f" (prosody: {heard.prosody.level} arousal, heuristic)" if heard.prosody else ""
+    return VoiceReading(None, why, heard, heard.timeline, arousal)
 
 
 def _unit(value, bounds) -> float:

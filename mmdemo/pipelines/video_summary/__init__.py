@@ -28,6 +28,8 @@ from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.audio import SAMPLE_RATE, load_audio
 from mmdemo.media.video import VideoInfo, probe
 from mmdemo.pipelines.captioning import FALLBACK_PREFIX, caption_images
+from mmdemo.pipelines.emotion import timeline as segment_emotion
+from mmdemo.pipelines.emotion.fusion import parse_weights
 from mmdemo.pipelines.speech import MIN_SECONDS, Segment, transcribe
 from mmdemo.pipelines.video_summary import shots as shot_detection
 from mmdemo.pipelines.video_summary.options import VideoOptions as Options
@@ -44,19 +46,25 @@ BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pi
 
 CAPTION_BATCH = 8
 # Share of the progress bar per stage (roughly their share of the time on a CPU).
-STAGE_SPAN = {"probe": (0.0, 0.02), "shots": (0.02, 0.45), "captions": (0.45, 0.6), "speech": (0.6, 0.9),
-              "summary": (0.9, 0.97), "report": (0.97, 1.0)}
+STAGE_SPAN = {"probe": (0.0, 0.02), "shots": (0.02, 0.45), "captions": (0.45, 0.6), "speech": (0.6, 0.88),
+              "emotion": (0.88, 0.92), "summary": (0.92, 0.97), "report": (0.97, 1.0)}
 
 
 def summarize_video(path: "str | os.PathLike", *, every_seconds: float | None = None, detector: str | None = None,
                     threshold: float | None = None, summary_method: str | None = None,
                     max_sentences: int | None = None, language: str | None = None,
+                    emotion_timeline: bool | None = None, emotion_weights: str | None = None,
                     progress: Callable[[float, str], None] | None = None) -> VideoSummary:
     """Everything the Video tab shows, for the video at ``path``. The settings are ``Options``' (None: the
-    declared default)."""
+    declared default); ``emotion_timeline``: also read each transcript segment's emotion (text, voice, faces
+    during it) fused with ``emotion_weights`` ("text=1,voice=1,face=1")."""
     options = Options(detector=detector, every_seconds=every_seconds, threshold=threshold,
-                      summary_method=summary_method, max_sentences=max_sentences, language=language)
+                      summary_method=summary_method, max_sentences=max_sentences, language=language,
+                      emotion_timeline=emotion_timeline, emotion_weights=emotion_weights)
+    emotion_timeline, emotion_weights = options.emotion_timeline, options.emotion_weights
     report = progress or (lambda fraction, message: None)
+    if emotion_timeline:  # a bad weight is one sentence before any decoding
+        emotion_weights = parse_weights(emotion_weights)
     timings: dict[str, float] = {}
 
     shown, pictures = [0.0], []  # the bar's position (speech runs alongside the pictures and only changes the
@@ -87,7 +95,8 @@ def summarize_video(path: "str | os.PathLike", *, every_seconds: float | None = 
 
     def listen():
         began = time.perf_counter()
-        heard = _transcribe(path, info, options.language or None, speech_notes, alongside)
+        heard = _transcribe(path, info, options.language or None, speech_notes, alongside,
+                            keep_samples=emotion_timeline)
         timings["speech"] = time.perf_counter() - began
         return heard
 
@@ -107,7 +116,7 @@ def summarize_video(path: "str | os.PathLike", *, every_seconds: float | None = 
         timings["captions"] = time.perf_counter() - started
         pictures.append(True)
         stage("speech")(0.0, "transcribing the speech")
-        transcript, speech_spans = listening.result()
+        transcript, speech_spans, samples = listening.result()
     finally:  # a failure above returns at once; the speech thread ends on its own (or at Stop, its next step)
         pool.shutdown(wait=False)
     stage("speech")(1.0, "speech transcribed")
@@ -115,13 +124,20 @@ def summarize_video(path: "str | os.PathLike", *, every_seconds: float | None = 
     if transcript is not None:
         assign_transcript(results, transcript.segments, speech_spans)
 
+    feelings = None
+    if emotion_timeline:
+        started = time.perf_counter()
+        stage("emotion")(0.0, "reading emotion per spoken segment")
+        feelings = _emotion_timeline(path, info, transcript, samples, speech_spans, emotion_weights, stage("emotion"))
+        timings["emotion"] = time.perf_counter() - started
+
     started = time.perf_counter()
     stage("summary")(0.0, "summarizing")
     summary = summarize(summary_sentences(results, transcript), options.summary_method, options.max_sentences)
     timings["summary"] = time.perf_counter() - started
     stage("summary")(1.0, "summary written")
     return VideoSummary(Path(path).name, info, results, transcript, summary, found.detector, found.every_seconds,
-                        timings, notes, options=options)
+                        timings, notes, feelings, options=options)
 
 
 # -- stages ------------------------------------------------------------------------------------------------------
@@ -149,29 +165,43 @@ def _caption(found, results: list[ShotResult], notes: list[str], report) -> None
         r.caption, r.caption_backend, r.caption_fallback = captions.get(source, ("", "", False))
 
 
-def _transcribe(path, info: VideoInfo, language: str | None, notes: list[str], report):
-    """(transcript or None, speech spans from the VAD or None)."""
+def _transcribe(path, info: VideoInfo, language: str | None, notes: list[str], report, keep_samples: bool = False):
+    """(transcript or None, speech spans from the VAD or None, the 16 kHz samples when ``keep_samples`` and a
+    transcript has segments, else None)."""
     if not info.has_audio:
         notes.append("The video has no audio track: the summary comes from the pictures alone.")
-        return None, None
+        return None, None, None
     try:
         samples = load_audio(path, notes=notes)  # a damaged or truncated track says so in the summary
     except BadInput as exc:  # a damaged audio track: the pictures still make a timeline
         notes.append(f"The audio track was not transcribed: {exc}")
-        return None, None
+        return None, None, None
     if len(samples) < MIN_SECONDS * SAMPLE_RATE:
         notes.append("The audio track is too short to hold speech: the summary comes from the pictures alone.")
-        return None, None
+        return None, None, None
     try:
         # word times put each word on its shot: beam search often returns one segment across a cut
         transcript = transcribe(samples, language=language, progress=report, word_timestamps=True)
     except BackendUnavailable as exc:
         notes.append(f"The audio track was not transcribed: {exc}")
-        return None, None
+        return None, None, None
     if not transcript.segments:
         notes.append("No speech was found in the audio track: the summary comes from the pictures alone.")
-        return transcript, None
-    return transcript, _speech_spans(samples)
+        return transcript, None, None
+    return transcript, _speech_spans(samples), samples if keep_samples else None
+
+
+def _emotion_timeline(path, info: VideoInfo, transcript, samples, speech_spans, weights, report):
+    """The emotion timeline over the transcript's segments (``emotion.timeline``), or the line saying why there
+    is none."""
+    if not info.has_audio:
+        return segment_emotion.empty(segment_emotion.NO_AUDIO, weights)
+    if transcript is None:
+        return segment_emotion.empty("The audio track was not transcribed, so there is no timeline.", weights)
+    if samples is None or not transcript.segments:
+        return segment_emotion.empty(segment_emotion.NO_SPEECH, weights)
+    return segment_emotion.read_timeline(path, samples, [(s.start, s.end, s.text) for s in transcript.segments],
+                                         weights, speech_spans=speech_spans or [], progress=report)
 
 
 def _speech_spans(samples) -> list[tuple[float, float]] | None:

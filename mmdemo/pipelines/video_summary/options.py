@@ -35,3 +35,9 @@ class VideoOptions(Options):
                                  high=MAX_SENTENCES, flag="--sentences", label="Extractive summary sentences",
                                  evaluated=False)
     language: str = setting("", "spoken language code (en, es...); empty: detect", metavar="LANG", evaluated=False)
+    emotion_timeline: bool = setting(False, "also read each transcript segment's emotion (its words, its voice, the "
+                                            "faces during it), fused, as the Emotion tab's video timeline does",
+                                     label="Emotion timeline", evaluated=False,
+                                     info="each spoken segment's words, voice and faces, fused (adds time)")
+    emotion_weights: str = setting("", "fusion weights of the emotion timeline, e.g. text=1,voice=1,face=2 (empty: 1 "
+                                       "each)", metavar="W", label="Emotion weights", evaluated=False)

@@ -39,7 +39,7 @@ def write_storyboard(result: VideoSummary, path: "str | os.PathLike", width: int
     return path
 
 
-def markdown(result: VideoSummary, storyboard_name: str | None = None) -> str:
+def markdown(result: VideoSummary, storyboard_name: str | None = None, emotion_plot_name: str | None = None) -> str:
     d = result.to_dict()
     lines = [f"# Video summary: {result.name}", "",
              f"{clock(result.duration)} · {len(result.shots)} shot{'s' if len(result.shots) != 1 else ''} · "
@@ -53,6 +53,8 @@ def markdown(result: VideoSummary, storyboard_name: str | None = None) -> str:
         shows = s.caption + (f" (same as shot {s.duplicate_of + 1})" if s.duplicate_of is not None else "")
         lines.append(f"| {s.index + 1} | {clock(s.start)}-{clock(s.end)} | {clock(s.keyframe_time)} | "
                      f"{_cell(shows)} | {_cell(s.transcript)} |")
+    if "emotion_timeline" in d:
+        lines += ["", *_emotion_section(d["emotion_timeline"], emotion_plot_name)]
     lines += ["", "## Transcript", "", result.transcript_text or "*(no speech)*", ""]
     if d["notes"]:
         lines += ["## Notes", ""] + [f"- {note}" for note in d["notes"]] + [""]
@@ -73,13 +75,37 @@ def write_report(result: VideoSummary, folder: "str | os.PathLike", stem: str | 
         keyframe = folder / f"{stem}_shot{s.index + 1:03d}.jpg"
         keyframe.write_bytes(s.keyframe_jpeg)
         keyframes.append(keyframe)
+    files = {}
+    timeline = result.emotion_timeline.to_dict() if result.emotion_timeline is not None else None
+    if timeline and timeline["segments"]:
+        from mmdemo.pipelines.emotion import timeline_plot
+
+        files["emotion_plot"] = timeline_plot.write(timeline, result.duration, folder / f"{stem}_emotion.png")
     result.timings["report"] = time.perf_counter() - started  # before writing, so the files include it
     md = folder / f"{stem}_summary.md"
-    md.write_text(markdown(result, storyboard.name), encoding="utf-8")
+    md.write_text(markdown(result, storyboard.name, files["emotion_plot"].name if files else None), encoding="utf-8")
     js = folder / f"{stem}_summary.json"
     js.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
     result.timings["report"] = time.perf_counter() - started
-    return {"markdown": md, "json": js, "storyboard": storyboard, "keyframes": keyframes}
+    return {"markdown": md, "json": js, "storyboard": storyboard, "keyframes": keyframes, **files}
+
+
+def _emotion_section(timeline: dict, plot_name: str | None) -> list[str]:
+    """The emotion timeline: one row per transcript segment, or the line saying why there is none."""
+    from mmdemo.pipelines.emotion.timeline import table_rows
+
+    lines = ["## Emotion timeline", ""]
+    if timeline["note"]:
+        return lines + [timeline["note"], ""]
+    weights = ", ".join(f"{k}={v:g}" for k, v in timeline["weights"].items())
+    lines += [f"Each transcript segment read as text, voice and faces ({timeline['face_sampling']}), fused with "
+              f"weights {weights}.", ""]
+    if plot_name:
+        lines += [f"![emotion timeline]({plot_name})", ""]
+    lines += ["| time | said | text | voice | face | fused |", "|---|---|---|---|---|---|"]
+    lines += [f"| {clock(r['start'])}-{clock(r['end'])} | {_cell(r['said'])} | {_cell(r['text'])} | "
+              f"{_cell(r['voice'])} | {_cell(r['face'])} | {_cell(r['fused'])} |" for r in table_rows(timeline)]
+    return lines + [""]
 
 
 def _cell(text: str) -> str:

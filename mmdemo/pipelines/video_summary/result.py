@@ -42,6 +42,7 @@ class VideoSummary:
     every_seconds: float
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     notes: list[str] = field(default_factory=list)
+    emotion_timeline: object | None = None  # emotion.timeline.Timeline, when asked for
     options: object | None = None  # the settings it was asked for (video_summary.Options)
 
     @property
@@ -54,7 +55,7 @@ class VideoSummary:
 
     def to_dict(self) -> dict:
         t = self.transcript
-        return {
+        out = {
             "file": self.name,
             "duration": round(self.duration, 3),
             "shots": [s.to_dict() for s in self.shots],
@@ -71,3 +72,6 @@ class VideoSummary:
             "notes": list(dict.fromkeys(self.notes + self.summary.notes)),
             **({"settings": self.options.to_dict()} if self.options is not None else {}),
         }
+        if self.emotion_timeline is not None:
+            out["emotion_timeline"] = self.emotion_timeline.to_dict()
+        return out
