@@ -267,6 +267,8 @@ def test_pipeline_fuses_text_and_face_with_weights(offline):
     assert report.fused_weights == {"text": 0.75, "face": 0.25}
     result = report.to_dict()
     assert set(result["modalities"]) == {"text", "face"}
+    # the settings it was made with, as the application's declared record (voice weight: its default)
+    assert result["settings"] == {"text_reader": "auto", "text_weight": 3.0, "voice_weight": 1.0, "face_weight": 1.0}
     for part in [*result["modalities"].values(), result["fused"]]:
         assert list(part["scores"]) == list(LABELS) and sum(part["scores"].values()) == pytest.approx(1, abs=1e-3)
         assert part["label"] == max(part["scores"], key=part["scores"].get)

@@ -115,3 +115,12 @@ def test_tab_controls_follow_the_declaration():
     assert [value for _, value in task.choices] == ["transcribe", "translate"]
     with pytest.raises(ValueError, match="go past the declared ones"):  # a page may narrow bounds, never widen them
         control(speech, "beam_size", maximum=20)
+
+
+def test_an_unknown_emotion_reader_is_one_sentence():
+    """Checked by the declaration before any model loads (it was a ValueError inside the text reader); the record
+    a report carries: tests/test_emotion.py."""
+    from mmdemo.pipelines import emotion
+
+    with pytest.raises(BadInput, match="The text reader must be one of auto, head, zero-shot, not 'best'"):
+        emotion.analyze_many(["I am fine."], text_reader="best")

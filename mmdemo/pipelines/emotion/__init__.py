@@ -64,6 +64,8 @@ def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, we
                  progress=None, text_reader: str = "auto") -> list[EmotionReport]:
     """One report per text (audio, image and video are read once and shared); one report when texts is None."""
     weights = parse_weights(weights)
+    options = Options(text_reader=text_reader, **{f"{name}_weight": value for name, value in weights.items()})
+    text_reader = options.text_reader
     texts = _check_texts(texts)
     if texts is None and audio is None and image is None and video is None:
         raise BadInput("give at least one input: text, audio, an image or a video.")
@@ -120,7 +122,8 @@ def analyze_many(texts: list[str] | None, audio=None, image=None, video=None, we
                                arousal_timeline=voice.arousal if voice is not None else [],
                                annotated=faces.annotated if faces is not None else None,
                                keyframes=faces.keyframes if faces is not None else [],
-                               text=texts[index] if texts is not None else None, timeline=timeline)
+                               text=texts[index] if texts is not None else None, timeline=timeline,
+                               options=options)
         report.fused, report.fused_weights = fuse_modalities(modalities, weights)
         reports.append(report)
     if progress:

@@ -37,6 +37,7 @@ class EmotionReport:
     keyframes: list[tuple[float, Image.Image]] = field(default_factory=list)  # annotated video frames
     text: str | None = None
     timeline: object | None = None  # a video's fused timeline per transcript segment (timeline.Timeline)
+    options: object | None = None  # the settings it was made with (emotion.Options)
 
     @property
     def label(self) -> str | None:
@@ -62,4 +63,6 @@ class EmotionReport:
             out["arousal_timeline"] = [{"time": round(t, 2), "arousal": a} for t, a in self.arousal_timeline]
         if self.timeline is not None:
             out["timeline"] = self.timeline.to_dict()
+        if self.options is not None:
+            out["settings"] = self.options.to_dict()
         return out
