@@ -124,3 +124,14 @@ def test_an_unknown_emotion_reader_is_one_sentence():
 
     with pytest.raises(BadInput, match="The text reader must be one of auto, head, zero-shot, not 'best'"):
         emotion.analyze_many(["I am fine."], text_reader="best")
+
+
+@pytest.mark.parametrize("app", APPS, ids=[a.key for a in APPS])
+def test_docs_pages_show_the_declared_settings(app):
+    """docs/<tab>.md holds the table generated from the declaration: `python -m mmdemo.options --write` after a
+    setting changes (this fails until then)."""
+    page = options.DOCS / f"{app.tab}.md"
+    text = page.read_text(encoding="utf-8")
+    assert options.BEGIN in text, f"{page.name} has no generated settings table"
+    fresh = options.with_table(text, app.options(), app.key)
+    assert fresh == text, f"{page.name}: run python -m mmdemo.options --write"
