@@ -70,6 +70,9 @@ def test_an_unsure_classifier_does_not_hand_the_label_fed_by_most_classes_the_wi
 # -- text emotion head -----------------------------------------------------------------------------------------
 @requires_pack("minilm")
 def test_trained_head_reads_plain_emotions_and_is_named_honestly(monkeypatch):
+    """Out of sample: three plain sentences written for this test, in no training or dev file and not among the
+    zero-shot prototypes. A check that the head reads unmistakable cases and names itself, not an accuracy (that
+    is measured on the report halves: docs/emotion.md)."""
     from mmdemo import hub
     from mmdemo.pipelines.emotion import text as emotion_text
     from mmdemo.emotion_labels import LABELS
