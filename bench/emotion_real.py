@@ -3,9 +3,10 @@
 The report halves are those of ``mmdemo.train.emotion_data.halves`` (seed 0; MELD cut by dialogue): no choice of
 the shipped head was made on them. MELD's lines are read as the conversations they are (each dialogue in order, as
 ``--conversation`` reads a transcript: dialogue's prior shift and the previous line's reading), GoEmotions' comments
-as single lines. Beside it: always answering "neutral", and the earlier heads (PREVIOUS: the one it replaced, trained on both
-corpora with one reading for both and no context, and the GoEmotions-only one), read from git history (``git
-show``), or the first from ``--previous-head FILE``. All heads read the same MiniLM features, computed once.
+as single lines. Beside it: always answering "neutral", and the earlier heads (PREVIOUS: the one it replaced,
+trained on both corpora with one reading for both and no context, and the GoEmotions-only one), read from git
+history (``git show``), or the first from ``--previous-head FILE``. All heads read the same MiniLM features,
+computed once.
 """
 
 from __future__ import annotations

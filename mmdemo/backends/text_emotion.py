@@ -155,7 +155,8 @@ class TrainedHead:
         self.temperature = float(weights["temperature"]) if "temperature" in weights else 1.0
         self.raw_bias = weights["bias"].astype(np.float32)  # (7,)
         self.bias = (weights["bias"] + weights["prior_shift"]).astype(np.float32)
-        self.dialogue_bias = (weights["bias"] + weights.get("dialogue_shift", weights["prior_shift"])).astype(np.float32)
+        dialogue_shift = weights.get("dialogue_shift", weights["prior_shift"])
+        self.dialogue_bias = (weights["bias"] + dialogue_shift).astype(np.float32)
         self.dialogue_temperature = float(weights.get("dialogue_temperature", self.temperature))
         self.context = weights["context"].astype(np.float32) if "context" in weights else None  # (CONTEXT_WIDTH, 7)
         if [str(x) for x in weights["labels"]] != list(LABELS):

@@ -27,7 +27,8 @@ never read). Steps, all seeded:
 5. a temperature per mode fitted on its tuning half (negative log-likelihood) so that the confidence means what it
    says;
 6. the **report** halves, read once: MELD as conversations, GoEmotions as single lines; the shipped head beside
-   always-neutral; ECE before and after the temperatures.
+   always-neutral; ECE before and after the temperatures (``--no-report`` skips this step, for a rerun that only
+   checks that the weights come out the same).
 
 Writes the head (float16 weights) and prints every table docs/emotion.md quotes. ``--cache`` keeps the MiniLM
 features by text so that a rerun skips the embedding.
@@ -233,6 +234,9 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=None, help="npz of MiniLM features by text (read and written)")
     parser.add_argument("--out", type=Path, default=HEAD_FILE)
+    parser.add_argument("--no-report", action="store_true",
+                        help="skip step 6: check that a rerun writes the same weights without reading the report "
+                             "halves again")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -322,6 +326,15 @@ def main(argv=None) -> None:
           f" / {data.expected_calibration_error(softmax((z_g + chosen.text_shift) / t_text), go_tune.first):.3f}")
 
     model.coef_ = model.coef_.astype(np.float16).astype(np.float64)  # the report reads the weights as shipped
+    if not args.no_report:
+        report(model, design, features, chosen, (t_dialogue, t_text), helps, meld_report, go_report, mix)
+    save(args, model, design, chosen, (t_dialogue, t_text), helps, c, len(go_train) + len(meld_train))
+
+
+def report(model, design: Design, features: Features, chosen: Chosen, temperatures, helps: bool,
+           meld_report: data.Rows, go_report: data.Rows, mix: np.ndarray) -> None:
+    """Step 6: the report halves, read once for the head as it is written (float16 weights)."""
+    t_dialogue, t_text = temperatures
     print("\nReport halves (read once, after every choice above; MELD read as conversations, GoEmotions as single "
           "lines):\n")
     print(HEADER.format("reader", " ECE (MELD / GoEmotions) |", "---|"))
@@ -335,9 +348,13 @@ def main(argv=None) -> None:
     for name, (t_m, t_g) in (("shipped head, no temperature", (1.0, 1.0)), ("shipped head", (t_dialogue, t_text))):
         ece = (data.expected_calibration_error(softmax(zr_m / t_m), y_m),
                data.expected_calibration_error(softmax(zr_g / t_g), go_report.first))
-        print(row(f"**{name}**" if t_m != 1.0 else name, at_mix(data.scores(y_m, zr_m.argmax(1)), y_m, zr_m.argmax(1), mix),
+        said = zr_m.argmax(1)
+        print(row(f"**{name}**" if t_m != 1.0 else name, at_mix(data.scores(y_m, said), y_m, said, mix),
                   data.scores(go_report.first, zr_g.argmax(1)), f" {ece[0]:.3f} / {ece[1]:.3f} |"))
 
+
+def save(args, model, design: Design, chosen: Chosen, temperatures, helps: bool, c: float, train_rows: int) -> None:
+    t_dialogue, t_text = temperatures
     n_dense = 384 * 3
     coef = model.coef_.T.astype(np.float32)  # (features, 7): dense, surface, words, then context
     n_surface = len(SURFACE_FEATURES) if design.surface else 0
@@ -354,8 +371,9 @@ def main(argv=None) -> None:
                         tau=np.float32(chosen.tau), delta=np.float32(chosen.delta),
                         text_delta=np.float32(chosen.text_delta), seed=np.int64(args.seed),
                         design=np.array(str(design) + (" + previous line's reading" if helps else "")),
-                        train_rows=np.int64(len(go_train) + len(meld_train)), **extra)
+                        train_rows=np.int64(train_rows), **extra)
     print(f"\nwrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
+
 
 if __name__ == "__main__":
     main()

@@ -176,7 +176,8 @@ class ConversationReading:
 
 def analyze_conversation(path, reader: str = "auto") -> ConversationReading:
     """Each utterance of the transcript at ``path`` read by the text reader, in order, with its speaker; the
-    trained head reads each with the utterance before it in its dialogue (``emotion.text.analyze_conversation_lines``)."""
+    trained head reads each with the utterance before it in its dialogue
+    (``emotion.text.analyze_conversation_lines``)."""
     from mmdemo.pipelines.emotion import MAX_TEXTS
     from mmdemo.pipelines.emotion import text as emotion_text
 
