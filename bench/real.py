@@ -17,7 +17,7 @@ frame, cut precision and recall with a 0.5 s tolerance, on the films whose cut t
 ``--opencv-doc`` (or ``--fetch-opencv-doc``) two more from Debian's opencv-doc: a damaged copy of the Megamind
 excerpt and a static street camera.
 Emotion: the offline text reader on the report halves of MELD's and GoEmotions' dev splits (halves no choice was
-tuned on), beside always-neutral and the previous GoEmotions-only head (``bench.emotion_real``).
+tuned on), beside always-neutral and the earlier heads (``bench.emotion_real``).
 Calls alternate which side goes first; the machine is shared, so compare the ratio of times, not the times.
 Prints one line and exits 0 when the data folder is absent.
 """
@@ -268,7 +268,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default="speech,video,emotion",
                         help="any of speech, nospeech (audio without speech; part of speech too), video, emotion")
     parser.add_argument("--previous-head", type=Path, default=None,
-                        help="the previous text-emotion head (default: read from git history)")
+                        help="the text-emotion head the shipped one replaced (default: read from git history)")
     parser.add_argument("--long-per-language", type=int, default=0,
                         help="also join this many other Asterisk prompts per language into one long recording each")
     parser.add_argument("--opencv-doc", type=Path, default=None,

@@ -153,7 +153,7 @@ def test_cli_bad_input_exits_2_with_one_line(emotion_manifest, tmp_path, capsys,
     assert main(["evaluate", "emotion", str(emotion_manifest), "--config", "a:weight=2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: config a: unknown key 'weight' for the emotion task; valid keys: model, embedder, "
-                   "voice_model, face_model, text_reader, text_weight, voice_weight, face_weight."]
+                   "voice_model, face_model, text_reader, text_weight, voice_weight, face_weight, context."]
     bad = _csv(tmp_path / "bad.csv", ["sentence", "label"], [["hi", "joy"]])
     assert main(["evaluate", "emotion", str(bad)]) == 2
     assert capsys.readouterr().err.startswith("error: bad.csv has no column 'text or path'")

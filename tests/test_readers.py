@@ -70,6 +70,9 @@ def test_an_unsure_classifier_does_not_hand_the_label_fed_by_most_classes_the_wi
 # -- text emotion head -----------------------------------------------------------------------------------------
 @requires_pack("minilm")
 def test_trained_head_reads_plain_emotions_and_is_named_honestly(monkeypatch):
+    """Out of sample: three plain sentences written for this test, in no training or dev file and not among the
+    zero-shot prototypes. A check that the head reads unmistakable cases and names itself, not an accuracy (that
+    is measured on the report halves: docs/emotion.md)."""
     from mmdemo import hub
     from mmdemo.pipelines.emotion import text as emotion_text
     from mmdemo.emotion_labels import LABELS
@@ -138,3 +141,27 @@ def test_a_video_without_faces_says_so():
     seen = VideoFaces([], 12)
     assert seen.probs is None and "12 sampled frames" in seen.note
     assert VideoFaces([(0.0, np.ones(7) / 7)], 3).note is None
+
+
+@requires_pack("minilm")
+def test_bench_reads_meld_as_conversations_beside_always_neutral_and_the_earlier_heads(tmp_path):
+    """bench.real's emotion table on a small data folder written for this test (MELD's layout, not its text)."""
+    from bench.emotion_real import PREVIOUS, emotion_rows
+
+    folder = tmp_path / "emotion"
+    folder.mkdir()
+    (folder / "ekman_labels.txt").write_text("anger\ndisgust\nfear\njoy\nneutral\nsadness\nsurprise\n")
+    comments = [("I can't stop smiling today", 3), ("That smell made me gag", 1), ("The store opens at nine", 4),
+                ("I miss my old street so much", 5), ("Whoa, did not see that coming", 6), ("Get out of my way!", 0)]
+    (folder / "ekman_dev.tsv").write_text("".join(f"{t}\t{label}\tc{i}\n" for i, (t, label) in enumerate(comments * 2)))
+    lines = ["Utterance,Speaker,Emotion,Dialogue_ID,Utterance_ID"]
+    for dialogue in range(4):
+        lines += [f"We won the raffle!,Kim,joy,{dialogue},0", f"You're kidding!,Ali,surprise,{dialogue},1",
+                  f"The car is parked outside.,Kim,neutral,{dialogue},2"]
+    (folder / "meld_dev_sent_emo.csv").write_text("\n".join(lines) + "\n")
+    table = emotion_rows(tmp_path)
+    readers = [line.split(" | ")[0].strip("| ") for line in table[2:] if line.startswith("|")]
+    assert readers[:4] == ["always neutral"] * 2 + ["shipped head"] * 2
+    assert [r for r in readers[4:] if r] == [name for name in PREVIOUS for _ in range(2)]
+    meld_neutral = next(line for line in table if line.startswith("| always neutral | MELD"))
+    assert "| 6 | 0.333 |" in meld_neutral  # the report half: 2 of the 4 dialogues, a third of their lines neutral

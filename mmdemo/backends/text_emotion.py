@@ -114,42 +114,95 @@ def surface_features(texts: list[str]) -> np.ndarray:
     return np.array(rows, np.float32).reshape(len(texts), len(SURFACE_FEATURES))
 
 
+CONTEXT_FEATURES = ("previous " + "/".join(LABELS), "has a previous line", "same speaker as the previous line")
+CONTEXT_WIDTH = len(LABELS) + 2
+
+
+def context_features(previous_probs: np.ndarray, speakers: list[str], dialogues: list[str]) -> np.ndarray:
+    """(n, CONTEXT_WIDTH): for each line of a conversation (in order), the previous line's reading (7 probabilities
+    from the head without context), whether there is a previous line in its dialogue, and whether that line has the
+    same speaker. The first line of each dialogue gets zeros."""
+    out = np.zeros((len(speakers), CONTEXT_WIDTH), np.float32)
+    for i in range(1, len(speakers)):
+        if dialogues[i] == dialogues[i - 1]:
+            out[i, :len(LABELS)] = previous_probs[i - 1]
+            out[i, len(LABELS):] = (1.0, speakers[i] == speakers[i - 1])
+    return out
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return p / p.sum(axis=1, keepdims=True)
+
+
 class TrainedHead:
     """Softmax regression over MiniLM layer features, surface cues (VADER, punctuation) and hashed word/pair
     indicators, then a prior shift and a temperature chosen on the tuning halves of GoEmotions' and MELD's dev
-    splits (see the training script). Text is normalised as conversations are (typographic quotes to ASCII)."""
+    splits (see the training script). Text is normalised as conversations are (typographic quotes to ASCII).
+
+    Two modes: a single line (``predict``) takes the shift chosen for social text (GoEmotions); the lines of a
+    conversation (``predict_conversation``) take the shift chosen for dialogue (MELD) and, when the head carries
+    context weights, the previous line's reading and whether it has the same speaker."""
 
     def __init__(self, embedder, weights: dict[str, np.ndarray], name: str = HEAD_NAME):
         self.embedder, self.name = embedder, name
         self.dense = weights["dense"].astype(np.float32)  # (features, 7)
         self.words = weights["words"].astype(np.float32)  # (HASH_BUCKETS, 7)
-        # heads before the MELD retraining (git history) have no surface weights and no temperature
+        # heads before the MELD retraining (git history) have no surface weights and no temperature; heads before
+        # the per-mode shifts have one shift and one temperature for both modes, and no context weights
         self.surface = weights["surface"].astype(np.float32) if "surface" in weights else None
         self.temperature = float(weights["temperature"]) if "temperature" in weights else 1.0
-        self.bias = (weights["bias"] + weights["prior_shift"]).astype(np.float32)  # (7,)
+        self.raw_bias = weights["bias"].astype(np.float32)  # (7,)
+        self.bias = (weights["bias"] + weights["prior_shift"]).astype(np.float32)
+        dialogue_shift = weights.get("dialogue_shift", weights["prior_shift"])
+        self.dialogue_bias = (weights["bias"] + dialogue_shift).astype(np.float32)
+        self.dialogue_temperature = float(weights.get("dialogue_temperature", self.temperature))
+        self.context = weights["context"].astype(np.float32) if "context" in weights else None  # (CONTEXT_WIDTH, 7)
         if [str(x) for x in weights["labels"]] != list(LABELS):
             raise BackendUnavailable(f"{HEAD_FILE.name} was trained for labels {list(weights['labels'])}.")
 
-    def logits(self, texts: list[str], features: np.ndarray | None = None) -> np.ndarray:
-        """Before the temperature: the decision scores the prior shift was chosen on. ``features``: the texts'
-        ``head_features`` when already computed (a benchmark reading several heads)."""
+    def scores(self, texts: list[str], features: np.ndarray | None = None) -> np.ndarray:
+        """The linear part before any bias, shift or context: features, words and surface cues."""
         texts = [normalise(t) for t in texts]
         if features is None:
             features = head_features(self.embedder, texts)
-        z = features @ self.dense + self.bias
+        z = features @ self.dense
         z += np.stack([self.words[word_buckets(t)].sum(0) for t in texts]) if texts else 0.0
         if self.surface is not None:
             z += surface_features(texts) @ self.surface
         return z
 
+    def logits(self, texts: list[str], features: np.ndarray | None = None) -> np.ndarray:
+        """A single line's logits before the temperature (the decision scores its prior shift was chosen on).
+        ``features``: the texts' ``head_features`` when already computed (a benchmark reading several heads)."""
+        return self.scores(texts, features) + self.bias
+
+    def conversation_logits(self, texts: list[str], speakers: list[str], dialogues: list[str] | None = None,
+                            features: np.ndarray | None = None) -> np.ndarray:
+        """The logits of a conversation's lines, in order, before the temperature: the dialogue shift, and the
+        previous line's context when the head has context weights (``dialogues``: a dialogue id per line; lines
+        of different dialogues are not each other's context; None: one dialogue)."""
+        z = self.scores(texts, features)
+        if self.context is not None and len(texts):
+            dialogues = dialogues if dialogues is not None else [""] * len(texts)
+            # the predecessor's reading as in training: the head's own output with no bias shift and no context
+            previous = _softmax(z + self.raw_bias)
+            z = z + context_features(previous, list(speakers), list(dialogues)) @ self.context
+        return z + self.dialogue_bias
+
     def predict(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), 7) probabilities over LABELS, calibrated by the temperature."""
+        """(len(texts), 7) probabilities over LABELS for single lines, calibrated by the temperature."""
         if not texts:
             return np.zeros((0, len(LABELS)))
-        z = self.logits(list(texts)) / self.temperature
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        return p / p.sum(axis=1, keepdims=True)
+        return _softmax(self.logits(list(texts)) / self.temperature)
+
+    def predict_conversation(self, texts: list[str], speakers: list[str],
+                             dialogues: list[str] | None = None) -> np.ndarray:
+        """(len(texts), 7) probabilities for the lines of a conversation, in order (see conversation_logits)."""
+        if not texts:
+            return np.zeros((0, len(LABELS)))
+        return _softmax(self.conversation_logits(list(texts), speakers, dialogues) / self.dialogue_temperature)
 
 
 def load_head(embedder, path: Path = HEAD_FILE, name: str = HEAD_NAME) -> TrainedHead:

@@ -14,7 +14,8 @@ def add_arguments(parser) -> None:
     text.add_argument("--text-file", metavar="F", help="UTF-8 file with one text per line (gives a list of results)")
     text.add_argument("--conversation", metavar="FILE",
                       help="transcript with speakers: a CSV (utterance/text, speaker, optional dialogue_id), an SRT or "
-                           "VTT with speaker names, or the Speech tab's JSON; read utterance by utterance")
+                           "VTT with speaker names, or the Speech tab's JSON; each utterance read with the one "
+                           "before it (the offline trained head)")
     parser.add_argument("--audio", metavar="A", help="audio file (or a video whose sound to read)")
     parser.add_argument("--image", metavar="I", help="image with faces")
     parser.add_argument("--video", metavar="V", help="video: faces over time, and its audio track if --audio is absent")

@@ -12,15 +12,23 @@ never read). Steps, all seeded:
    ``head_features`` (MiniLM layers 4-6, the offline pack), ``surface_features`` (VADER, punctuation) and
    ``word_buckets``;
 2. scikit-learn's multinomial logistic regression, class-balanced within each corpus; on the **tuning** halves of
-   the dev sets: the feature set (with or without words, surface cues, the previous utterance) and C;
-3. the prior shift ``tau * log(MELD train class frequency) + delta * [neutral]``, chosen on the tuning halves: the
-   best mean of MELD macro-F1, MELD balanced macro-F1 and GoEmotions balanced macro-F1 among the shifts whose MELD
-   accuracy is within ACCURACY_SLACK of the best any shift reaches (the balanced head over-calls the rare classes
-   in real dialogue, where neutral is half of what is said). MELD accuracy here is taken at MELD train's label
-   mix (tuning rows weighted by train share / tuning share): the tuning half's 114/2 dialogues hold 37% neutral,
-   the corpus 47%;
-4. a temperature fitted on the tuning halves (negative log-likelihood) so that the confidence means what it says;
-5. the **report** halves, read once: the shipped head beside always-neutral; ECE before and after the temperature.
+   the dev sets: the feature set (with or without words, surface cues) and C;
+3. two prior shifts, one per reading mode, since the reader knows whether it reads a conversation or a single
+   line. Dialogue (MELD): ``tau * log(MELD train class frequency) + delta * [neutral]``, the best mean of MELD
+   macro-F1 and balanced macro-F1 among the shifts whose MELD accuracy is within ACCURACY_SLACK of the best any
+   shift reaches (the balanced head over-calls the rare classes in real dialogue, where neutral is half of what is
+   said); MELD accuracy here is taken at MELD train's label mix (tuning rows weighted by train share / tuning
+   share): the tuning half's 114/2 dialogues hold 37% neutral, the corpus 47%. Single lines (GoEmotions):
+   ``delta * [neutral]`` with the best balanced macro-F1. A design's objective: the mean of MELD macro-F1, MELD
+   balanced macro-F1 and GoEmotions balanced macro-F1, each under its mode's shift;
+4. context: the chosen design refitted with the previous line's reading (7 probabilities, out of fold on MELD train,
+   5 folds by dialogue) and whether it has the same speaker; kept only if it raises the objective without lowering
+   MELD accuracy at train mix on the tuning halves;
+5. a temperature per mode fitted on its tuning half (negative log-likelihood) so that the confidence means what it
+   says;
+6. the **report** halves, read once: MELD as conversations, GoEmotions as single lines; the shipped head beside
+   always-neutral; ECE before and after the temperatures (``--no-report`` skips this step, for a rerun that only
+   checks that the weights come out the same).
 
 Writes the head (float16 weights) and prints every table docs/emotion.md quotes. ``--cache`` keeps the MiniLM
 features by text so that a rerun skips the embedding.
@@ -36,8 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmdemo.backends.text_emotion import (HASH_BUCKETS, HEAD_FILE, SURFACE_FEATURES, head_features, surface_features,
-                                         word_buckets)
+from mmdemo.backends.text_emotion import (CONTEXT_WIDTH, HASH_BUCKETS, HEAD_FILE, SURFACE_FEATURES, context_features,
+                                         head_features, surface_features, word_buckets)
 from mmdemo.emotion_labels import LABELS
 from mmdemo.train import emotion_data as data
 
@@ -52,12 +60,9 @@ NEUTRAL = LABELS.index("neutral")
 class Design:
     surface: bool = True
     words: bool = True
-    context: bool = False  # the previous utterance's MiniLM features, and whether it has the same speaker
 
     def __str__(self) -> str:
-        parts = ["MiniLM"] + [name for name, on in (("surface", self.surface), ("words", self.words),
-                                                    ("previous utterance", self.context)) if on]
-        return " + ".join(parts)
+        return " + ".join(["MiniLM"] + [name for name, on in (("surface", self.surface), ("words", self.words)) if on])
 
 
 class Features:
@@ -89,13 +94,6 @@ class Features:
         parts = [x]
         if design.surface:
             parts.append(surface_features(rows.texts))
-        if design.context:
-            before = np.zeros_like(x)
-            flags = np.zeros((len(rows), 2), np.float32)
-            for i, p in enumerate(rows.previous):
-                if p is not None:
-                    before[i], flags[i] = x[p], (1.0, rows.speaker[p] == rows.speaker[i])
-            parts += [before, flags]
         dense = np.hstack(parts)
         if not design.words:
             return dense
@@ -142,18 +140,65 @@ def at_mix(scores: dict, truth: np.ndarray, predicted: np.ndarray, mix: np.ndarr
     return {**scores, "accuracy_at_mix": float(np.average(truth == predicted, weights=weight))}
 
 
-def choose_shift(z_meld, y_meld, z_go, y_go, log_prior):
-    """(tau, delta, shift, meld scores, go scores) by the rule of step 3 (log_prior: MELD train's mix)."""
+def choose_dialogue_shift(z: np.ndarray, truth: np.ndarray, log_prior: np.ndarray):
+    """(tau, delta, shift, scores) for the lines of a conversation, by the rule of step 3 (log_prior: MELD train's
+    mix): among the shifts whose MELD accuracy at train mix is within ACCURACY_SLACK of the best, the best mean of
+    MELD macro-F1 and balanced macro-F1."""
     trials = []
     for tau in TAU_GRID:
         for delta in DELTA_GRID:
             shift = tau * log_prior + delta * np.eye(len(LABELS))[NEUTRAL]
-            said = shifted(z_meld, shift)
-            trials.append((tau, delta, shift, at_mix(data.scores(y_meld, said), y_meld, said, np.exp(log_prior)),
-                           data.scores(y_go, shifted(z_go, shift))))
+            said = shifted(z, shift)
+            trials.append((tau, delta, shift, at_mix(data.scores(truth, said), truth, said, np.exp(log_prior))))
     best_accuracy = max(t[3]["accuracy_at_mix"] for t in trials)
     fair = [t for t in trials if t[3]["accuracy_at_mix"] >= best_accuracy - ACCURACY_SLACK]
-    return max(fair, key=lambda t: objective(t[3], t[4]))
+    return max(fair, key=lambda t: t[3]["macro_f1"] + t[3]["balanced_macro_f1"])
+
+
+def choose_text_shift(z: np.ndarray, truth: np.ndarray):
+    """(delta, shift, scores) for single lines: the neutral offset with the best GoEmotions balanced macro-F1 (the
+    head is class-balanced already; only neutral, GoEmotions' "none of the others", is moved)."""
+    trials = []
+    for delta in DELTA_GRID:
+        shift = delta * np.eye(len(LABELS))[NEUTRAL]
+        trials.append((delta, shift, data.scores(truth, shifted(z, shift))))
+    return max(trials, key=lambda t: t[2]["balanced_macro_f1"])
+
+
+@dataclass
+class Chosen:
+    """A design's prior shifts chosen on the tuning halves, and the scores they give there."""
+    tau: float
+    delta: float
+    dialogue_shift: np.ndarray
+    meld: dict
+    text_delta: float
+    text_shift: np.ndarray
+    go: dict
+
+    @property
+    def objective(self) -> float:
+        return objective(self.meld, self.go)
+
+
+def context_of(rows: data.Rows, probs: np.ndarray) -> np.ndarray:
+    """The context columns of ``rows`` (zeros for GoEmotions' comments, which have no previous line)."""
+    if not any(rows.dialogue):
+        return np.zeros((len(rows), CONTEXT_WIDTH), np.float32)
+    return context_features(probs, rows.speaker, rows.dialogue)
+
+
+def with_context(x, context: np.ndarray):
+    from scipy import sparse
+
+    return sparse.hstack([sparse.csr_matrix(x), sparse.csr_matrix(context)]).tocsr()
+
+
+def conversation_scores(model, x, rows: data.Rows) -> np.ndarray:
+    """The context model's decision scores for ``rows`` read as the shipped reader reads a conversation: each line's
+    predecessor is read by the same model with its context columns zeroed (``TrainedHead.conversation_logits``)."""
+    plain = model.decision_function(with_context(x, np.zeros((len(rows), CONTEXT_WIDTH), np.float32)))
+    return model.decision_function(with_context(x, context_of(rows, softmax(plain))))
 
 
 def fit_temperature(z: np.ndarray, y: np.ndarray) -> float:
@@ -189,10 +234,14 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=None, help="npz of MiniLM features by text (read and written)")
     parser.add_argument("--out", type=Path, default=HEAD_FILE)
+    parser.add_argument("--no-report", action="store_true",
+                        help="skip step 6: check that a rerun writes the same weights without reading the report "
+                             "halves again")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from scipy import sparse
+    from sklearn.model_selection import GroupKFold
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     go_train = data.stratified(data.goemotions(args.data, "train"), args.per_class, args.seed)
@@ -212,66 +261,117 @@ def main(argv=None) -> None:
     log_prior = np.log(mix)
     stack = lambda a, b: sparse.vstack([a, b]).tocsr() if sparse.issparse(a) else np.vstack([a, b])  # noqa: E731
 
+    def choose(z_m, z_g) -> Chosen:
+        tau, delta, d_shift, m = choose_dialogue_shift(z_m, meld_tune.first, log_prior)
+        t_delta, t_shift, g = choose_text_shift(z_g, go_tune.first)
+        return Chosen(tau, delta, d_shift, m, t_delta, t_shift, g)
+
     def trial(design: Design, c: float):
         x = stack(features.matrix(go_train, design), features.matrix(meld_train, design))[index]
         started = time.perf_counter()
         model = fit(x, y, w, c, args.seed)
         z_m = model.decision_function(features.matrix(meld_tune, design))
         z_g = model.decision_function(features.matrix(go_tune, design))
-        choice = choose_shift(z_m, meld_tune.first, z_g, go_tune.first, log_prior)
         print(f"  {design}, C {c:g}: fitted in {time.perf_counter() - started:.0f} s", flush=True)
-        return model, z_m, z_g, choice
+        return model, z_m, z_g, choose(z_m, z_g)
 
-    print("\nTuning halves (every choice below is made here), each with its own chosen prior shift:\n")
-    print(HEADER.format("design", " tau, neutral delta |", "---|"))
+    print("\nTuning halves (every choice below is made here), each with its own prior shifts:\n")
     results = {}
     base = Design()
-    designs = [(base, c) for c in C_GRID]
-    for design, c in designs:
-        results[(design, c)] = trial(design, c)
-    best_c = max(C_GRID, key=lambda c: objective(*results[(base, c)][3][3:]))
-    for design in (Design(surface=False), Design(words=False), Design(context=True)):
+    for c in C_GRID:
+        results[(base, c)] = trial(base, c)
+    best_c = max(C_GRID, key=lambda c: results[(base, c)][3].objective)
+    for design in (Design(surface=False), Design(words=False)):
         results[(design, best_c)] = trial(design, best_c)
-    for (design, c), (_, _, _, (tau, delta, _, m, g)) in results.items():
-        print(row(f"{design}, C {c:g}", m, g, f" {tau:g}, {delta:+g} |"))
-    chosen = max(results, key=lambda k: objective(*results[k][3][3:]))
-    design, c = chosen
-    model, z_m, z_g, (tau, delta, shift, m_tune, g_tune) = results[chosen]
-    unshifted_m = at_mix(data.scores(meld_tune.first, z_m.argmax(1)), meld_tune.first, z_m.argmax(1), mix)
-    unshifted_g = data.scores(go_tune.first, z_g.argmax(1))
-    print(row(f"chosen, before its prior shift", unshifted_m, unshifted_g, " 0, +0 |"))
-    if design.context:
-        raise SystemExit("the previous utterance won on the tuning halves: the reader does not read it yet")
+    design, c = max(results, key=lambda k: results[k][3].objective)
+    model, z_m, z_g, chosen = results[(design, c)]
+    rows = {f"{d}, C {k:g}": r[3] for (d, k), r in results.items()}
+    rows["chosen, before its prior shifts"] = Chosen(0.0, 0.0, 0, at_mix(data.scores(meld_tune.first, z_m.argmax(1)),
+                                                                          meld_tune.first, z_m.argmax(1), mix),
+                                                     0.0, 0, data.scores(go_tune.first, z_g.argmax(1)))
 
-    temperature = fit_temperature(np.vstack([z_m, z_g]) + shift, np.concatenate([meld_tune.first, go_tune.first]))
-    print(f"\nchosen: {design}, C {c:g}, tau {tau:g}, neutral delta {delta:+g}, temperature {temperature:.3f} "
-          f"(fitted on the tuning halves)")
+    # context: the previous line's reading (out of fold on MELD train, 5 folds by dialogue) and the same-speaker flag
+    x_go, x_meld = features.matrix(go_train, design), features.matrix(meld_train, design)
+    x_all = stack(x_go, x_meld)
+    out_of_fold = np.zeros((len(meld_train), len(LABELS)))
+    is_meld = index >= len(go_train)
+    started = time.perf_counter()
+    folds = GroupKFold(5).split(np.zeros(len(meld_train)), groups=np.array(meld_train.dialogue))
+    for k, (fold_train, fold_test) in enumerate(folds):
+        keep = np.flatnonzero(~is_meld | np.isin(index - len(go_train), fold_train))
+        fold_model = fit(x_all[index[keep]], y[keep], w[keep], c, args.seed)
+        out_of_fold[fold_test] = softmax(fold_model.decision_function(x_meld[fold_test]))
+        print(f"  context fold {k + 1}/5 ({time.perf_counter() - started:.0f} s)", flush=True)
+    train_context = np.vstack([np.zeros((len(go_train), CONTEXT_WIDTH)), context_of(meld_train, out_of_fold)])
+    context_model = fit(with_context(x_all, train_context)[index], y, w, c, args.seed)
+    zc_m = conversation_scores(context_model, features.matrix(meld_tune, design), meld_tune)
+    zc_g = conversation_scores(context_model, features.matrix(go_tune, design), go_tune)
+    with_prev = choose(zc_m, zc_g)
+    rows["chosen + previous line's reading, same speaker"] = with_prev
+    print(HEADER.format("design", " tau, neutral delta (dialogue) | neutral delta (single lines) | objective |",
+                        "---|---|---|"))
+    for name, r in rows.items():
+        print(row(name, r.meld, r.go, f" {r.tau:g}, {r.delta:+g} | {r.text_delta:+g} | {r.objective:.3f} |"))
+    helps = (with_prev.objective > chosen.objective
+             and with_prev.meld["accuracy_at_mix"] >= chosen.meld["accuracy_at_mix"])
+    if helps:
+        model, z_m, z_g, chosen = context_model, zc_m, zc_g, with_prev
+    t_text = fit_temperature(z_g + chosen.text_shift, go_tune.first)
+    t_dialogue = fit_temperature(z_m + chosen.dialogue_shift, meld_tune.first)
+    print(f"\nchosen: {design}, C {c:g}, {'with' if helps else 'without'} the previous line's reading; dialogue: "
+          f"tau {chosen.tau:g}, neutral delta {chosen.delta:+g}, temperature {t_dialogue:.3f}; single lines: neutral "
+          f"delta {chosen.text_delta:+g}, temperature {t_text:.3f} (all fitted on the tuning halves)")
+    print("expected calibration error on the tuning halves (MELD / GoEmotions): "
+          f"{data.expected_calibration_error(softmax((z_m + chosen.dialogue_shift) / t_dialogue), meld_tune.first):.3f}"
+          f" / {data.expected_calibration_error(softmax((z_g + chosen.text_shift) / t_text), go_tune.first):.3f}")
 
     model.coef_ = model.coef_.astype(np.float16).astype(np.float64)  # the report reads the weights as shipped
-    print("\nReport halves (read once, after every choice above):\n")
+    if not args.no_report:
+        report(model, design, features, chosen, (t_dialogue, t_text), helps, meld_report, go_report, mix)
+    save(args, model, design, chosen, (t_dialogue, t_text), helps, c, len(go_train) + len(meld_train))
+
+
+def report(model, design: Design, features: Features, chosen: Chosen, temperatures, helps: bool,
+           meld_report: data.Rows, go_report: data.Rows, mix: np.ndarray) -> None:
+    """Step 6: the report halves, read once for the head as it is written (float16 weights)."""
+    t_dialogue, t_text = temperatures
+    print("\nReport halves (read once, after every choice above; MELD read as conversations, GoEmotions as single "
+          "lines):\n")
     print(HEADER.format("reader", " ECE (MELD / GoEmotions) |", "---|"))
-    zr_m = model.decision_function(features.matrix(meld_report, design)) + shift
-    zr_g = model.decision_function(features.matrix(go_report, design)) + shift
+    read = conversation_scores if helps else (lambda m, x, _: m.decision_function(x))
+    zr_m = read(model, features.matrix(meld_report, design), meld_report) + chosen.dialogue_shift
+    zr_g = read(model, features.matrix(go_report, design), go_report) + chosen.text_shift
     y_m = meld_report.first
     always = np.full(len(meld_report), NEUTRAL)
     print(row("always neutral", at_mix(data.scores(y_m, always), y_m, always, mix),
               data.scores(go_report.first, np.full(len(go_report), NEUTRAL)), " - |"))
-    for name, t in (("shipped head, no temperature", 1.0), ("shipped head", temperature)):
-        ece = (data.expected_calibration_error(softmax(zr_m / t), y_m),
-               data.expected_calibration_error(softmax(zr_g / t), go_report.first))
-        print(row(f"**{name}**" if t != 1.0 else name, at_mix(data.scores(y_m, zr_m.argmax(1)), y_m, zr_m.argmax(1), mix),
+    for name, (t_m, t_g) in (("shipped head, no temperature", (1.0, 1.0)), ("shipped head", (t_dialogue, t_text))):
+        ece = (data.expected_calibration_error(softmax(zr_m / t_m), y_m),
+               data.expected_calibration_error(softmax(zr_g / t_g), go_report.first))
+        said = zr_m.argmax(1)
+        print(row(f"**{name}**" if t_m != 1.0 else name, at_mix(data.scores(y_m, said), y_m, said, mix),
                   data.scores(go_report.first, zr_g.argmax(1)), f" {ece[0]:.3f} / {ece[1]:.3f} |"))
 
+
+def save(args, model, design: Design, chosen: Chosen, temperatures, helps: bool, c: float, train_rows: int) -> None:
+    t_dialogue, t_text = temperatures
     n_dense = 384 * 3
-    coef = model.coef_.T.astype(np.float32)  # (features, 7)
-    surface = coef[n_dense:n_dense + len(SURFACE_FEATURES)] if design.surface else None
-    words = coef[-HASH_BUCKETS:] if design.words else np.zeros((HASH_BUCKETS, len(LABELS)), np.float32)
-    extra = {"surface": surface.astype(np.float16)} if surface is not None else {}
+    coef = model.coef_.T.astype(np.float32)  # (features, 7): dense, surface, words, then context
+    n_surface = len(SURFACE_FEATURES) if design.surface else 0
+    surface = coef[n_dense:n_dense + n_surface]
+    words = (coef[n_dense + n_surface:n_dense + n_surface + HASH_BUCKETS] if design.words
+             else np.zeros((HASH_BUCKETS, len(LABELS)), np.float32))
+    extra = {"surface": surface.astype(np.float16)} if design.surface else {}
+    if helps:
+        extra["context"] = coef[-CONTEXT_WIDTH:].astype(np.float16)
     np.savez_compressed(args.out, dense=coef[:n_dense].astype(np.float16), words=words.astype(np.float16),
-                        bias=model.intercept_.astype(np.float32), prior_shift=shift.astype(np.float32),
-                        temperature=np.float32(temperature), labels=np.array(LABELS), c=np.float32(c),
-                        tau=np.float32(tau), delta=np.float32(delta), seed=np.int64(args.seed),
-                        design=np.array(str(design)), train_rows=np.int64(len(go_train) + len(meld_train)), **extra)
+                        bias=model.intercept_.astype(np.float32), prior_shift=chosen.text_shift.astype(np.float32),
+                        dialogue_shift=chosen.dialogue_shift.astype(np.float32), temperature=np.float32(t_text),
+                        dialogue_temperature=np.float32(t_dialogue), labels=np.array(LABELS), c=np.float32(c),
+                        tau=np.float32(chosen.tau), delta=np.float32(chosen.delta),
+                        text_delta=np.float32(chosen.text_delta), seed=np.int64(args.seed),
+                        design=np.array(str(design) + (" + previous line's reading" if helps else "")),
+                        train_rows=np.int64(train_rows), **extra)
     print(f"\nwrote {args.out} ({args.out.stat().st_size // 1024} KiB)")
 
 

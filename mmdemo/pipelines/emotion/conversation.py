@@ -86,7 +86,7 @@ def _from_csv(text: str, name: str) -> list[Utterance]:
                              _seconds(row.get(end)) if end else None,
                              (row.get(dialogue) or "").strip() if dialogue else ""))
     if order:  # MELD lists each dialogue's rows in Utterance_ID order already; keep file order across dialogues
-        keys = [_number(row.get(order)) for row in rows]
+        keys = [sort_number(row.get(order)) for row in rows]
         ranked = sorted(range(len(out)), key=lambda i: (_first_seen(out, i), keys[i], i))
         out = [out[i] for i in ranked]
     return out
@@ -97,7 +97,8 @@ def _first_seen(utterances: list[Utterance], index: int) -> int:
     return next(i for i, u in enumerate(utterances) if u.dialogue == dialogue)
 
 
-def _number(value) -> float:
+def sort_number(value) -> float:
+    """A sort key: the number a cell holds, else after every number."""
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -173,21 +174,16 @@ class ConversationReading:
                                  for r in rows if r["speaker"] == s] for s in speakers}}
 
 
-# Measured on MELD's tuning half (docs/emotion.md): the previous line's MiniLM features lowered the scores; its
-# predicted emotion raised them (python -m bench.emotion_context) but is not in the shipped reader yet.
-CONTEXT_NOTE = ("each utterance is read on its own: the shipped reader takes no context (the previous line's "
-                "features did not help on MELD's tuning half; its predicted emotion did, and is not in this reader "
-                "yet: docs/emotion.md)")
-
-
 def analyze_conversation(path, reader: str = "auto") -> ConversationReading:
-    """Each utterance of the transcript at ``path`` read by the text reader, in order, with its speaker."""
+    """Each utterance of the transcript at ``path`` read by the text reader, in order, with its speaker; the
+    trained head reads each with the utterance before it in its dialogue
+    (``emotion.text.analyze_conversation_lines``)."""
     from mmdemo.pipelines.emotion import max_texts
     from mmdemo.pipelines.emotion import text as emotion_text
 
     utterances = read_transcript(path)
     if len(utterances) > (limit := max_texts()):
         raise BadInput(f"{len(utterances)} utterances is over the limit of {limit} (MMDEMO_MAX_EMOTION_TEXTS).")
-    results = emotion_text.analyze([u.text for u in utterances], reader=reader)
-    return ConversationReading(utterances, [r.probs for r in results], results[0].method, results[0].fallback,
-                               CONTEXT_NOTE)
+    results, context = emotion_text.analyze_conversation_lines(
+        [u.text for u in utterances], [u.speaker for u in utterances], [u.dialogue for u in utterances], reader=reader)
+    return ConversationReading(utterances, [r.probs for r in results], results[0].method, results[0].fallback, context)

@@ -156,6 +156,43 @@ def analyze(texts: list[str], reader: str = "auto") -> list[TextEmotionResult]:
     return [TextEmotionResult(p, ZERO_SHOT_METHOD, v, fallback=True) for p, v in zip(probs, valences)]
 
 
+# How earlier lines enter a conversation's reading, per reader (measured on MELD's tuning half: docs/emotion.md)
+HEAD_CONTEXT = ("each line is read with the previous line's reading and whether it has the same speaker, and the "
+                "label mix of dialogue (the trained head; measured on MELD's tuning half: docs/emotion.md)")
+NO_CONTEXT = "each line is read on its own: only the trained head reads context ({})"
+
+
+def analyze_conversation_lines(texts: list[str], speakers: list[str], dialogues: list[str] | None = None,
+                               reader: str = "auto") -> tuple[list[TextEmotionResult], str]:
+    """The lines of a conversation, in order, with how context entered: the trained head reads each line with the
+    one before it in its dialogue (``dialogues``: an id per line; None: one dialogue) and dialogue's label mix;
+    a Hub model or the zero-shot reader reads each line on its own (as ``analyze``)."""
+    if reader not in READERS:
+        raise ValueError(f"reader must be one of {', '.join(READERS)}, not {reader!r}")
+    if reader == "auto":
+        try:
+            backends.get("text_emotion")
+        except BackendUnavailable:
+            reader = "head" if _head_available() else "zero-shot"
+        else:
+            return analyze(texts, reader), NO_CONTEXT.format("the Hub model reads single lines")
+    if reader == "zero-shot":
+        return analyze(texts, reader), NO_CONTEXT.format("the zero-shot reader was used")
+    head = trained_head()
+    probs = head.predict_conversation(list(texts), list(speakers), dialogues)
+    note = HEAD_CONTEXT if head.context is not None else NO_CONTEXT.format("this head has no context weights")
+    return [TextEmotionResult(p, head.name, vader_valence(t)) for p, t in zip(probs, texts)], note
+
+
+def _head_available() -> bool:
+    try:
+        trained_head()
+    except BackendUnavailable as exc:
+        log.info("trained head unavailable, using the zero-shot fallback: %s", exc)
+        return False
+    return True
+
+
 _head = None
 _head_lock = threading.Lock()
 

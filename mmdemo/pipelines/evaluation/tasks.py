@@ -143,8 +143,8 @@ class Emotion(Task):
     name = "emotion"
     required = ("label",)
     one_of = ("text", "path")
-    optional = ("dialogue_id", "speaker", "utterance_id")  # kept in the report's items; the shipped reader reads
-    # each line on its own (docs/emotion.md, "Context")
+    optional = ("dialogue_id", "speaker", "utterance_id")  # a line with a dialogue_id is read as part of its
+    # dialogue: with the line before it (utterance_id order, else the manifest's) when "context" is on
     references = ("label",)
     aliases = {"utterance": "text", "emotion": "label"}  # MELD's CSV columns
     settings = {
@@ -153,6 +153,10 @@ class Emotion(Task):
         "voice_model": _model("speech_emotion", "voice_model"),
         "face_model": _model("face_emotion", "face_model"),
         **evaluation_settings(EmotionOptions),
+        # an evaluation's own: the tab and CLI read a conversation's lines with context whenever they read one
+        "context": Setting("context", bool, True, "read a text with a dialogue_id as a conversation's line: with "
+                                                  "the line before it and dialogue's label mix (the trained head; "
+                                                  "docs/emotion.md)"),
     }
     sources = {"model": "text_emotion", "embedder": "embedder", "voice_model": "speech_emotion",
                "face_model": "face_emotion"}
@@ -167,10 +171,26 @@ class Emotion(Task):
             raise BadInput(f"label {item['label']!r} is none of {', '.join(LABELS)}")
         return {**item, "label": label} if label else item
 
+    def prepare(self, items, settings, folder):
+        """``_before``: each dialogue line's row -> the row of the line before it in its dialogue (None: first)."""
+        from mmdemo.pipelines.emotion.conversation import sort_number
+
+        dialogues: dict[str, list[dict]] = {}
+        for item in items:
+            if "dialogue_id" in item and "text" in item and "path" not in item:
+                dialogues.setdefault(item["dialogue_id"], []).append(item)
+        before = {}
+        for lines in dialogues.values():
+            lines = sorted(lines, key=lambda i: (sort_number(i.get("utterance_id")), i["row"]))
+            before.update({line["row"]: prev for prev, line in zip([None] + lines, lines)})
+        return {**settings, "_before": before}
+
     def run(self, item, settings):
         from mmdemo.media.video import EXTENSIONS as VIDEO_SUFFIXES
         from mmdemo.pipelines import emotion
 
+        if settings["context"] and item["row"] in settings.get("_before", {}):
+            return self._run_in_dialogue(item, settings["_before"][item["row"]], settings["text_reader"])
         inputs: dict = {"text": item.get("text")}
         if "path" in item:
             suffix = Path(item["path"]).suffix.lower()
@@ -181,6 +201,17 @@ class Emotion(Task):
         if report.fused is None:
             raise BadInput("no modality carried a signal (" + "; ".join(report.no_signal.values()) + ")")
         return {"output": report.label, "modalities": {name: m.method for name, m in report.modalities.items()}}
+
+    @staticmethod
+    def _run_in_dialogue(item: dict, previous: dict | None, reader: str) -> dict:
+        from mmdemo.emotion_labels import top_label
+        from mmdemo.pipelines.emotion import text as emotion_text
+
+        lines = [previous, item] if previous else [item]
+        results, context = emotion_text.analyze_conversation_lines(
+            [line["text"] for line in lines], [line.get("speaker", "?") for line in lines], reader=reader)
+        return {"output": top_label(results[-1].probs), "modalities": {"text": results[-1].method},
+                "context": context}
 
     def metrics(self, items):
         from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
