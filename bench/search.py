@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import load_average, machine_line
+from bench.common import DEFAULT_DATA, load_average, machine_line
 
 THREADS = 2
 
@@ -232,7 +232,8 @@ def main(argv=None) -> None:
     parser.add_argument("--libraries", nargs="+", default=["usearch", "faiss", "lancedb"])
     parser.add_argument("--skip-libraries", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"), help="development data with video/ (bench only)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="the development data folder, with video/ (default: ../shared/data beside the checkout)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     load_start = load_average()

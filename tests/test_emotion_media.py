@@ -4,7 +4,6 @@ pipeline (whisper pack), faces over time in a video, and a video's audio track f
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,15 +17,13 @@ from mmdemo.media.audio import encode_pcm
 from mmdemo.pipelines import emotion
 from mmdemo.pipelines.emotion import voice as emotion_voice
 from mmdemo.emotion_labels import LABELS
+from mmdemo.testing.speech_clips import espeak, have_espeak
 from tests.conftest import requires_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 SMILE = ROOT / "assets" / "emotion_smiling_astronaut.jpg"
 SR = 16000
 HAPPY_WORDS = "I am so happy today. This is wonderful news, I love it!"
-
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (.ci/run installs it)")
-
 
 @pytest.fixture
 def offline(monkeypatch):
@@ -45,16 +42,9 @@ def offline(monkeypatch):
 @pytest.fixture(scope="module")
 def happy_wav(tmp_path_factory) -> Path:
     """English speech synthesised by espeak-ng, at 16 kHz."""
-    if shutil.which("espeak-ng") is None:
+    if not have_espeak():
         pytest.skip("espeak-ng not installed (.ci/run installs it)")
-    folder = tmp_path_factory.mktemp("speech")
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(folder / "raw.wav"), HAPPY_WORDS], check=True, timeout=60)
-    import librosa
-    import soundfile as sf
-
-    audio, _ = librosa.load(folder / "raw.wav", sr=SR, mono=True)
-    sf.write(folder / "happy.wav", audio, SR)
-    return folder / "happy.wav"
+    return espeak(tmp_path_factory.mktemp("speech") / "happy.wav", HAPPY_WORDS, "en", 150)
 
 
 def write_video(path: Path, frame_at, seconds: float = 4.0, fps: int = 4, audio: np.ndarray | None = None) -> Path:
