@@ -300,7 +300,7 @@ def test_bench_library_table_runs_small():
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert out.count("| 16 | usearch HNSW f32") == 2 and "Machine:" in out  # printed as it runs, then in the table
+    assert out.count("| 16 | usearch HNSW16 f32") == 2 and "Machine:" in out  # printed as it runs, then in the table
     row = next(line for line in out.splitlines() if line.startswith("| 16 | usearch"))
     assert 0.0 <= float(row.split("|")[6]) <= 1.0
 
