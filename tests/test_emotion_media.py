@@ -13,11 +13,10 @@ import pytest
 from PIL import Image
 
 from mmdemo import backends
-from mmdemo.media.audio import encode_pcm
 from mmdemo.pipelines import emotion
 from mmdemo.pipelines.emotion import voice as emotion_voice
 from mmdemo.emotion_labels import LABELS
-from mmdemo.testing.speech_clips import espeak, have_espeak
+from mmdemo.testing.speech_clips import espeak, have_espeak, write_video
 from tests.conftest import requires_pack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,27 +44,6 @@ def happy_wav(tmp_path_factory) -> Path:
     if not have_espeak():
         pytest.skip("espeak-ng not installed (.ci/run installs it)")
     return espeak(tmp_path_factory.mktemp("speech") / "happy.wav", HAPPY_WORDS, "en", 150)
-
-
-def write_video(path: Path, frame_at, seconds: float = 4.0, fps: int = 4, audio: np.ndarray | None = None) -> Path:
-    """An MPEG-4 file drawn by frame_at(time) (PIL images), with an AAC track when audio is given."""
-    import av
-
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("mpeg4", rate=fps)
-        video.width = video.height = 320
-        video.pix_fmt = "yuv420p"
-        sound = out.add_stream("aac", rate=SR) if audio is not None else None
-        if sound is not None:
-            sound.layout = "mono"
-        for i in range(int(seconds * fps)):
-            for packet in video.encode(av.VideoFrame.from_image(frame_at(i / fps))):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
-        if sound is not None:
-            encode_pcm(out, sound, audio, SR)
-    return path
 
 
 def _tone(seconds: float, amplitude: float, vibrato_hz: float, depth_hz: float) -> np.ndarray:
@@ -167,7 +145,7 @@ def test_acoustic_model_joins_the_transcript_in_the_voice(offline, happy_wav, ti
 @requires_pack("fer")
 def test_faces_over_time_in_a_silent_video(offline, tmp_path):
     face, blank = Image.open(SMILE).convert("RGB"), Image.new("RGB", (320, 320), (90, 120, 150))
-    path = write_video(tmp_path / "clip.mp4", lambda t: blank if t < 2 else face)
+    path = write_video(tmp_path / "clip.mp4", None, 4.0, 4, lambda t: blank if t < 2 else face, side=320)
     report = emotion.analyze(video=path)
     timeline = report.timelines["face"]
     assert timeline and all(t >= 1.9 for t, _ in timeline)  # faces only in the second half
@@ -186,7 +164,7 @@ def test_video_sound_feeds_the_voice_and_the_cli(offline, tmp_path, happy_wav):
 
     audio, _ = sf.read(happy_wav, dtype="float32")
     face = Image.open(SMILE).convert("RGB")
-    path = write_video(tmp_path / "talk.mp4", lambda t: face, seconds=len(audio) / SR + 0.5, audio=audio)
+    path = write_video(tmp_path / "talk.mp4", audio, len(audio) / SR + 0.5, 4, lambda t: face, side=320)
     done = subprocess.run([sys.executable, "-m", "mmdemo", "emotion", "--video", str(path),
                            "--weights", "voice=2,face=1", "--json"], capture_output=True, text=True, timeout=600,
                           cwd=ROOT, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})

@@ -54,19 +54,23 @@ def write_tone(path: Path, seconds: float = 1.0, freq: float = 440.0) -> Path:
     return path
 
 
-def write_video(path: Path, audio: np.ndarray | None, seconds: float = 2.0, fps: int = 5) -> Path:
-    """A small MPEG-4 file (grey frames), with an AAC track of ``audio`` (16 kHz mono) when given."""
+def write_video(path: Path, audio: np.ndarray | None, seconds: float = 2.0, fps: int = 5, frame_at=None,
+                side: int = 64) -> Path:
+    """A small MPEG-4 file, with an AAC track of ``audio`` (16 kHz mono) when given. Its frames: grey, or
+    ``frame_at(time)`` (PIL images ``side`` pixels square)."""
     import av
 
+    grey = np.full((side, side, 3), 128, np.uint8)
     with av.open(str(path), "w") as out:
         video = out.add_stream("mpeg4", rate=fps)
-        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
+        video.width, video.height, video.pix_fmt = side, side, "yuv420p"
         sound = out.add_stream("aac", rate=SR) if audio is not None else None
         if sound is not None:
             sound.layout = "mono"
-        frame = np.full((64, 64, 3), 128, np.uint8)
-        for _ in range(int(seconds * fps)):
-            for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+        for i in range(int(seconds * fps)):
+            frame = (av.VideoFrame.from_ndarray(grey, format="rgb24") if frame_at is None
+                     else av.VideoFrame.from_image(frame_at(i / fps)))
+            for packet in video.encode(frame):
                 out.mux(packet)
         for packet in video.encode():
             out.mux(packet)
