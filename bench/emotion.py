@@ -2,9 +2,10 @@
 
     python -m bench.emotion [--runs 5]
 
-Rows: model load times, the text reader the app uses here (offline: the trained head; batch of sentences), face detection + mini-XCEPTION on the
-sample photo, the prosody heuristic on 10 s of audio, and (when the speech/video modules are present and espeak-ng
-is installed) the whole voice path on a synthesised sentence and faces over time in a short video.
+Rows: model load times, the text reader the app uses here (offline: the trained head) on a batch of sentences,
+face detection + mini-XCEPTION on the sample photo, the prosody heuristic on 10 s of audio, and (when the
+speech/video modules are present and espeak-ng is installed) the whole voice path on a synthesised sentence and
+faces over time in a short video.
 """
 
 from __future__ import annotations

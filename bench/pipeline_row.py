@@ -126,9 +126,9 @@ def _minilm_encoder():
 
 def _captioning(folder: Path) -> Case:
     from mmdemo.pipelines.captioning import caption_images
-    from mmdemo.pipelines.shared.zero_shot import class_descriptions, default_labels, label_assignment
+    from mmdemo.pipelines.shared.zero_shot import class_descriptions, label_assignment
 
-    labels = default_labels()
+    labels = list(DEFAULT_LABELS)
 
     def load_plain():
         import timm
@@ -180,8 +180,7 @@ def _emotion_text(folder: Path) -> Case:
         from vader import SentimentIntensityAnalyzer
 
         from mmdemo import packs
-        from mmdemo.backends.text_emotion import (HEAD_FILE, HEAD_LAYERS, HEAD_MAX_TOKENS, surface_features,
-                                                  word_buckets)
+        from mmdemo.backends.text_emotion import HEAD_FILE, HEAD_MAX_TOKENS, surface_features, word_buckets
         from mmdemo.typography import normalise
 
         folder = packs.PACKS["minilm"].root()
@@ -194,7 +193,8 @@ def _emotion_text(folder: Path) -> Case:
         def call():
             texts = [normalise(t) for t in SENTENCES]
             with torch.inference_mode():
-                batch = tokenizer(texts, padding=True, truncation=True, max_length=HEAD_MAX_TOKENS, return_tensors="pt")
+                batch = tokenizer(texts, padding=True, truncation=True, max_length=HEAD_MAX_TOKENS,
+                                  return_tensors="pt")
                 hidden = model(**batch, output_hidden_states=True).hidden_states
                 mask = batch["attention_mask"].unsqueeze(-1).float()
                 pooled = [(hidden[layer] * mask).sum(1) / mask.sum(1).clamp(min=1e-9) for layer in HEAD_LAYERS]

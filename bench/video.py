@@ -1,7 +1,8 @@
 """Video summarization speed: a 60 s 1280x720 video with narration, summarized with warm models, time per stage;
 and the cut detectors compared on generated videos with known transitions (hard cuts, fades, dissolves, title
 cards, motion inside shots) and, when the development data folder (``--data``, default ../shared/data beside the
-checkout) has video/, on real films (found, missed, extra, seconds), next to PySceneDetect's own ``detect(file, ContentDetector())`` on every frame.
+checkout) has video/, on real films (found, missed, extra, seconds), next to PySceneDetect's own
+``detect(file, ContentDetector())`` on every frame.
 
     python -m bench.video [--seconds 60] [--runs 2] [--skip-detectors] [--detector-videos 5]
                           [--skip-stages] [--detectors combined,scenedetect] [--first-seed 40] [--data DIR]
