@@ -1,9 +1,11 @@
 """All pipelines in one table: cold load, warm latency, the plain library call they wrap, overhead, peak memory.
 
     python -m bench [--only NAME[,NAME...]] [--runs 7]
+    python -m bench --table rows.jsonl      # the table of rows measured earlier, one JSON line each
 
 Each row runs in a fresh Python process (``bench.pipeline_row``), so one row's models never inflate another's
-load time or memory. Per-tab benchmarks with more detail: ``python -m bench.<tab>``.
+load time or memory. The rows are the applications' (``mmdemo.applications``); one without a row is named under
+the table. Per-tab benchmarks with more detail: ``python -m bench.<tab>``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import subprocess
 import sys
 
 from bench.common import load_average, machine_line
-from bench.pipeline_row import MIN_SAMPLE_S, ROOT, ROWS
+from bench.pipeline_row import MIN_SAMPLE_S, NO_ROW, ROOT, ROWS
 
 BASELINE = "import numpy, torch; from bench.common import peak_rss_mb; print(peak_rss_mb())"
 
@@ -46,11 +48,38 @@ def table(results: list[dict]) -> list[str]:
     return out
 
 
+def describe(names: list[str]) -> None:
+    print("What each plain call is:\n")
+    for name in names:
+        row = ROWS[name]
+        print(f"- **{name}**: {row.pipeline} vs {row.plain}.")
+    if NO_ROW:
+        print(f"\nApplications with no row here: {', '.join(NO_ROW)}.")
+
+
+def print_saved(parser: argparse.ArgumentParser, lines) -> int:
+    """The table of saved rows: one JSON object a line, as ``bench.pipeline_row`` prints them or with "error"."""
+    try:
+        results = [json.loads(line) for line in lines if line.strip()]
+    except json.JSONDecodeError as exc:
+        parser.error(f"{lines.name} is not one JSON row a line: {exc}")
+    unknown = [r.get("name") for r in results if r.get("name") not in ROWS]
+    if unknown:
+        parser.error(f"unknown row {unknown[0]!r} in {lines.name}; rows: {', '.join(ROWS)}")
+    print("\n".join(table(results)) + "\n")
+    describe([r["name"] for r in results])
+    return 1 if any("error" in r for r in results) else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help=f"comma-separated rows, from: {', '.join(ROWS)}")
     parser.add_argument("--runs", type=int, default=7, help="warm calls per side (median), after one warm-up")
+    parser.add_argument("--table", type=argparse.FileType("r"), default=None,
+                        help="print the table of rows measured earlier (python -m bench.pipeline_row's JSON lines)")
     args = parser.parse_args(argv)
+    if args.table is not None:
+        return print_saved(parser, args.table)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(ROWS)
     unknown = [n for n in names if n not in ROWS]
     if unknown:
@@ -76,10 +105,7 @@ def main(argv=None) -> int:
           f"Peak RSS: the whole process after the pipeline's warm-up, before the plain model is loaded; an idle "
           f"Python with numpy and torch imported is {baseline:.0f} MB. Same result: the pipeline's and the plain "
           "call's outputs agree (same text, labels, vectors, pixels or cuts).\n")
-    print("What each plain call is:\n")
-    for name in names:
-        row = ROWS[name]
-        print(f"- **{name}**: {row.pipeline} vs {row.plain}.")
+    describe(names)
     failed = [r for r in results if "error" in r]
     return 1 if failed else 0
 

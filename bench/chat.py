@@ -38,7 +38,7 @@ def build_smolvlm2_256m(folder: Path) -> Path:
     from transformers import (GenerationConfig, SmolVLMConfig, SmolVLMForConditionalGeneration,
                               SmolVLMImageProcessor, SmolVLMProcessor, SmolVLMVideoProcessor)
 
-    from tests.tiny import smolvlm as tiny
+    from mmdemo.testing.tiny import smolvlm as tiny
 
     folder.mkdir(parents=True, exist_ok=True)
     tok = tiny.tokenizer()

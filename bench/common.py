@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark modules: the machine line, load average, peak memory."""
+"""Helpers shared by the benchmark modules: the development data folder, the machine line, load average, peak
+memory."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ import os
 import platform
 import resource
 import sys
+from pathlib import Path
+
+# The project's development data (README there): ../shared/data beside the checkout; each benchmark's --data
+# names another. The app itself never reads it.
+DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def load_average() -> float:

@@ -19,8 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import load_average, machine_line
-from bench.real_data import DEFAULT_DATA
+from bench.common import DEFAULT_DATA, load_average, machine_line
 
 
 def emotion_manifest(data: Path, count: int, folder: Path) -> Path:

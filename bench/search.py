@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import load_average, machine_line
+from bench.common import DEFAULT_DATA, load_average, machine_line
 
 THREADS = 2
 
@@ -68,17 +68,30 @@ def bench_usearch(data, queries, truth, folder: Path) -> dict:
     opened = time.perf_counter() - started
     p50, p95 = _latencies(lambda q: viewed.search(q, 10), queries)
     recall = _recall([[int(k) for k in viewed.search(q, 10).keys] for q in queries], truth)
-    return {"library": f"usearch HNSW {DTYPE}, search breadth {EXPANSION_SEARCH} (the app's)", "build": build, "p50": p50, "p95": p95,
-            "recall": recall, "mb": path.stat().st_size / 1e6, "open": opened, "index": index}
+    return {"library": f"usearch HNSW{index.connectivity} {DTYPE}, search breadth {EXPANSION_SEARCH} (the app's)",
+            "build": build, "p50": p50, "p95": p95, "recall": recall, "mb": path.stat().st_size / 1e6,
+            "open": opened, "index": index}
 
 
 def bench_faiss(data, queries, truth, folder: Path, flat_only: bool = False) -> list[dict]:
+    """faiss's exact scan, and its HNSW with the app's graph: usearch's connectivity and build breadth (the app
+    keeps usearch's defaults) and the app's search breadth, so the two HNSW rows do the same search."""
     import faiss
+    from usearch.index import Index
+
+    from mmdemo.pipelines.search.index import EXPANSION_SEARCH
+
+    app_graph = Index(ndim=data.shape[1], metric="cos")  # usearch's defaults, as the app builds its index
+
+    def hnsw(d):
+        index = faiss.IndexHNSWFlat(d, app_graph.connectivity, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = app_graph.expansion_add
+        return index
 
     faiss.omp_set_num_threads(THREADS)
     rows = []
     kinds = (("faiss flat (exact)", lambda d: faiss.IndexIDMap2(faiss.IndexFlatIP(d))),
-             ("faiss HNSW32", lambda d: faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)))
+             (f"faiss HNSW{app_graph.connectivity}, search breadth {EXPANSION_SEARCH} (the app's)", hnsw))
     for name, make in kinds[:1] if flat_only else kinds:
         index = make(data.shape[1])
         started = time.perf_counter()
@@ -92,8 +105,9 @@ def bench_faiss(data, queries, truth, folder: Path, flat_only: bool = False) -> 
         started = time.perf_counter()
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
         opened = time.perf_counter() - started
-        p50, p95 = _latencies(lambda q: index.search(q[None], 10), queries)
-        recall = _recall([index.search(q[None], 10)[1][0].tolist() for q in queries], truth)
+        params = faiss.SearchParametersHNSW(efSearch=EXPANSION_SEARCH) if isinstance(index, faiss.IndexHNSW) else None
+        p50, p95 = _latencies(lambda q: index.search(q[None], 10, params=params), queries)
+        recall = _recall([index.search(q[None], 10, params=params)[1][0].tolist() for q in queries], truth)
         rows.append({"library": name, "build": build, "p50": p50, "p95": p95, "recall": recall,
                      "mb": path.stat().st_size / 1e6, "open": opened})
     return rows
@@ -232,7 +246,8 @@ def main(argv=None) -> None:
     parser.add_argument("--libraries", nargs="+", default=["usearch", "faiss", "lancedb"])
     parser.add_argument("--skip-libraries", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"), help="development data with video/ (bench only)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="the development data folder, with video/ (default: ../shared/data beside the checkout)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     load_start = load_average()

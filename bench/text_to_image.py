@@ -38,7 +38,7 @@ def sd_turbo_architecture():
         UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    from tests.tiny.sd import SCHEDULER, save_clip_tokenizer
+    from mmdemo.testing.tiny.sd import SCHEDULER, save_clip_tokenizer
 
     folder = Path(tempfile.mkdtemp(prefix="bench-t2i-"))
     save_clip_tokenizer(folder)
@@ -59,7 +59,7 @@ def make_backend(args):
 
     if args.model or args.arch == "tiny":
         if args.arch == "tiny" and not args.model:
-            from tests.tiny import sd, taesd
+            from mmdemo.testing.tiny import sd, taesd
 
             root = Path(tempfile.mkdtemp(prefix="bench-t2i-"))
             args.model = str(sd.build(root / "sd"))

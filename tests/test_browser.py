@@ -29,7 +29,9 @@ TABS = ["Image captioning", "Text-to-image", "Speech", "Video summarization", "E
 WORK_TIMEOUT = 240_000  # ms for one model-backed click: first use loads the model, and CI's 2 cores are shared
 SCREENSHOT_MAX_HEIGHT = 1700  # px: tall pages are cut here, the README wants the top of the tab
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+# starts the whole app (python app.py): deselect with -m "not app" for the quick tier
+pytestmark = [pytest.mark.app,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
 
 USED_BACKENDS: set[str] = set()  # backends the tab tests saw working; the Models test expects them loaded
 OPERATOR_TOKEN = "browser-test-operator-token"  # the app under test is started with it (MMDEMO_OPERATOR_TOKEN)
@@ -248,7 +250,7 @@ def test_text_to_image_offline_names_the_variable_to_set(page):
 
 
 def test_text_to_image_draws_with_a_local_pipeline(browser, tiny_models, tmp_path):
-    """A second app pointed at the tiny random SD pipeline (tests/tiny/sd.py): images appear with their
+    """A second app pointed at the tiny random SD pipeline (mmdemo/testing/tiny/sd.py): images appear with their
     parameters. The pixels are noise; what is tested is the tab's whole path, not the model."""
     with _serve(MMDEMO_DIFFUSION_MODEL=str(tiny_models.get("sd")), MMDEMO_OUTPUT_DIR=str(tmp_path)) as url:
         page = _open_page(browser, url)

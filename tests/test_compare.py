@@ -45,7 +45,7 @@ def test_a_bad_key_names_the_key():
 
 
 def test_video_without_reference_still_compares(tmp_path):
-    from tests.videos import Scene, make_video
+    from mmdemo.testing.videos import Scene, make_video
 
     made = make_video(tmp_path / "cut.mp4", [Scene(1.5, (200, 30, 30)), Scene(1.5, (30, 30, 200))], fps=25)
     report = evaluation.compare("video", video._compared(str(made.path), ""), _configs(

@@ -166,7 +166,7 @@ def test_text_model_path_through_the_registry(tiny_models, use_backend):
 
 def test_text_model_label_order_is_taken_from_the_config(tiny_models, use_backend, tmp_path):
     """A checkpoint whose id2label lists the same emotions in another order must give the same mapped scores."""
-    from tests.tiny import roberta_emotion
+    from mmdemo.testing.tiny import roberta_emotion
 
     base = tiny_models.get("roberta_emotion")
     use_backend("text_emotion", base)
@@ -187,7 +187,7 @@ def test_text_model_label_order_is_taken_from_the_config(tiny_models, use_backen
 
 
 def test_text_model_without_emotion_labels_is_refused(tmp_path, use_backend):
-    from tests.tiny import roberta_emotion
+    from mmdemo.testing.tiny import roberta_emotion
 
     folder = roberta_emotion.build(tmp_path / "generic", id2label={0: "LABEL_0", 1: "LABEL_1"})
     use_backend("text_emotion", folder)

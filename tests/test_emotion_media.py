@@ -4,7 +4,6 @@ pipeline (whisper pack), faces over time in a video, and a video's audio track f
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +13,10 @@ import pytest
 from PIL import Image
 
 from mmdemo import backends
-from mmdemo.media.audio import encode_pcm
 from mmdemo.pipelines import emotion
 from mmdemo.pipelines.emotion import voice as emotion_voice
 from mmdemo.emotion_labels import LABELS
+from mmdemo.testing.speech_clips import espeak, have_espeak, write_video
 from tests.conftest import requires_pack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,43 +24,13 @@ SMILE = ROOT / "assets" / "emotion_smiling_astronaut.jpg"
 SR = 16000
 HAPPY_WORDS = "I am so happy today. This is wonderful news, I love it!"
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (.ci/run installs it)")
-
 
 @pytest.fixture(scope="module")
 def happy_wav(tmp_path_factory) -> Path:
     """English speech synthesised by espeak-ng, at 16 kHz."""
-    if shutil.which("espeak-ng") is None:
+    if not have_espeak():
         pytest.skip("espeak-ng not installed (.ci/run installs it)")
-    folder = tmp_path_factory.mktemp("speech")
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(folder / "raw.wav"), HAPPY_WORDS], check=True, timeout=60)
-    import librosa
-    import soundfile as sf
-
-    audio, _ = librosa.load(folder / "raw.wav", sr=SR, mono=True)
-    sf.write(folder / "happy.wav", audio, SR)
-    return folder / "happy.wav"
-
-
-def write_video(path: Path, frame_at, seconds: float = 4.0, fps: int = 4, audio: np.ndarray | None = None) -> Path:
-    """An MPEG-4 file drawn by frame_at(time) (PIL images), with an AAC track when audio is given."""
-    import av
-
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("mpeg4", rate=fps)
-        video.width = video.height = 320
-        video.pix_fmt = "yuv420p"
-        sound = out.add_stream("aac", rate=SR) if audio is not None else None
-        if sound is not None:
-            sound.layout = "mono"
-        for i in range(int(seconds * fps)):
-            for packet in video.encode(av.VideoFrame.from_image(frame_at(i / fps))):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
-        if sound is not None:
-            encode_pcm(out, sound, audio, SR)
-    return path
+    return espeak(tmp_path_factory.mktemp("speech") / "happy.wav", HAPPY_WORDS, "en", 150)
 
 
 def _tone(seconds: float, amplitude: float, vibrato_hz: float, depth_hz: float) -> np.ndarray:
@@ -163,7 +132,7 @@ def test_acoustic_model_joins_the_transcript_in_the_voice(offline, happy_wav, ti
 @requires_pack("fer")
 def test_faces_over_time_in_a_silent_video(offline, tmp_path):
     face, blank = Image.open(SMILE).convert("RGB"), Image.new("RGB", (320, 320), (90, 120, 150))
-    path = write_video(tmp_path / "clip.mp4", lambda t: blank if t < 2 else face)
+    path = write_video(tmp_path / "clip.mp4", None, 4.0, 4, lambda t: blank if t < 2 else face, side=320)
     report = emotion.analyze(video=path)
     timeline = report.timelines["face"]
     assert timeline and all(t >= 1.9 for t, _ in timeline)  # faces only in the second half
@@ -182,7 +151,7 @@ def test_video_sound_feeds_the_voice_and_the_cli(offline, tmp_path, happy_wav):
 
     audio, _ = sf.read(happy_wav, dtype="float32")
     face = Image.open(SMILE).convert("RGB")
-    path = write_video(tmp_path / "talk.mp4", lambda t: face, seconds=len(audio) / SR + 0.5, audio=audio)
+    path = write_video(tmp_path / "talk.mp4", audio, len(audio) / SR + 0.5, 4, lambda t: face, side=320)
     done = subprocess.run([sys.executable, "-m", "mmdemo", "emotion", "--video", str(path),
                            "--weights", "voice=2,face=1", "--json"], capture_output=True, text=True, timeout=600,
                           cwd=ROOT, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})

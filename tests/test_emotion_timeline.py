@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,9 @@ from mmdemo.emotion_labels import LABELS
 from mmdemo.pipelines import emotion
 from mmdemo.pipelines.emotion import timeline as tl
 from mmdemo.pipelines.emotion.fusion import fuse
+from mmdemo.testing.speech_clips import have_espeak
+from mmdemo.testing.videos import Narration, Scene, make_video
 from tests.conftest import requires_pack
-from tests.videos import Narration, Scene, make_video
 
 ROOT = Path(__file__).resolve().parent.parent
 SMILE = Image.open(ROOT / "assets" / "emotion_smiling_astronaut.jpg").convert("RGB")
@@ -36,7 +36,7 @@ def face_then_none(tmp_path_factory):
 @pytest.fixture(scope="module")
 def talking(tmp_path_factory):
     """The face for 4 s, narrated from 0.3 s; then 6 s of a plain scene, narrated from 6 s."""
-    if shutil.which("espeak-ng") is None:
+    if not have_espeak():
         pytest.skip("espeak-ng not installed (.ci/run installs it)")
     folder = tmp_path_factory.mktemp("timeline-talk")
     return make_video(folder / "talking.mp4", [Scene(4.0, photo=SMILE, pan=0.0), Scene(6.0, (40, 90, 160))],

@@ -15,7 +15,7 @@ import pytest
 from mmdemo import backends
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import evaluation
-from tests.conftest import requires_pack
+from tests.conftest import requires_espeak, requires_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
@@ -167,11 +167,12 @@ def test_cli_bad_input_exits_2_with_one_line(emotion_manifest, tmp_path, capsys,
 # -- speech: the whisper-base pack on espeak-ng clips ------------------------------------------------------------
 @requires_pack("whisper-base")
 @requires_pack("silero-vad")
+@requires_espeak
 def test_speech_corpus_wer_is_jiwer_after_whisper_normalizers(tmp_path):
     import jiwer
 
     from mmdemo.pipelines.speech.scoring import normalize
-    from tests.speech_clips import espeak
+    from mmdemo.testing.speech_clips import espeak
 
     said = ["The quick brown fox jumps over the lazy dog.", "Go forward ten meters and turn left."]
     for number, text in enumerate(said):
@@ -225,7 +226,7 @@ def test_video_cut_precision_recall_are_mir_eval_matches(tmp_path):
     import mir_eval
     import numpy as np
 
-    from tests.videos import Scene, make_video
+    from mmdemo.testing.videos import Scene, make_video
 
     made = make_video(tmp_path / "three.mp4", [Scene(1.5, (200, 40, 40)), Scene(1.5, (40, 200, 40)),
                                                Scene(1.5, (40, 40, 200))], size=(160, 90), seed=3)

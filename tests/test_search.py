@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
+import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from PIL import Image
 from mmdemo.errors import BadInput
 from mmdemo.pipelines import search
 from tests.conftest import requires_pack
+
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.app  # starts the whole app: deselect with -m "not app" for the quick tier
 
@@ -194,8 +198,8 @@ def test_merge_ranks_tables_by_cosine_only_within_one_space():
 @offline_packs[1]
 def test_video_shots_and_speech_segments_have_their_times(tmp_path):
     """A narrated two-shot video and a speech clip: keyframes carry their shot's times, speech its segment's."""
-    from tests.speech_clips import espeak
-    from tests.videos import Narration, Scene, make_video, photos
+    from mmdemo.testing.speech_clips import espeak
+    from mmdemo.testing.videos import Narration, Scene, make_video, photos
 
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng not installed (.ci/run installs it)")
@@ -289,13 +293,14 @@ def test_index_storage_graph_and_exact_search_remove_and_orphans(tmp_path, monke
     again.close()
 
 
-def test_bench_library_table_runs_small(capsys):
+def test_bench_library_table_runs_small():
     """bench.search's library part on a few hundred vectors: the row is printed and its recall is a fraction."""
-    from bench.search import main
-
-    main(["--items", "300", "--dims", "16", "--queries", "5", "--libraries", "usearch", "--skip-throughput"])
-    out = capsys.readouterr().out
-    assert out.count("| 16 | usearch HNSW f32") == 2 and "Machine:" in out  # printed as it runs, then in the table
+    proc = subprocess.run([sys.executable, "-m", "bench.search", "--items", "300", "--dims", "16", "--queries", "5",
+                           "--libraries", "usearch", "--skip-throughput"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.count("| 16 | usearch HNSW16 f32") == 2 and "Machine:" in out  # printed as it runs, then in the table
     row = next(line for line in out.splitlines() if line.startswith("| 16 | usearch"))
     assert 0.0 <= float(row.split("|")[6]) <= 1.0
 

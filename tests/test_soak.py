@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench import soak
-from tests.conftest import requires_pack
+from mmdemo.testing import soak
+from tests.conftest import requires_espeak, requires_pack
 
 pytestmark = pytest.mark.app  # starts the whole app: deselect with -m "not app" for the quick tier
 
@@ -22,6 +22,7 @@ TTL_S = "60"  # above the longest queue wait here: an upload must outlive its qu
 @requires_pack("silero-vad")
 @requires_pack("minilm")
 @requires_pack("efficientnet-lite0")
+@requires_espeak  # the short speech clip
 def test_soak_48_mixed_requests_from_4_clients(tiny_models, tmp_path):
     inputs = soak.make_inputs(tmp_path / "inputs", short_speech=True)
     root = tmp_path / "root"

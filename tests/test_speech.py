@@ -11,8 +11,8 @@ from mmdemo.media.audio import load_audio
 from mmdemo.pipelines import speech
 from mmdemo.pipelines.speech import subtitles
 from mmdemo.pipelines.speech import Segment, Transcript
+from mmdemo.testing.speech_clips import ASSETS, write_tone, write_video
 from tests.conftest import requires_pack
-from tests.speech_clips import ASSETS, write_tone, write_video
 
 SR = 16000
 

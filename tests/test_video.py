@@ -11,8 +11,8 @@ import pytest
 from mmdemo.errors import BadInput
 from mmdemo.media.video import probe, sample_frames
 from mmdemo.pipelines.video_summary import shots
+from mmdemo.testing.videos import Scene, make_video, photos, random_scenes, score
 from tests.conftest import requires_pack
-from tests.videos import Scene, make_video, photos, random_scenes, score
 
 TOLERANCE = 0.5  # seconds: the bar for a found cut
 
@@ -135,7 +135,7 @@ def test_motion_inside_a_shot_is_no_cut(folder, pictures):
 
 @pytest.mark.parametrize("seed", [21, 22])
 def test_random_transitions(folder, pictures, seed):
-    from tests.videos import random_transitions
+    from mmdemo.testing.videos import random_transitions
 
     made = make_video(folder / f"transitions{seed}.mp4",
                       random_transitions(np.random.default_rng(seed), 6, pictures), seed=seed)

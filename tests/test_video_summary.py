@@ -21,8 +21,8 @@ from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.pipelines.video_summary import summary as summ
 from mmdemo.pipelines import video_summary as vs
 from mmdemo.pipelines.speech import Segment
+from mmdemo.testing.videos import Narration, Scene, make_video, photos
 from tests.conftest import requires_pack
-from tests.videos import Narration, Scene, make_video, photos
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI_KEYS = {"duration", "shots", "transcript", "summary", "summary_method"}

@@ -7,7 +7,7 @@ most typical of the shot, not a transition or motion-blur frame) becomes the key
 duplicate an earlier one (A-B-A editing, a return to the same set-up) are marked ``duplicate_of``.
 
 Cut detectors (``detector=``), compared by ``python -m bench.video`` on generated videos with known transitions
-(``tests/videos.random_transitions``: hard cuts, fades through black, dissolves, fades to and from title cards,
+(``mmdemo.testing.videos.random_transitions``: hard cuts, fades through black, dissolves, fades to and from title cards,
 with fast pans, an object sweeping across the lens, camera shake and crowds inside shots; ``random_scenes``: hard
 cuts only) and on three real films with 8 hard cuts (numbers in docs/video.md):
   "combined"  the default. PySceneDetect's ContentDetector on every frame for hard cuts (no extra cut on pans or

@@ -4,7 +4,7 @@ transitions (fade through black, cross-dissolve, which into or out of a title ca
 motion inside a shot that must not read as a cut (fast pans, a large object sweeping across a static shot,
 camera shake, crowds of moving shapes); optional espeak-ng narration at known times.
 
-Used by the video tests and by ``bench.video`` (never at app run time).
+Part of the test kit: used by the tests and by ``bench.video`` (never at app run time).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from mmdemo.testing.speech_clips import speech_audio
 
 CONTAINER_CODECS = {  # extension -> (video codec, audio codec, pixel format)
     ".mp4": ("libx264", "aac", "yuv420p"),
@@ -89,23 +91,6 @@ def score(found: list[float], transitions: list[Transition], tolerance: float = 
     return missed, [t for i, t in enumerate(found) if i not in used]
 
 
-def espeak(text: str, sample_rate: int = 16000, voice: str = "en-us", speed: int = 160) -> np.ndarray:
-    """Speech for ``text`` from espeak-ng as float32 mono at ``sample_rate``."""
-    import librosa
-    import soundfile as sf
-
-    if shutil.which("espeak-ng") is None:
-        raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "speech.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), text], check=True,
-                       capture_output=True)
-        audio, rate = sf.read(wav, dtype="float32")
-    if audio.ndim > 1:
-        audio = audio.mean(axis=1)
-    return librosa.resample(audio, orig_sr=rate, target_sr=sample_rate) if rate != sample_rate else audio
-
-
 def make_video(path, scenes: list[Scene], size=(320, 180), fps: int = 25, narration: list[Narration] = (),
                audio: bool | None = None, seed: int = 0, gop: int | None = None) -> Made:
     """Write a video of ``scenes`` back to back; the cut times are the scene boundaries."""
@@ -160,7 +145,7 @@ def make_video(path, scenes: list[Scene], size=(320, 180), fps: int = 25, narrat
 def _audio_track(narration, duration: float, sample_rate: int) -> np.ndarray:
     track = np.zeros(int(round(duration * sample_rate)), dtype=np.float32)
     for item in narration:
-        speech = espeak(item.text, sample_rate) * 0.8
+        speech = speech_audio(item.text, sample_rate) * 0.8
         at = int(item.start * sample_rate)
         speech = speech[: max(0, len(track) - at)]
         track[at:at + len(speech)] += speech

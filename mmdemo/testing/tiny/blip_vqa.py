@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from tests.tiny.blip import config, save_processor
+from mmdemo.testing.tiny.blip import config, save_processor
 
 
 def build(folder: Path) -> Path:
