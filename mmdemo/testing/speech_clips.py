@@ -67,13 +67,17 @@ def write_video(path: Path, audio: np.ndarray | None, seconds: float = 2.0, fps:
         sound = out.add_stream("aac", rate=SR) if audio is not None else None
         if sound is not None:
             sound.layout = "mono"
-        for i in range(int(seconds * fps)):
-            frame = (av.VideoFrame.from_ndarray(grey, format="rgb24") if frame_at is None
-                     else av.VideoFrame.from_image(frame_at(i / fps)))
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
+        mux_frames(out, video, ((av.VideoFrame.from_ndarray(grey, format="rgb24") if frame_at is None
+                                 else av.VideoFrame.from_image(frame_at(i / fps))) for i in range(int(seconds * fps))))
         if sound is not None:
             encode_pcm(out, sound, audio, SR)
     return path
+
+
+def mux_frames(container, stream, frames) -> None:
+    """Encode ``frames`` (PyAV video frames) into ``stream`` and write them, then flush the encoder."""
+    for frame in frames:
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mmdemo.testing.speech_clips import speech_audio
+from mmdemo.testing.speech_clips import mux_frames, speech_audio
 
 CONTAINER_CODECS = {  # extension -> (video codec, audio codec, pixel format)
     ".mp4": ("libx264", "aac", "yuv420p"),
@@ -128,15 +128,14 @@ def make_video(path, scenes: list[Scene], size=(320, 180), fps: int = 25, narrat
             at = bounds[number] / fps
             half = 0.0 if scene.enter == "cut" else scene.enter_seconds / 2
             transitions.append(Transition(scene.enter, round(at - half, 4), round(at + half, 4)))
-        for frame_index in range(bounds[-1]):
-            image = _compose(frame_index, scenes, bounds, painters, fps)
-            frame = av.VideoFrame.from_image(image).reformat(format=pix_fmt)
-            frame.pts = frame_index
-            frame.time_base = Fraction(1, fps)
-            for packet in vstream.encode(frame):
-                container.mux(packet)
-        for packet in vstream.encode():
-            container.mux(packet)
+        def frames():
+            for frame_index in range(bounds[-1]):
+                image = _compose(frame_index, scenes, bounds, painters, fps)
+                frame = av.VideoFrame.from_image(image).reformat(format=pix_fmt)
+                frame.pts, frame.time_base = frame_index, Fraction(1, fps)
+                yield frame
+
+        mux_frames(container, vstream, frames())
         if astream is not None:
             _write_audio(container, astream, track, sample_rate)
     return Made(path, [t.at for t in transitions], frames_total / fps, list(narration), transitions)
