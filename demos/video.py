@@ -69,7 +69,7 @@ def run(video, detector=None, every=None, method=None, sentences=None, emotion=N
     downloads = [str(files["markdown"]), str(files["json"]), str(files["storyboard"])]
     downloads += [str(files["emotion_plot"])] if "emotion_plot" in files else []
     yield (_overview(result), _gallery(result, files), _rows(result), str(files["storyboard"]), downloads,
-           result.to_dict(), *_emotion_outputs(result, files))
+           *_emotion_outputs(result, files), result.to_dict())
 
 
 def _emotion_outputs(result: video_summary.VideoSummary, files: dict):
@@ -132,7 +132,8 @@ def build() -> None:
     if EXAMPLE.is_file():
         gr.Examples([[str(EXAMPLE)]], inputs=[video], cache_examples=False)
     event = run_event(go.click, run, [video, detector, every, method, sentences, emotion, emotion_weights],
-                      [overview, gallery, table, storyboard, files, raw, emotion_note, emotion_plot, emotion_rows],
+                      # the JSON stays last: API clients read the result as the last output
+                      [overview, gallery, table, storyboard, files, emotion_note, emotion_plot, emotion_rows, raw],
                       overview, api_name="summarize_video",
                       concurrency_limit=1, concurrency_id=video_summary.SLOT)
     stop_button(stop, event, overview, "Nothing was kept: press Summarize to start again.")

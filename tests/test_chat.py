@@ -146,7 +146,7 @@ def test_bad_input_is_one_sentence(tiny_chat, pictures, tmp_path):
         chat.chat(pictures, "   ")
     with pytest.raises(BadInput, match="History message 1"):
         chat.chat(pictures, "Why?", history=[{"who": "me"}])
-    with pytest.raises(BadInput, match="Temperature"):
+    with pytest.raises(BadInput, match="The temperature must be a number from 0 to 2"):
         chat.chat(pictures, "Why?", temperature=-1)
     with pytest.raises(BadInput, match="limit of 8"):
         chat.load_pictures([CAT] * 9)

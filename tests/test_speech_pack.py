@@ -135,7 +135,7 @@ def test_cli_json_and_srt(clips, tmp_path):
     assert doc["language"] == "es" and "Barcelona" in doc["text"]
     assert doc["decoding"]["beam_size"] == 2
     # the settings it was made with, as the application's declared record: every setting, the asked-for beam
-    assert doc["settings"] == {"task": "transcribe", "language": "", "translate_to": "", "beam_size": 2,
+    assert doc["settings"] == {"task": "transcribe", "language": "es", "translate_to": "", "beam_size": 2,
                                "batch_size": 1, "vad": True}
     assert doc["score"]["normalizer"] == "whisper-basic" and doc["score"]["headline"] == "wer"
     assert doc["score"]["wer"] <= MAX_WER["es"]

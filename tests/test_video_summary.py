@@ -263,6 +263,7 @@ def test_tab_declares_summarize_video_endpoint():
     assert required == ["video"]  # the detector, sampling and summary options have defaults
     assert [r["label"] for r in endpoint["returns"]][:2] == ["Summary", "Timeline: keyframe, time range, caption, "
                                                                         "what was said"]
+    assert endpoint["returns"][-1]["label"] == "JSON"  # clients read the result as the last output
 
 
 def test_summarizer_decodes_with_the_checkpoints_settings(tiny_models, use_backend):
