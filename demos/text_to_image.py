@@ -171,9 +171,9 @@ def build() -> None:
                 with gr.Column(scale=1, min_width=120):
                     random_seed = gr.Button("Random seed", size="sm")  # plain text: Debian's Chromium drew
                     reuse_seed = gr.Button("Last seed", size="sm")  # the emoji as a missing-glyph box
-            # the page shows the model family's own values where the declaration says "0: the family's default"
-            steps = control(t2i.Options, "steps", minimum=1, value=defaults.steps, info=None)
-            guidance = control(t2i.Options, "guidance", minimum=0, value=defaults.guidance, info=None)
+            # the page shows the model family's own values where the declaration leaves them to the family
+            steps = control(t2i.Options, "steps", value=defaults.steps, info=None)
+            guidance = control(t2i.Options, "guidance", value=defaults.guidance, info=None)
             with gr.Row():
                 width, height = (control(t2i.Options, side, minimum=t2i.MIN_SIDE, maximum=t2i.max_side(), info=None,
                                          step=defaults.multiple, value=getattr(defaults, side))

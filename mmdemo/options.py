@@ -75,7 +75,7 @@ class Setting:
             span = f", {self.bounds_text()}" if self.bounds_text() else ""
         if self.type is bool:
             return f"{self.help}: on unless this flag is given" if self.default else f"{self.help} (off by default)"
-        if self.type is str and not self.default:  # the help says what empty means
+        if self.default is None or (self.type is str and not self.default):  # the help says what unset means
             return f"{self.help}{span}"
         return f"{self.help}{span} (default {self.default})"
 
@@ -87,7 +87,8 @@ class Setting:
             return self.default
         kind, bounds = self.type, self.bounds_text()
         want = {bool: "on or off (true/false)", int: "a whole number", float: "a number"}.get(kind, "text")
-        want += f" {bounds}" if bounds and kind in (int, float) else ""
+        if bounds and kind in (int, float):  # "from 1 to 10"; a one-sided bound reads "a number, at least 0"
+            want += f" {bounds}" if bounds.startswith("from") else f", {bounds}"
         shown = repr(value) if isinstance(value, str) else str(value)[:40]
         try:
             typed = _convert(kind, value)
@@ -229,7 +230,8 @@ def markdown(options: type[Options], command: str) -> str:
         else:
             accepts = {int: "whole number", float: "number", str: "text"}[s.type]
             accepts += f" {s.bounds_text()}" if s.bounds_text() else ""
-        default = ("on" if s.default else "off") if s.type is bool else f"`{s.default}`" if s.default != "" else "empty"
+        default = ("on" if s.default else "off") if s.type is bool else "empty" if s.default == "" else \
+            "unset" if s.default is None else f"`{s.default}`"
         key = f"`{s.name}`" + (" (evaluation key)" if s.evaluated else "")
         lines.append(f"| {key} | {flag} | {default} | {accepts} | {s.help} |")
     return "\n".join(lines) + "\n"

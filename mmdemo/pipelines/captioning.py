@@ -97,6 +97,7 @@ class ImageResult:
     backends: dict[str, str] = field(default_factory=dict)  # part ("caption", "labels", ...) -> backend(s)
     notes: list[str] = field(default_factory=list)  # why a part is missing or is a fallback
     top_tags: int = 3
+    options: Options | None = None  # the settings it was made with
 
     @property
     def fallback(self) -> bool:
@@ -141,6 +142,7 @@ class ImageResult:
             "fallback": self.fallback,
             "backends": dict(self.backends),
             "notes": list(self.notes),
+            **({"settings": self.options.to_dict()} if self.options is not None else {}),
         }
 
 
@@ -174,7 +176,8 @@ def caption_images(images, labels=None, question: str | None = None, *, names: l
     prompt = check_text(prompt, "the caption prompt", MAX_PROMPT_CHARS).strip() or None
     names = names or [_name(img, i) for i, img in enumerate(images)]
     pil = [load_image(img, name=name) for img, name in zip(images, names)]
-    results = [ImageResult(name, img.width, img.height, top_tags=top_tags) for name, img in zip(names, pil)]
+    results = [ImageResult(name, img.width, img.height, top_tags=top_tags, options=checked)
+               for name, img in zip(names, pil)]
 
     report(0.05, "captioning")
     candidates = _captions(pil, results, prompt, num_candidates, decoding, max_new_tokens, seed, batch_size,
@@ -368,4 +371,7 @@ def rerank(result: dict, alpha: float, beta: float) -> dict:
     captions = [dict(c, score=round(fuse(c["loglik"], c["clip"], alpha, beta), 4)) for c in result.get("captions", [])]
     captions.sort(key=lambda c: -c["score"])
     caption = captions[0]["text"] if captions else result.get("caption", "")
-    return {**result, "captions": captions, "caption": caption}
+    reranked = {**result, "captions": captions, "caption": caption}
+    if "settings" in result:  # the record follows the weights the shown ranking used
+        reranked["settings"] = {**result["settings"], "alpha": float(alpha), "beta": float(beta)}
+    return reranked

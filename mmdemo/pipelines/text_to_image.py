@@ -45,28 +45,31 @@ Progress = Callable[[float, str], None]
 @dataclass(frozen=True)
 class Options(options.Options):
     """The Text-to-image application's settings, declared once (mmdemo.options): the tab's controls, the CLI's flags
-    and the evaluation keys come from here. 0 (or a negative guidance) leaves a setting to the model family."""
+    and the evaluation keys come from here. None leaves a setting to the model family (the tab shows its value)."""
 
     negative: str = setting("", "negative prompt: what to keep out of the image (needs guidance above 1)",
                             label="Negative prompt", evaluated=False)
     # an evaluation's seed is its own: the seed of rows without a seed column, 0 by default (reproducible)
     seed: int = setting(-1, "random seed; -1 draws one and reports it", low=-1, high=MAX_SEED,
                         label="Seed (-1 = random)", evaluated=False)
-    steps: int = setting(0, "denoising steps (0: the model family's default)", low=0, high=MAX_STEPS, label="Steps")
-    guidance: float = setting(-1.0, "guidance scale, CFG (negative: the model family's default)", high=MAX_GUIDANCE,
-                              step=0.5, label="Guidance scale (CFG)")
-    width: int = setting(0, "width in pixels (0: the model's default size)", low=0, label="Width")
-    height: int = setting(0, "height in pixels (0: the model's default size)", low=0, label="Height")
+    steps: int = setting(None, "denoising steps (default: the model family's)", type=int, low=1, high=MAX_STEPS,
+                         label="Steps")
+    guidance: float = setting(None, "guidance scale, CFG (default: the model family's)", type=float, low=0.0,
+                              high=MAX_GUIDANCE, step=0.5, label="Guidance scale (CFG)", noun="guidance scale")
+    # the largest side is a limit of the server (MMDEMO_MAX_IMAGE_SIDE), checked by generate() when it runs
+    width: int = setting(None, "width in pixels (default: the model's size)", type=int, low=MIN_SIDE, label="Width")
+    height: int = setting(None, "height in pixels (default: the model's size)", type=int, low=MIN_SIDE,
+                          label="Height")
     num_images: int = setting(1, "images to generate, with seeds seed, seed+1...", low=1, high=MAX_IMAGES,
-                              label="Number of images (seeds seed, seed+1, ...)", evaluated=False)
+                              label="Number of images (seeds seed, seed+1, ...)", noun="number of images",
+                              evaluated=False)
     fast_decode: bool = setting(False, "decode with the tiny autoencoder (MMDEMO_TAESD_MODEL) instead of the full "
                                        "VAE", label="Fast decode with the tiny autoencoder", evaluated=False)
 
     def pipeline_kwargs(self) -> dict:
-        """``generate``'s keyword arguments for these settings (None: the model family's default)."""
-        return dict(negative_prompt=self.negative, seed=self.seed, steps=self.steps or None,
-                    guidance=self.guidance if self.guidance >= 0 else None, width=self.width or None,
-                    height=self.height or None, num_images=self.num_images, fast_decode=self.fast_decode)
+        """``generate``'s keyword arguments for these settings."""
+        values = self.to_dict()
+        return {"negative_prompt": values.pop("negative"), **values}
 
 
 @dataclass
@@ -111,6 +114,7 @@ class Generation:
     clip_note: str | None = None  # why there are no CLIP scores
     notes: list[str] = field(default_factory=list)
     parameters: str = ""  # infotext of the first image, for copying
+    options: Options | None = None  # the settings it was asked for (seed -1: the drawn one is ``seed``)
 
     @property
     def stopped(self) -> bool:
@@ -154,6 +158,7 @@ class Generation:
             "nsfw": [i.nsfw for i in self.images],
             "parameters": [i.params for i in self.images],
             "notes": self.notes,
+            **({"settings": self.options.to_dict()} if self.options is not None else {}),
         }
 
 
@@ -223,15 +228,14 @@ def generate(prompt: str, negative_prompt: str = "", seed: int | None = None, st
     negative_prompt = check_text(negative_prompt, "the negative prompt", MAX_PROMPT_CHARS).strip()
     if not prompt:
         raise BadInput("Write a prompt first: the text describing the image to generate.")
-    seed = _check_seed(seed)
-    num_images = _check_int("number of images", num_images, 1, MAX_IMAGES)
-    if steps is not None:
-        steps = _check_int("steps", steps, 1, MAX_STEPS)
-    if guidance is not None and not (0.0 <= float(guidance) <= MAX_GUIDANCE):
-        raise BadInput(f"Guidance scale {guidance} is out of range: use 0 to {MAX_GUIDANCE:g}.")
-    for label, side in (("width", width), ("height", height)):
-        if side is not None:
-            _check_int(label, side, MIN_SIDE, max_side())
+    settings = Options(negative=negative_prompt, seed=seed, steps=steps, guidance=guidance, width=width,
+                       height=height, num_images=num_images, fast_decode=fast_decode)
+    for label, side in (("width", settings.width), ("height", settings.height)):
+        if side is not None and side > (limit := max_side()):
+            raise BadInput(f"The {label} must be a whole number from {MIN_SIDE} to {limit}, not {side}.")
+    seed = secrets.randbelow(MAX_SEED + 1) if settings.seed == -1 else settings.seed
+    steps, guidance, width, height = settings.steps, settings.guidance, settings.width, settings.height
+    num_images, fast_decode = settings.num_images, settings.fast_decode
 
     started = time.perf_counter()
     model = backends.get("diffusion")
@@ -264,7 +268,8 @@ def generate(prompt: str, negative_prompt: str = "", seed: int | None = None, st
                          on_preview=preview, should_stop=should_stop, fast_decode=fast_decode)
     seconds = time.perf_counter() - began
     if out.stopped_at is not None:
-        return Generation([], seed, model.name, steps, seconds, load_seconds, stopped_at=out.stopped_at, notes=notes)
+        return Generation([], seed, model.name, steps, seconds, load_seconds, stopped_at=out.stopped_at, notes=notes,
+                          options=settings)
     if progress is not None:
         progress(1.0, f"done in {seconds:.1f} s")
 
@@ -276,6 +281,7 @@ def generate(prompt: str, negative_prompt: str = "", seed: int | None = None, st
         notes.append("The model's own safety checker replaced some images with black ones.")
     clip_note = _score(items, prompt) if score else "CLIP score not computed (scoring turned off)."
     return Generation(items, seed, model.name, steps, seconds, load_seconds, clip_note=clip_note, notes=notes,
+                      options=settings,
                       parameters=infotext(items[0].params))
 
 
@@ -313,23 +319,3 @@ def _notes(model, steps: int, guidance: float, negative: str, preview, fast_deco
     return notes
 
 
-def _check_seed(seed) -> int:
-    if seed is None or (isinstance(seed, (int, float)) and int(seed) == -1):
-        return secrets.randbelow(MAX_SEED + 1)
-    try:
-        value = int(seed)
-    except (TypeError, ValueError):
-        raise BadInput(f"The seed must be a whole number, not {seed!r}.") from None
-    if value != seed and not isinstance(seed, str) or not 0 <= value <= MAX_SEED:
-        raise BadInput(f"The seed must be a whole number from 0 to {MAX_SEED} (or -1 for a random one).")
-    return value
-
-
-def _check_int(label: str, value, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise BadInput(f"The {label} must be a whole number, not {value!r}.") from None
-    if number != value and not isinstance(value, str) or not low <= number <= high:
-        raise BadInput(f"The {label} must be a whole number from {low} to {high}, not {value}.")
-    return number

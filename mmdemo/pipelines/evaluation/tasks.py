@@ -394,9 +394,8 @@ class TextToImage(Task):
     def run(self, item, settings):
         from mmdemo.pipelines.text_to_image import generate
 
-        gen = generate(item["prompt"], seed=item.get("seed", settings["seed"]), steps=settings["steps"] or None,
-                       guidance=settings["guidance"] if settings["guidance"] >= 0 else None,
-                       width=settings["width"] or None, height=settings["height"] or None)
+        gen = generate(item["prompt"], seed=item.get("seed", settings["seed"]), steps=settings["steps"],
+                       guidance=settings["guidance"], width=settings["width"], height=settings["height"])
         image = gen.images[0]
         target = Path(settings["_folder"]) / f"row{item['row']}-seed{image.seed}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
