@@ -243,7 +243,7 @@ def test_tab_handler(silent, folder, no_summarizer):
     text.write_text("not a video")
     with pytest.raises(gr.Error, match="not a readable video"):
         last(tab.run(str(text), "adaptive", 0.1, "auto", 5, progress=quiet))
-    overview, gallery, rows, storyboard, files, raw, *_ = last(tab.run(str(silent.path), "adaptive", 0.1, "extractive",
+    overview, gallery, rows, storyboard, files, *_, raw = last(tab.run(str(silent.path), "adaptive", 0.1, "extractive",
                                                                       3, progress=quiet))
     assert "Written by:** extractive" in overview and "no audio track" in overview
     assert len(gallery) == 2 and re.match(r"#1 · 0:00\.0-0:0[12]\.\d · offline tags: ", gallery[0][1])
