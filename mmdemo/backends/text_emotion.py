@@ -86,6 +86,30 @@ def head_features(embedder, texts: list[str], batch_size: int = 32) -> np.ndarra
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 384 * len(HEAD_LAYERS)), np.float32)
 
 
+def adapted_embedder(embedder, path: Path):
+    """A copy of ``embedder`` whose MiniLM carries the low-rank deltas in ``path`` (``W += B @ A * scale`` per
+    adapted matrix, written by ``python -m mmdemo.train.minilm_lora``): the text-emotion reader's encoder only; the
+    shared embedder (search, zero-shot) stays the plain MiniLM."""
+    import copy
+
+    import torch
+
+    from mmdemo.backends.embedder import Embedder
+
+    model = copy.deepcopy(embedder.model)
+    modules = dict(model.named_modules())
+    with np.load(path, allow_pickle=False) as saved, torch.no_grad():
+        scale = float(saved["scale"])
+        for key in saved.files:
+            if key.endswith(".A"):
+                name = key[:-2]
+                if name not in modules:
+                    raise BackendUnavailable(f"{path.name} adapts {name}, which this MiniLM does not have.")
+                delta = torch.from_numpy(saved[name + ".B"].astype(np.float32) @ saved[key].astype(np.float32))
+                modules[name].weight += (delta * scale).to(modules[name].weight.dtype)
+    return Embedder(model, embedder.tokenizer, embedder.device)
+
+
 def word_buckets(text: str) -> list[int]:
     """Hashed (CRC-32) buckets of the text's lower-case words, "!", "?" and word pairs, each once."""
     tokens = _TOKEN.findall(text.lower())
