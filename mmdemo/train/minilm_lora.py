@@ -20,20 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mmdemo.backends.text_emotion import layer_features
 from mmdemo.emotion_labels import LABELS
 from mmdemo.train import emotion_data as data
 
 RANK, ALPHA, TARGETS = 8, 16, ("query", "value")
 MAX_TOKENS, BATCH = 64, 32
-
-
-def pooled(model, batch, layers=(4, 5, 6)):
-    import torch
-
-    hidden = model(**batch, output_hidden_states=True).hidden_states
-    mask = batch["attention_mask"].unsqueeze(-1).float()
-    return torch.cat([torch.nn.functional.normalize((hidden[k] * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
-                      for k in layers], dim=-1)
 
 
 def adapter_arrays(model) -> dict[str, np.ndarray]:
@@ -98,7 +90,7 @@ def main(argv=None) -> None:
         pick = order[(np.arange(step * BATCH, (step + 1) * BATCH)) % len(order)]
         batch = tokenizer([texts[index[i]] for i in pick], padding=True, truncation=True, max_length=MAX_TOKENS,
                           return_tensors="pt")
-        logits = classifier(pooled(model, batch)) * scale
+        logits = classifier(layer_features(model, batch)) * scale
         loss = (torch.nn.functional.cross_entropy(logits, torch.as_tensor(y[pick]), reduction="none")
                 * torch.as_tensor(w[pick], dtype=torch.float32)).mean()
         optimiser.zero_grad()
@@ -117,7 +109,7 @@ def main(argv=None) -> None:
             for start in range(0, len(rows), 64):
                 batch = tokenizer(rows.texts[start:start + 64], padding=True, truncation=True, max_length=MAX_TOKENS,
                                   return_tensors="pt")
-                out.append((classifier(pooled(model, batch)) * scale).numpy())
+                out.append((classifier(layer_features(model, batch)) * scale).numpy())
         return np.concatenate(out)
 
     mix = np.bincount(meld_train.first, minlength=len(LABELS)) / len(meld_train)
