@@ -2,7 +2,7 @@
 and report once on held-out report halves.
 
     python -m mmdemo.train.text_emotion [--data ../shared/data] [--per-class 2500] [--seed 0] [--cache FILE]
-                                        [--out mmdemo/data/text_emotion_head.npz]
+                                        [--out mmdemo/data/text_emotion_head.npz] [--adapter LORA.npz]
 
 DATA/emotion holds GoEmotions' Ekman split and MELD's train/dev CSVs (``mmdemo.train.emotion_data``; test splits are
 never read). Steps, all seeded:
