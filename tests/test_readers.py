@@ -103,6 +103,32 @@ def test_head_file_is_small_and_matches_the_features():
         assert list(data["labels"]) == ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
 
 
+
+@requires_pack("minilm")
+def test_an_adapter_changes_the_emotion_readers_copy_of_minilm_and_not_the_shared_one(tmp_path):
+    """The LoRA deltas (python -m mmdemo.train.minilm_lora) land as W += B @ A * scale on a copy: search and the
+    zero-shot reader keep the plain MiniLM."""
+    from mmdemo import backends
+    from mmdemo.backends.text_emotion import adapted_embedder, head_features
+    from mmdemo.errors import BackendUnavailable
+
+    embedder = backends.get("embedder")
+    name = "encoder.layer.5.attention.self.query"
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 0.1, (8, 384)).astype(np.float16), rng.normal(0, 0.1, (384, 8)).astype(np.float16)
+    np.savez(tmp_path / "adapter.npz", scale=np.float32(2.0), **{f"{name}.A": a, f"{name}.B": b})
+    texts = ["I can't believe you did that!"]
+    plain = head_features(embedder, texts)
+    adapted = adapted_embedder(embedder, tmp_path / "adapter.npz")
+    delta = (adapted.model.get_submodule(name).weight - embedder.model.get_submodule(name).weight).detach().numpy()
+    assert np.allclose(delta, b.astype(np.float32) @ a.astype(np.float32) * 2.0, atol=1e-5)
+    assert np.abs(head_features(adapted, texts) - plain).max() > 1e-3
+    assert np.array_equal(head_features(embedder, texts), plain)
+    np.savez(tmp_path / "other.npz", scale=np.float32(1.0), **{"encoder.layer.9.attention.self.query.A": a,
+                                                                "encoder.layer.9.attention.self.query.B": b})
+    with pytest.raises(BackendUnavailable, match="does not have"):
+        adapted_embedder(embedder, tmp_path / "other.npz")
+
 # -- faces -----------------------------------------------------------------------------------------------------
 skimage = pytest.importorskip("skimage", reason="scikit-image ships the astronaut photo")
 

@@ -66,6 +66,20 @@ HASH_BUCKETS = 2**15
 _TOKEN = re.compile(r"[a-z']+|[!?]")
 
 
+def layer_features(model, batch):
+    """The torch tensor behind ``head_features`` for one tokenised batch (differentiable: the LoRA fine-tune,
+    mmdemo.train.minilm_lora, trains through it)."""
+    import torch
+
+    hidden = model(**batch, output_hidden_states=True).hidden_states
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    parts = []
+    for layer in HEAD_LAYERS:
+        pooled = (hidden[layer].float() * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        parts.append(torch.nn.functional.normalize(pooled, dim=-1))
+    return torch.cat(parts, dim=-1)
+
+
 def head_features(embedder, texts: list[str], batch_size: int = 32) -> np.ndarray:
     """(n, 384 * len(HEAD_LAYERS)) float32: each listed layer of the embedder's MiniLM mean-pooled over the
     tokens and L2-normalised, concatenated."""
@@ -76,14 +90,32 @@ def head_features(embedder, texts: list[str], batch_size: int = 32) -> np.ndarra
         for start in range(0, len(texts), batch_size):
             batch = embedder.tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
                                        max_length=HEAD_MAX_TOKENS, return_tensors="pt").to(embedder.device)
-            hidden = embedder.model(**batch, output_hidden_states=True).hidden_states
-            mask = batch["attention_mask"].unsqueeze(-1).float()
-            parts = []
-            for layer in HEAD_LAYERS:
-                pooled = (hidden[layer].float() * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                parts.append(torch.nn.functional.normalize(pooled, dim=-1))
-            out.append(torch.cat(parts, dim=-1).cpu().numpy())
+            out.append(layer_features(embedder.model, batch).cpu().numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 384 * len(HEAD_LAYERS)), np.float32)
+
+
+def adapted_embedder(embedder, path: Path):
+    """A copy of ``embedder`` whose MiniLM carries the low-rank deltas in ``path`` (``W += B @ A * scale`` per
+    adapted matrix, written by ``python -m mmdemo.train.minilm_lora``): the text-emotion reader's encoder only; the
+    shared embedder (search, zero-shot) stays the plain MiniLM."""
+    import copy
+
+    import torch
+
+    from mmdemo.backends.embedder import Embedder
+
+    model = copy.deepcopy(embedder.model)
+    modules = dict(model.named_modules())
+    with np.load(path, allow_pickle=False) as saved, torch.no_grad():
+        scale = float(saved["scale"])
+        for key in saved.files:
+            if key.endswith(".A"):
+                name = key[:-2]
+                if name not in modules:
+                    raise BackendUnavailable(f"{path.name} adapts {name}, which this MiniLM does not have.")
+                delta = torch.from_numpy(saved[name + ".B"].astype(np.float32) @ saved[key].astype(np.float32))
+                modules[name].weight += (delta * scale).to(modules[name].weight.dtype)
+    return Embedder(model, embedder.tokenizer, embedder.device)
 
 
 def word_buckets(text: str) -> list[int]:

@@ -2,7 +2,7 @@
 and report once on held-out report halves.
 
     python -m mmdemo.train.text_emotion [--data ../shared/data] [--per-class 2500] [--seed 0] [--cache FILE]
-                                        [--out mmdemo/data/text_emotion_head.npz]
+                                        [--out mmdemo/data/text_emotion_head.npz] [--adapter LORA.npz]
 
 DATA/emotion holds GoEmotions' Ekman split and MELD's train/dev CSVs (``mmdemo.train.emotion_data``; test splits are
 never read). Steps, all seeded:
@@ -44,8 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmdemo.backends.text_emotion import (CONTEXT_WIDTH, HASH_BUCKETS, HEAD_FILE, SURFACE_FEATURES, context_features,
-                                         head_features, surface_features, word_buckets)
+from mmdemo.backends.text_emotion import (CONTEXT_WIDTH, HASH_BUCKETS, HEAD_FILE, SURFACE_FEATURES, adapted_embedder,
+                                         context_features, head_features, surface_features, word_buckets)
 from mmdemo.emotion_labels import LABELS
 from mmdemo.train import emotion_data as data
 
@@ -234,6 +234,9 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=None, help="npz of MiniLM features by text (read and written)")
     parser.add_argument("--out", type=Path, default=HEAD_FILE)
+    parser.add_argument("--adapter", type=Path, default=None,
+                        help="LoRA deltas for MiniLM (python -m mmdemo.train.minilm_lora): the head reads the adapted "
+                             "encoder's features (use a --cache of its own)")
     parser.add_argument("--no-report", action="store_true",
                         help="skip step 6: check that a rerun writes the same weights without reading the report "
                              "halves again")
@@ -255,7 +258,8 @@ def main(argv=None) -> None:
 
     from mmdemo import backends
 
-    features = Features(backends.get("embedder"), args.cache)
+    embedder = backends.get("embedder")
+    features = Features(adapted_embedder(embedder, args.adapter) if args.adapter else embedder, args.cache)
     index, y, w = training_set(go_train, meld_train)
     mix = np.bincount(meld_train.first, minlength=len(LABELS)) / len(meld_train)
     log_prior = np.log(mix)
