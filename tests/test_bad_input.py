@@ -125,6 +125,27 @@ CLI_CASES = {
     "summarize-video-not-a-video": (["summarize-video", "file:notes_mp4"], "not a readable video"),
     "summarize-video-truncated": (["summarize-video", "file:truncated_mp4"], "truncated.mp4:"),
     "summarize-video-audio-file": (["summarize-video", str(ASSETS / "speech_en.flac")], "unsupported video type .flac"),
+    # the declared settings' flags: each bad value is its setting's one sentence, named by its flag
+    "video-negative-threshold": (["video", str(ASSETS / "video_example.mp4"), "--threshold", "-1"],
+                                 "--threshold must be a number, at least 0, not '-1'."),
+    "video-every-too-slow": (["video", str(ASSETS / "video_example.mp4"), "--every", "9"],
+                             "--every must be a number from 0.04 to 5, not '9'."),
+    "video-emotion-weights-alone": (["video", str(ASSETS / "video_example.mp4"), "--emotion-weights", "face=2"],
+                                    "add --emotion-timeline"),
+    "video-emotion-weights-not-a-number": (["video", str(ASSETS / "video_example.mp4"), "--emotion-timeline",
+                                            "--emotion-weights", "face=lots"], "the weight of face must be a number"),
+    "caption-zero-candidates": (["caption", str(ASSETS / "captioning_cat.jpg"), "--candidates", "0"],
+                                "--candidates must be a whole number from 1 to 10, not '0'."),
+    "caption-alpha-not-a-number": (["caption", str(ASSETS / "captioning_cat.jpg"), "--alpha", "x"],
+                            "--alpha must be a number, at least 0, not 'x'."),
+    "chat-top-p-over-one": (["chat", str(ASSETS / "captioning_cat.jpg"), "What is it?", "--top-p", "2"],
+                            "--top-p must be a number from 0.01 to 1, not '2'."),
+    "search-zero-results": (["search", "query", "a cat", "--index", "no-index", "--top", "0"],
+                            "--top must be a whole number from 1 to 200, not '0'."),
+    "generate-guidance-over-max": (["generate", "a cat", "--out", "out.png", "--guidance", "40"],
+                                   "--guidance must be a number from 0 to 30, not '40'."),
+    "generate-seed-not-a-number": (["generate", "a cat", "--out", "out.png", "--seed", "1.5"],
+                                   "--seed must be a whole number from -1 to 4294967295, not '1.5'."),
 }
 
 
