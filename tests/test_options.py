@@ -135,3 +135,22 @@ def test_docs_pages_show_the_declared_settings(app):
     assert options.BEGIN in text, f"{page.name} has no generated settings table"
     fresh = options.with_table(text, app.options(), app.key)
     assert fresh == text, f"{page.name}: run python -m mmdemo.options --write"
+
+
+def test_a_command_line_imports_only_its_own_application():
+    """The parser of one command imports that application's declaration only: `models` or `--help` load no
+    pipeline, numpy or Pillow (a fresh interpreter, so nothing is imported already)."""
+    import json
+    import subprocess
+    import sys
+
+    probe = ("import json, sys; from mmdemo.cli import build_parser; build_parser({argv}); "
+             "print(json.dumps(sorted(sys.modules)))")
+    pipelines = {f"mmdemo.pipelines.{app.pipeline}" for app in APPS}
+    for argv, wanted in ((["models"], set()), (["--help"], set()), (["chat", "a.jpg", "q"], {"mmdemo.pipelines.chat"})):
+        out = subprocess.run([sys.executable, "-c", probe.format(argv=argv)], capture_output=True, text=True,
+                             check=True).stdout
+        loaded = set(json.loads(out))
+        assert loaded & pipelines == wanted, argv
+        if not wanted:
+            assert not loaded & {"numpy", "PIL"}, argv

@@ -24,13 +24,17 @@ COMMANDS = {**{name: (name, ()) for name in TOOLS_FIRST},
             **{name: (name, ()) for name in TOOLS_LAST}}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given ``argv``, only the named command gets its arguments: a command's arguments import
+    its application's settings declaration (and so its pipeline), which the other commands need not pay for."""
+    chosen = next((a for a in argv or [] if not a.startswith("-")), None)
     parser = argparse.ArgumentParser(prog="mmdemo", description="mmdemo: multimodal AI demo studio")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name, (name, aliases) in COMMANDS.items():
         module = importlib.import_module(f"mmdemo.cli.{module_name}")
         cmd = sub.add_parser(name, aliases=list(aliases), help=module.HELP, description=module.HELP)
-        module.add_arguments(cmd)
+        if argv is None or chosen in (name, *aliases):
+            module.add_arguments(cmd)
         cmd.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         cmd.add_argument("--verbose", action="store_true",
                          help="let the model libraries print their progress bars and warnings on stderr")
@@ -58,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     from mmdemo import config
     from mmdemo.errors import MMDemoError
 
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not args.verbose:
         _quiet_libraries()

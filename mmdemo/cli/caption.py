@@ -1,14 +1,13 @@
 """`python -m mmdemo caption IMAGE... [--labels "a,b,c"] [--question Q] [--json]`: captions re-ranked with CLIP,
 zero-shot labels and an optional visual question, one result per image (a list when several are given)."""
 
-from mmdemo.options import add_flags, from_args
-from mmdemo.pipelines.captioning import Options as CaptionOptions
-
 HELP = "caption images (BLIP + CLIP re-ranking), score labels zero-shot, answer a question about them"
 
 
 def add_arguments(parser) -> None:
-    # only the settings' declaration is imported here: every command's parser is built at start-up
+    from mmdemo.options import add_flags
+    from mmdemo.pipelines.captioning import Options as CaptionOptions
+
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     parser.add_argument("--labels", default=None,
                         help="comma-separated labels to score zero-shot (default: mmdemo/data/labels.txt)")
@@ -23,6 +22,8 @@ def add_arguments(parser) -> None:
 def run(args):
     """One image: its result (an unreadable file is an error). Several: a list in which an unreadable file is an
     item with "error", as in the tab's batch mode; only a batch with no readable image fails."""
+    from mmdemo.options import from_args
+    from mmdemo.pipelines.captioning import Options as CaptionOptions
     from mmdemo.pipelines.captioning import caption_batch, caption_images
 
     options = dict(labels=args.labels, question=args.question, imagenet=args.imagenet,

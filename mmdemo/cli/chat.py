@@ -2,14 +2,13 @@
 about images (a video counts as a few of its frames). `--json` prints the whole conversation in "messages", which
 `--history` reads back to continue it."""
 
-from mmdemo.options import add_flags, from_args
-from mmdemo.pipelines.chat import Options as ChatOptions
-
 HELP = "ask a vision-language model about images or a video; --history continues a conversation"
 
 
 def add_arguments(parser) -> None:
-    # only the settings' declaration is imported here: every command's parser is built at start-up
+    from mmdemo.options import add_flags
+    from mmdemo.pipelines.chat import Options as ChatOptions
+
     parser.add_argument("inputs", nargs="+", metavar="IMAGE... QUESTION",
                         help="image or video files, then the question (the last argument)")
     parser.add_argument("--history", metavar="FILE.json", default=None,
@@ -34,6 +33,8 @@ def read_history_file(path: str):
 
 
 def run(args):
+    from mmdemo.options import from_args
+    from mmdemo.pipelines.chat import Options as ChatOptions
     from mmdemo.errors import BadInput
     from mmdemo.pipelines.chat import chat, load_pictures
 

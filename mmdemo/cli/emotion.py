@@ -2,13 +2,13 @@
 emotion of text, voice and face, fused with weights (the Emotion tab's twin); `--conversation FILE`: a transcript
 with speakers read utterance by utterance, as rows and a per-speaker timeline."""
 
-from mmdemo.options import add_flags, from_args
-from mmdemo.pipelines.emotion.options import EmotionOptions
-
 HELP = "emotion of text, voice and face, fused with weights over anger/disgust/fear/joy/neutral/sadness/surprise"
 
 
 def add_arguments(parser) -> None:
+    from mmdemo.options import add_flags
+    from mmdemo.pipelines.emotion.options import EmotionOptions
+
     text = parser.add_mutually_exclusive_group()
     text.add_argument("--text", metavar="T", help="text to read")
     text.add_argument("--text-file", metavar="F", help="UTF-8 file with one text per line (gives a list of results)")
@@ -26,6 +26,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args):
+    from mmdemo.options import from_args
+    from mmdemo.pipelines.emotion.options import EmotionOptions
     from mmdemo.errors import BadInput
     from mmdemo.pipelines import emotion
 

@@ -2,13 +2,13 @@
 [--width W] [--height H] [--negative TEXT] [--num-images N] [--json]`: text-to-image with the `diffusion` backend;
 the PNGs carry their generation parameters and each image is scored against the prompt with CLIP."""
 
-from mmdemo.options import add_flags, from_args
-from mmdemo.pipelines.text_to_image import Options as TextToImageOptions
-
 HELP = "generate images from a text prompt (diffusers; PNGs carry their parameters; CLIP score per image)"
 
 
 def add_arguments(parser) -> None:
+    from mmdemo.options import add_flags
+    from mmdemo.pipelines.text_to_image import Options as TextToImageOptions
+
     parser.add_argument("prompt", metavar="PROMPT", help="what the image should show")
     parser.add_argument("--out", required=True, metavar="FILE.png",
                         help="output PNG (several images: FILE-1.png, FILE-2.png...)")
@@ -20,6 +20,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> dict:
+    from mmdemo.options import from_args
+    from mmdemo.pipelines.text_to_image import Options as TextToImageOptions
     from pathlib import Path
 
     from mmdemo import backends

@@ -7,14 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-from mmdemo.options import add_flags, from_args
-from mmdemo.pipelines.search.options import SearchOptions
-
 HELP = "cross-modal search: index images, videos and speech into a folder, then query it by a sentence or an image"
 
 
 def add_arguments(parser) -> None:
-    # no pipeline import here: every command's parser is built at start-up, and it must stay fast
+    from mmdemo.options import add_flags
+    from mmdemo.pipelines.search.options import SearchOptions
+
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     index = actions.add_parser("index", help="add files or folders (recursive) to an index; unchanged files are "
                                              "skipped by content hash")
@@ -49,20 +48,21 @@ class _Progress:
 
 
 def run(args) -> dict:
-    from pathlib import Path
-
     from mmdemo.errors import BadInput
+    from mmdemo.options import from_args
     from mmdemo.pipelines import search
+    from mmdemo.pipelines.search.options import SearchOptions
 
+    settings = from_args(SearchOptions, args)  # the flags of the chosen action; the other's are unset
     if args.action == "index":
-        return search.build_index(args.paths, args.index, space=from_args(SearchOptions, args).space, progress=_Progress()).to_dict()
+        return search.build_index(args.paths, args.index, space=settings.space, progress=_Progress()).to_dict()
     if (args.query is None) == (args.image is None):
         raise BadInput("search query takes one query: a sentence or an image path (TEXT_OR_IMAGE), or --image FILE.")
     if args.image:  # --image is always an image: a Path is never read as a sentence
-        return search.query(Path(args.image), args.index, top=from_args(SearchOptions, args).top).to_dict()
+        return search.query(Path(args.image), args.index, top=settings.top).to_dict()
     # on the command line a one-word query naming an image file is a query by example (the app never guesses)
     what = Path(args.query) if search.looks_like_image_path(args.query) else args.query
-    return search.query(what, args.index, top=from_args(SearchOptions, args).top).to_dict()
+    return search.query(what, args.index, top=settings.top).to_dict()
 
 
 def render(result: dict) -> str:

@@ -4,13 +4,13 @@
 optionally each spoken segment's emotion. The settings' flags come from the application's declaration
 (mmdemo.pipelines.video_summary.options)."""
 
-from mmdemo.options import add_flags, from_args
-from mmdemo.pipelines.video_summary.options import VideoOptions
-
 HELP = "summarize a video: shots, keyframe captions, what was said per shot, a summary; optional report files"
 
 
 def add_arguments(parser) -> None:
+    from mmdemo.options import add_flags
+    from mmdemo.pipelines.video_summary.options import VideoOptions
+
     parser.add_argument("file", metavar="FILE", help="video file (mp4, mkv, webm, mov, avi)")
     # --detector, --every, --threshold, --method, --sentences, --language, --emotion-timeline, --emotion-weights
     add_flags(parser, VideoOptions)
@@ -19,6 +19,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> dict:
+    from mmdemo.options import from_args
+    from mmdemo.pipelines.video_summary.options import VideoOptions
     from mmdemo.errors import BadInput
     from mmdemo.pipelines.video_summary import summarize_video, write_report
 

@@ -2,13 +2,13 @@
 Whisper on an audio file or a video's audio track. The settings' flags come from the application's declaration
 (mmdemo.pipelines.speech.options)."""
 
-from mmdemo.options import add_flags, from_args
-from mmdemo.pipelines.speech.options import SpeechOptions
-
 HELP = "transcribe speech (or translate it to English) with timestamps; print JSON, SRT, VTT or text"
 
 
 def add_arguments(parser) -> None:
+    from mmdemo.options import add_flags
+    from mmdemo.pipelines.speech.options import SpeechOptions
+
     parser.add_argument("file", metavar="FILE", help="audio file, or a video whose audio track to use")
     parser.add_argument("--format", choices=["json", "srt", "vtt", "txt"], default="txt",
                         help="what to print without --json (default txt)")
@@ -20,6 +20,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> dict:
+    from mmdemo.options import from_args
+    from mmdemo.pipelines.speech.options import SpeechOptions
     from pathlib import Path
 
     from mmdemo.errors import BadInput
