@@ -112,15 +112,14 @@ def build() -> None:
             question = gr.Textbox(label="Question about the image (optional)", placeholder="what is on the table?",
                                   scale=2)
         with gr.Row():
-            prompt = control(captioning.Options, "prompt", placeholder="a photograph of", info=None)
-            decoding, candidates, max_tokens = (control(captioning.Options, name, info=None)
-                                                for name in ("decoding", "candidates", "max_tokens"))
+            prompt = control(captioning.Options, "prompt", placeholder="a photograph of")
+            decoding, candidates, max_tokens = (control(captioning.Options, name) for name in
+                                                ("decoding", "candidates", "max_tokens"))
         with gr.Row():
-            alpha = control(captioning.Options, "alpha", maximum=2, info=None)
-            beta = control(captioning.Options, "beta", maximum=1, info=None)
-            seed = control(captioning.Options, "seed", info=None)
-            translate_to = control(captioning.Options, "translate_to", choices=LANGUAGES, allow_custom_value=False,
-                                   info=None)
+            alpha = control(captioning.Options, "alpha", maximum=2)
+            beta = control(captioning.Options, "beta", maximum=1)
+            seed = control(captioning.Options, "seed", number=True)
+            translate_to = control(captioning.Options, "translate_to", choices=LANGUAGES, allow_custom_value=False)
     options = [labels, question, prompt, decoding, candidates, max_tokens, alpha, beta, seed, translate_to]
     caption_controls = [prompt, decoding, candidates, max_tokens, alpha, seed]
 

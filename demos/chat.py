@@ -84,10 +84,11 @@ def build() -> None:
             with gr.Accordion("Settings", open=False):
                 system = gr.Textbox(label="System prompt", lines=2,
                                     placeholder="You are a careful assistant. Answer in one sentence.")
-                max_new_tokens, temperature = (control(chat.Options, name, info=None)
-                                               for name in ("max_new_tokens", "temperature"))
-                top_p = control(chat.Options, "top_p", minimum=0.05, info=None)
-                seed, frames = (control(chat.Options, name, info=None) for name in ("seed", "frames"))
+                max_new_tokens = control(chat.Options, "max_new_tokens")
+                temperature = control(chat.Options, "temperature")
+                top_p = control(chat.Options, "top_p", minimum=0.05)
+                seed = control(chat.Options, "seed", number=True)
+                frames = control(chat.Options, "frames")
         with gr.Column(scale=3):
             conversation = gr.Chatbot(label="Conversation", height=420, buttons=["copy", "copy_all"])
             question = gr.Textbox(label="Question", placeholder="What is happening in the picture?", lines=2)

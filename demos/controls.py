@@ -15,7 +15,7 @@ def control(options: type[Options], name: str, number: bool = False, **overrides
     ``overrides`` go to the component (``choices=`` turns a free text setting into a dropdown that still takes
     typed values; ``minimum``/``maximum`` narrow or close the declared bounds for the page)."""
     s = options.setting(name)
-    kwargs = {"label": s.title, "value": s.default, "info": s.info or s.help} | overrides
+    kwargs = {"label": s.title, "value": s.default, "info": s.info or None} | overrides
     if s.type is bool:
         return gr.Checkbox(**kwargs)
     if s.choices and "choices" not in overrides:

@@ -209,7 +209,7 @@ def read_conversation(path=None, reader="auto"):
 
     if not path:
         raise BadInput("Give a transcript file first (CSV, SRT, VTT or the Speech tab's JSON).")
-    talk = analyze_conversation(path, reader=reader or "auto").to_dict()
+    talk = analyze_conversation(path, reader=reader).to_dict()
     rows = talk["utterances"]
     timeline = pd.DataFrame({"utterance": [r["index"] for r in rows], "speaker": [r["speaker"] for r in rows],
                              "emotion": [r["label"] for r in rows], "confidence": [r["confidence"] for r in rows]})
@@ -231,13 +231,13 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
             text = gr.Textbox(label="Text", lines=3, placeholder="How do you feel today?")
-            reader = control(emotion.Options, "text_reader", info=None)  # API: the values
+            reader = control(emotion.Options, "text_reader")  # API: the values
             audio = gr.Audio(label="Speech (file or microphone)", sources=["upload", "microphone"], type="filepath")
             image = ImageInput(label="Face photo", type="filepath", sources=["upload", "webcam", "clipboard"])
             video = gr.Video(label="Video (faces over time; its sound is read if no audio is given)",
                              sources=["upload"])
             with gr.Row():
-                w_text, w_voice, w_face = (control(emotion.Options, f"{m}_weight", maximum=3, info=None)
+                w_text, w_voice, w_face = (control(emotion.Options, f"{m}_weight", maximum=3)
                                            for m in ("text", "voice", "face"))
             run = gr.Button("Analyze", variant="primary")
         with gr.Column(scale=1):

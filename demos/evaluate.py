@@ -32,6 +32,7 @@ def _settings_help(task_name: str) -> str:
     task = TASKS[task_name]
     keys = "\n".join(f"- `{key}` ({s.type.__name__}, default `{s.default!r}`): {s.help}"
                      + (f"; one of {', '.join(map(str, s.choices))}" if s.choices else "")
+                     + (f"; {s.bounds_text()}" if s.bounds_text() else "")
                      for key, s in task.settings.items())
     return f"**{task.name}** manifest columns: {task.describe_columns()}.\n\nConfig keys:\n{keys}"
 

@@ -252,7 +252,7 @@ def build() -> None:
                 image = ImageInput(label="...or by an example image", type="filepath", height=160, scale=2,
                                    min_width=260)
             with gr.Row():
-                top = control(search.Options, "top", maximum=50, value=12, info=None)  # 12: three full rows
+                top = control(search.Options, "top", maximum=50, value=12)  # 12: three full rows
                 go = gr.Button("Search", variant="primary")
             status = gr.Markdown()
             gallery = gr.Gallery(label="Results: score · kind · moment · what was said", columns=4, height="auto",

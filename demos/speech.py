@@ -104,7 +104,7 @@ def build() -> None:
             video = gr.File(label="... or a video (mp4, mkv, mov, webm, avi): its audio track is used",
                             file_types=["video", ".mkv", ".avi"], type="filepath", height=130)
             with gr.Row():
-                task = control(speech.Options, "task", info=None)
+                task = control(speech.Options, "task")
                 language = control(speech.Options, "language", choices=SPOKEN)
             translate_to = control(speech.Options, "translate_to", choices=TARGETS, allow_custom_value=False)
             reference = gr.Textbox("", label="Reference transcript (optional): shows WER / CER", lines=2,

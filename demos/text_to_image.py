@@ -161,27 +161,27 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=2):
             prompt = gr.Textbox(label="Prompt", lines=3, placeholder="a watercolor lighthouse on a cliff at dusk")
-            negative = control(t2i.Options, "negative", lines=2, info=None,
+            negative = control(t2i.Options, "negative", lines=2,
                                placeholder="what to keep out of the image (takes effect with guidance above 1)")
             with gr.Row():
                 run = gr.Button("Generate", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
             with gr.Row(equal_height=True):
-                seed = control(t2i.Options, "seed", number=True, info=None, scale=3)
+                seed = control(t2i.Options, "seed", number=True, scale=3)
                 with gr.Column(scale=1, min_width=120):
                     random_seed = gr.Button("Random seed", size="sm")  # plain text: Debian's Chromium drew
                     reuse_seed = gr.Button("Last seed", size="sm")  # the emoji as a missing-glyph box
             # the page shows the model family's own values where the declaration leaves them to the family
-            steps = control(t2i.Options, "steps", value=defaults.steps, info=None)
-            guidance = control(t2i.Options, "guidance", value=defaults.guidance, info=None)
+            steps = control(t2i.Options, "steps", value=defaults.steps)
+            guidance = control(t2i.Options, "guidance", value=defaults.guidance)
             with gr.Row():
-                width, height = (control(t2i.Options, side, minimum=t2i.MIN_SIDE, maximum=t2i.max_side(), info=None,
+                width, height = (control(t2i.Options, side, minimum=t2i.MIN_SIDE, maximum=t2i.max_side(),
                                          step=defaults.multiple, value=getattr(defaults, side))
                                  for side in ("width", "height"))
-            count = control(t2i.Options, "num_images", info=None)
+            count = control(t2i.Options, "num_images")
             with gr.Row():
                 previews = gr.Checkbox(True, label="Live previews (tiny autoencoder)")
-                fast_decode = control(t2i.Options, "fast_decode", info=None)
+                fast_decode = control(t2i.Options, "fast_decode")
             defaults_button = gr.Button("Model defaults", size="sm")
         with gr.Column(scale=3):
             preview = gr.Image(label="Live preview", type="pil", interactive=False, height=256)

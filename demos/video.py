@@ -102,12 +102,11 @@ def build() -> None:
                 detector = control(video_summary.Options, "detector")
                 every = control(video_summary.Options, "every_seconds", maximum=1.0)  # finer than 1 s matters
             with gr.Row():
-                method = control(video_summary.Options, "summary_method", info=None)
-                sentences = control(video_summary.Options, "max_sentences", maximum=12, info=None)
+                method = control(video_summary.Options, "summary_method")
+                sentences = control(video_summary.Options, "max_sentences", maximum=12)
             with gr.Row():
                 emotion = control(video_summary.Options, "emotion_timeline")
-                emotion_weights = control(video_summary.Options, "emotion_weights", placeholder="text=1,voice=1,face=1",
-                                          info=None)
+                emotion_weights = control(video_summary.Options, "emotion_weights", placeholder="text=1,voice=1,face=1")
             with gr.Row():
                 go = gr.Button("Summarize", variant="primary", scale=3)
                 stop = gr.Button("Stop", variant="stop", scale=1)

@@ -85,7 +85,8 @@ def _matching(pattern: str, wants: str) -> Kind:
     return Kind("pattern", parse, wants)
 
 
-def _on_off(raw: str) -> bool:
+def on_off(raw: str) -> bool:
+    """A switch's words (1, true, yes, on / 0, false, no, off, any case); ValueError for anything else."""
     if raw.lower() not in TRUE_WORDS | FALSE_WORDS:
         raise ValueError(raw)
     return raw.lower() in TRUE_WORDS
@@ -95,7 +96,7 @@ TEXT = Kind("text", str)
 FOLDER = Kind("folder", lambda raw: Path(raw).expanduser())
 FOLDERS = Kind("folders", lambda raw: tuple(p.strip() for p in raw.split(os.pathsep) if p.strip()))
 NAMES = Kind("names", lambda raw: tuple(p.strip().lower() for p in raw.split(",") if p.strip()))
-SWITCH = Kind("switch", _on_off, "1, true, yes or on, or 0, false, no or off")
+SWITCH = Kind("switch", on_off, "1, true, yes or on, or 0, false, no or off")
 # Gradio's max_file_size syntax: a whole number and a unit (it reads "1.5gb" as 1 and ".5GB", and fails in launch())
 SIZE = _matching(r"\d+\s*[kmgt]?b", "a size such as 200mb or 1gb")
 DEVICE = _matching(r"cpu|mps|cuda(:\d+)?", "one of cpu, cuda, cuda:N, mps")

@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from mmdemo.config import FALSE_WORDS, TRUE_WORDS
+from mmdemo.config import on_off
 from mmdemo.errors import BadInput
+
+MAX_SEED = 2**32 - 1  # the largest random seed a setting takes: every generator the applications seed accepts it
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -81,7 +84,8 @@ class Setting:
 
     def check(self, value, name: str = "") -> Any:
         """``value`` (typed, or a string as typed on a command line or in a config) as this setting's type within
-        its bounds and choices; None or an empty string is the default. BadInput names the setting otherwise."""
+        its bounds and choices; None is the default, and so is a blank string for a setting that is not text (a
+        text setting keeps its blank, which its choices may refuse). BadInput names the setting otherwise."""
         name = name or f"The {self.words}"
         if value is None or (isinstance(value, str) and not value.strip() and self.type is not str):
             return self.default
@@ -107,16 +111,18 @@ def _number(value) -> str:
 
 def _convert(kind: type, value):
     if kind is bool:
-        if isinstance(value, bool):
-            return value
-        word = str(value).strip().lower()
-        if word not in TRUE_WORDS | FALSE_WORDS:
-            raise ValueError
-        return word in TRUE_WORDS
+        return value if isinstance(value, bool) else on_off(str(value).strip())
     if kind is int:
         if isinstance(value, bool):
             raise ValueError
-        number = float(str(value).strip()) if isinstance(value, str) else float(value)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):  # exactly, as Python reads a whole number ("12"); "5.0" as a number
+            try:
+                return int(value.strip())
+            except ValueError:
+                value = float(value.strip())
+        number = float(value)
         if not number.is_integer():
             raise ValueError
         return int(number)

@@ -185,3 +185,18 @@ def test_every_transcript_format_is_read_with_context_and_agrees_with_evaluate(t
     report = evaluation.evaluate("emotion", items, ["head:text_reader=head"]).to_dict()["configs"][0]
     said = [row["label"] for row in readings[0].rows()]
     assert [i["output"] for i in report["items"]] == said and all(i["context"] for i in report["items"])
+
+
+@requires_pack("minilm")
+def test_the_text_reader_flag_reaches_a_conversation(tmp_path, capsys):
+    """`--conversation FILE --text-reader zero-shot` reads with the zero-shot reader (the flag was once ignored
+    there); a reader that does not exist is the declaration's one sentence, before the file is read."""
+    from mmdemo.cli import main
+    from mmdemo.pipelines.emotion.conversation import analyze_conversation
+
+    path = _formats(tmp_path)[0]
+    assert main(["emotion", "--conversation", str(path), "--text-reader", "zero-shot", "--json"]) == 0
+    talk = json.loads(capsys.readouterr().out)["conversation"]
+    assert "zero-shot" in talk["method"]
+    with pytest.raises(BadInput, match="The text reader must be one of auto, head, zero-shot, not 'best'"):
+        analyze_conversation(tmp_path / "missing.csv", reader="best")

@@ -340,7 +340,7 @@ class TransformersEngine:
 
     name = "transformers"
 
-    def __init__(self, model, processor, device: str, batch_size: int = 4):
+    def __init__(self, model, processor, device: str, batch_size: int = BATCH_SIZE):
         self.model, self.processor, self.device, self.batch_size = model, processor, device, batch_size
         self.tokenizer = processor.tokenizer
         self.lang_to_id: dict[str, int] = dict(getattr(model.generation_config, "lang_to_id", None) or {})

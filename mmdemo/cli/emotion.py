@@ -37,7 +37,8 @@ def run(args):
                            "--weights and --annotated.")
         from mmdemo.pipelines.emotion.conversation import analyze_conversation
 
-        return {"conversation": analyze_conversation(args.conversation).to_dict()}
+        reader = from_args(EmotionOptions, args).text_reader
+        return {"conversation": analyze_conversation(args.conversation, reader=reader).to_dict()}
     texts = None
     if args.text is not None:
         texts = [args.text]

@@ -26,7 +26,7 @@ from mmdemo import applications, backends, options
 from mmdemo.errors import BackendUnavailable, BadInput
 from mmdemo.media.image import load_image
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
-from mmdemo.options import setting
+from mmdemo.options import MAX_SEED, setting
 from mmdemo.pipelines.shared import zero_shot
 from mmdemo.pipelines.shared.translation import translate
 
@@ -57,7 +57,8 @@ class Options(options.Options):
                            step=0.05, label="alpha: captioner weight")
     beta: float = setting(DEFAULT_BETA, "weight of CLIP's logit in the re-ranking", low=0.0, step=0.01,
                           label="beta: CLIP weight")
-    seed: int = setting(0, "random seed of sampled candidates", low=0, label="Seed (sampling)", evaluated=False)
+    seed: int = setting(0, "random seed of sampled candidates", low=0, high=MAX_SEED, label="Seed (sampling)",
+                        evaluated=False)
     translate_to: str = setting("", "also translate the chosen caption into this language (translator backend)",
                                 flag="--translate", metavar="LANG", label="Translate caption to", evaluated=False)
 
@@ -170,7 +171,9 @@ def caption_images(images, labels=None, question: str | None = None, *, names: l
         raise BadInput("names must have one entry per image.")
     checked = Options(prompt=prompt, decoding=decoding, candidates=num_candidates, max_tokens=max_new_tokens,
                       alpha=alpha, beta=beta, seed=seed, translate_to=translate_to)
-    alpha, beta = checked.alpha, checked.beta
+    # every value as checked: what runs is what the result's settings record says
+    alpha, beta, seed, decoding = checked.alpha, checked.beta, checked.seed, checked.decoding
+    num_candidates, max_new_tokens, translate_to = checked.candidates, checked.max_tokens, checked.translate_to
     label_list = zero_shot.parse_labels(labels)
     question = check_text(question, "the question", MAX_PROMPT_CHARS).strip() or None
     prompt = check_text(prompt, "the caption prompt", MAX_PROMPT_CHARS).strip() or None

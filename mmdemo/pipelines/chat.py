@@ -29,7 +29,7 @@ from mmdemo.media.image import load_image
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text, max_text_chars
 from mmdemo.media.video import EXTENSIONS as VIDEO_EXTENSIONS
 from mmdemo.media.video import probe, sample_frames
-from mmdemo.options import setting
+from mmdemo.options import MAX_SEED, setting
 
 # what it uses and where its tab queues: its record in mmdemo.applications
 BACKENDS, SLOT = applications.of_pipeline(__name__).backends, applications.of_pipeline(__name__).slot
@@ -148,7 +148,7 @@ class Options(options.Options):
     temperature: float = setting(0.0, "sampling temperature; 0 is greedy decoding", low=0.0, high=MAX_TEMPERATURE,
                                  step=0.05, label="Temperature (0 = greedy)")
     top_p: float = setting(DEFAULT_TOP_P, "nucleus sampling mass", low=0.01, high=1.0, step=0.05, label="Top-p")
-    seed: int = setting(0, "random seed for sampling", low=0, label="Seed (sampling)")
+    seed: int = setting(0, "random seed for sampling", low=0, high=MAX_SEED, label="Seed (sampling)")
     frames: int = setting(DEFAULT_FRAMES, "frames taken from each video", low=1, high=MAX_FRAMES,
                           label="Frames per video")
 

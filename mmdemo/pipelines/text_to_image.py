@@ -24,7 +24,7 @@ from mmdemo import applications, backends, config, hub, options
 from mmdemo.backends.diffusion import TAESD_ENV, detect_family
 from mmdemo.errors import BadInput, MMDemoError
 from mmdemo.media.text import MAX_PROMPT_CHARS, check_text
-from mmdemo.options import setting
+from mmdemo.options import MAX_SEED, setting
 from mmdemo.pipelines.shared.png_parameters import infotext, save_png
 from mmdemo.registry import looks_like_path
 
@@ -37,7 +37,6 @@ MIN_SIDE = 64
 MAX_STEPS = 150
 MAX_GUIDANCE = 30.0
 MAX_IMAGES = 8
-MAX_SEED = 2**32 - 1
 
 Progress = Callable[[float, str], None]
 

@@ -174,13 +174,14 @@ class ConversationReading:
                                  for r in rows if r["speaker"] == s] for s in speakers}}
 
 
-def analyze_conversation(path, reader: str = "auto") -> ConversationReading:
-    """Each utterance of the transcript at ``path`` read by the text reader, in order, with its speaker; the
-    trained head reads each with the utterance before it in its dialogue
+def analyze_conversation(path, reader: str | None = None) -> ConversationReading:
+    """Each utterance of the transcript at ``path`` read by the text reader (None: the declared default), in order,
+    with its speaker; the trained head reads each with the utterance before it in its dialogue
     (``emotion.text.analyze_conversation_lines``)."""
-    from mmdemo.pipelines.emotion import max_texts
+    from mmdemo.pipelines.emotion import Options, max_texts
     from mmdemo.pipelines.emotion import text as emotion_text
 
+    reader = Options(text_reader=reader).text_reader  # a bad reader is one sentence, before the file is read
     utterances = read_transcript(path)
     if len(utterances) > (limit := max_texts()):
         raise BadInput(f"{len(utterances)} utterances is over the limit of {limit} (MMDEMO_MAX_EMOTION_TEXTS).")

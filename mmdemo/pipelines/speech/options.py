@@ -23,6 +23,8 @@ class SpeechOptions(Options):
                              low=1, high=MAX_BEAM_SIZE, step=1, info="1 is greedy: faster, less accurate")
     batch_size: int = setting(BATCH_SIZE, "speech chunks of audio over 30 s decoded together (1 decodes them in "
                                           "order, each conditioned on the text before)",
-                              low=1, high=MAX_BATCH_SIZE, step=1)
+                              low=1, high=MAX_BATCH_SIZE, step=1,
+                              info="speech chunks of audio over 30 s decoded together; 1 decodes them in order, each "
+                                   "conditioned on the text before")
     vad: bool = setting(True, "skip silence with voice activity detection",
                         label="Skip silence (voice activity detection)")
