@@ -120,13 +120,14 @@ def record(task: str, verdict: str, *, comment: str = "", reference: str = "", i
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     root = flag_dir()
     folder = root / task / f"{stamp}-{uuid.uuid4().hex[:8]}"
+    # what a visitor types is bounded as typed; a "good" result's own answer, copied as its reference, is bounded
+    # with the rest of the record (MAX_FLAG_BYTES): a long transcript marked good is not "a long right answer"
+    for what, value in (("The comment", comment.strip()), ("The right answer", reference.strip())):
+        if len(value) > MAX_TEXT_CHARS:
+            raise BadInput(f"{what} is {len(value):,} characters long; a flag keeps at most {MAX_TEXT_CHARS:,}.")
     reference = reference.strip() or (answer.strip() if verdict == "good" else "")
     flag = Flag(task, verdict, comment.strip(), reference, dict(input or {}), settings or {}, output, stamp,
                 str(folder), owner)
-    # what a visitor types or sends counts as it is stored, and no part of it is unbounded
-    for what, value in (("The comment", flag.comment), ("The right answer", flag.reference)):
-        if len(value) > MAX_TEXT_CHARS:
-            raise BadInput(f"{what} is {len(value):,} characters long; a flag keeps at most {MAX_TEXT_CHARS:,}.")
     with _write_lock:  # the quota is checked and spent in one step: parallel flags cannot pass it together
         hashes = {key: _content_hash(source) for key, source in sources.items()}
         for key, source in sources.items():
@@ -134,12 +135,15 @@ def record(task: str, verdict: str, *, comment: str = "", reference: str = "", i
         payload = flag.to_dict()
         payload.pop("folder")
         text = json.dumps(payload, ensure_ascii=False, indent=1)
-        if len(text.encode()) > MAX_FLAG_BYTES:
-            raise BadInput(f"This flag's record is {len(text.encode()) / 1e6:.1f} MB; a flag keeps at most "
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate from a client: not text a file can hold
+            raise BadInput("This flag holds text that is not valid Unicode.") from None
+        if size > MAX_FLAG_BYTES:
+            raise BadInput(f"This flag's record is {size / 1e6:.1f} MB; a flag keeps at most "
                            f"{MAX_FLAG_BYTES / 1e6:g} MB besides its input files.")
         if owner:
-            _check_quota(owner, {h: s.stat().st_size for h, s in zip(hashes.values(), sources.values())},
-                         len(text.encode()))
+            _check_quota(owner, {h: s.stat().st_size for h, s in zip(hashes.values(), sources.values())}, size)
         try:
             folder.mkdir(parents=True)
             for key, source in sources.items():

@@ -197,3 +197,11 @@ def test_summary_cli_weights_need_the_timeline():
     cli.add_arguments(parser)
     with pytest.raises(BadInput, match="add --emotion-timeline"):
         cli.run(parser.parse_args(["clip.mp4", "--emotion-weights", "face=2"]))
+
+
+def test_the_plot_of_a_long_video_has_a_readable_time_axis():
+    """Past six hours the ticks are whole half hours (the tick table once ran out: StopIteration)."""
+    from mmdemo.pipelines.emotion import timeline_plot
+
+    image = timeline_plot.draw({"segments": []}, 7 * 3600.0)
+    assert image.width == 1280

@@ -144,3 +144,15 @@ def test_flags_are_evaluated_from_the_evaluate_tab(flag_dir):
     result = rest[-1]
     assert result["n"] == 2 and sorted(i["reference"] for i in result["configs"][0]["items"]) == ["anger", "joy"]
     assert "accuracy" in set(metrics["metric"])
+
+
+def test_a_long_good_transcript_can_be_flagged_and_bad_unicode_is_one_sentence(flag_dir):
+    """A "good" result is its own reference: a transcript longer than a typed answer may be is still flagged (the
+    record's size bounds it); a typed answer that long, or text a file cannot hold, is one sentence."""
+    long_answer = "word " * 2500  # 12,500 characters: about a quarter of an hour of speech
+    flag = flags.record("speech", "good", answer=long_answer, output={"text": long_answer})
+    assert flag.reference == long_answer.strip()
+    with pytest.raises(BadInput, match="The right answer is 12,499 characters long; a flag keeps at most 10,000"):
+        flags.record("speech", "bad", reference=long_answer, output={"text": "x"})
+    with pytest.raises(BadInput, match="not valid Unicode"):
+        flags.record("speech", "bad", comment="a\ud800b", output={"text": "x"})

@@ -197,6 +197,8 @@ def test_storyboard_grid_for_many_shots(folder):
     assert sheet.height == 8 + 3 * (round(tile * 180 / 320) + max(18, tile // 12) + 8)
     assert sheet.getpixel((8 + tile // 2, 8 + 10))[0] > 150  # a keyframe, not the background
     assert vs.clock(75.25) == "1:15.2" and vs.clock(3725) == "1:02:05.0"
+    # rounded before it is split: a carry reaches the minute and the hour, never "0:60.0"
+    assert (vs.clock(59.96), vs.clock(119.97), vs.clock(3599.96)) == ("1:00.0", "2:00.0", "1:00:00.0")
 
 
 def _jpeg(image: Image.Image) -> bytes:

@@ -4,6 +4,7 @@ is missing ("no face seen") is an empty outline."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -39,7 +40,9 @@ def draw(timeline: dict, duration: float, width: int = 1280) -> Image.Image:
                 continue
             height = max(4, lane_h * reading["confidence"])
             draw.rectangle((x0, y0 + lane_h - height, x1, y0 + lane_h), fill=COLOURS[reading["label"]])
-    step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800) if span / s <= 12)
+    # at most 12 ticks; past 6 hours, whole half hours
+    step = next((s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800) if span / s <= 12),
+                math.ceil(span / 12 / 1800) * 1800)
     for k in range(int(span // step) + 1):
         draw.line((x(k * step), axis_y - 4, x(k * step), axis_y), fill="black")
         draw.text((x(k * step) - 6, axis_y + 2), f"{k * step:g}s", fill="black", font=font)
