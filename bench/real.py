@@ -31,20 +31,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench.common import DEFAULT_DATA, load_average, machine_line
+from mmdemo.pipelines.evaluation.tasks import CUT_TOLERANCE, matched_cuts
 from bench.real_data import (Clip, Film, asterisk_prompts, fetch_asterisk, fetch_opencv_doc, films,
                              opencv_films, readings)
-
-TOLERANCE = 0.5  # seconds between a found cut and a true one
-
-
-def match_cuts(found: list[float], truth: list[float], tolerance: float = TOLERANCE) -> int:
-    """How many true cuts have a found cut within ``tolerance``, each cut matched at most once: mir_eval's
-    matching, as the app's evaluation of video cuts counts them."""
-    import mir_eval
-    import numpy as np
-
-    return len(mir_eval.util.match_events(np.array(truth, float), np.array(found, float), tolerance))
-
 
 def _timed(call):
     start = time.perf_counter()
@@ -197,7 +186,7 @@ def video_rows(found: list[Film]) -> list[str]:
         a, ta = _timed(first)
         b, tb = _timed(second)
         (ours, t_app), (theirs, t_lib) = ((a, ta), (b, tb)) if i % 2 == 0 else ((b, tb), (a, ta))
-        hit_app, hit_lib = match_cuts(ours, film.cuts), match_cuts(theirs, film.cuts)
+        hit_app, hit_lib = matched_cuts(film.cuts, ours), matched_cuts(film.cuts, theirs)
         totals = [x + y for x, y in zip(totals, [len(film.cuts), hit_app, len(ours) - hit_app, hit_lib,
                                                  len(theirs) - hit_lib])]
         rows.append(f"| {film.path.name} | {len(film.cuts)} | {hit_app} | {len(ours) - hit_app} | {hit_lib} | "
@@ -288,7 +277,7 @@ def main(argv=None) -> int:
             args.opencv_doc = fetch_opencv_doc(args.opencv_doc or cache)
         found = films(args.data) + (opencv_films(args.opencv_doc) if args.opencv_doc else [])
         _print(["Shots: app defaults vs PySceneDetect ContentDetector on every frame (cuts within "
-                f"{TOLERANCE} s)\n", *video_rows(found), ""])
+                f"{CUT_TOLERANCE} s)\n", *video_rows(found), ""])
     if "speech" in parts or "nospeech" in parts:
         _print(["Audio without speech: app defaults vs faster-whisper defaults (the app must answer no speech, "
                 "in about the audio's duration)\n", *no_speech_rows(args.data), ""])

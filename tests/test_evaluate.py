@@ -326,3 +326,12 @@ def test_tab_matches_uploads_by_name_and_filters_disagreements(tmp_path):
         tab.evaluate("emotion", None, None, "", "local", progress=lambda f, desc: None)
     with pytest.raises(gr.Error, match="unknown key 'beam'"):
         tab.evaluate("emotion", str(manifest), None, "a:beam=1", "local", progress=lambda f, desc: None)
+
+
+def test_cuts_are_matched_one_to_one_within_the_tolerance():
+    """Each reference cut is matched by at most one found cut, nearest first, within 0.5 s: the evaluation's count,
+    and bench.real's beside it."""
+    from mmdemo.pipelines.evaluation.tasks import matched_cuts
+
+    assert matched_cuts([1.05, 3.0], [1.0, 1.1, 5.0]) == 1
+    assert matched_cuts([1.2, 3.0], [1.0, 2.9]) == 2 and matched_cuts([1.0], []) == 0 and matched_cuts([], [0.2]) == 0
