@@ -9,9 +9,6 @@ Part of the test kit: used by the tests and by ``bench.video`` (never at app run
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path

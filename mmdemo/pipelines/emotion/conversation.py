@@ -87,14 +87,12 @@ def _from_csv(text: str, name: str) -> list[Utterance]:
                              (row.get(dialogue) or "").strip() if dialogue else ""))
     if order:  # MELD lists each dialogue's rows in Utterance_ID order already; keep file order across dialogues
         keys = [sort_number(row.get(order)) for row in rows]
-        ranked = sorted(range(len(out)), key=lambda i: (_first_seen(out, i), keys[i], i))
+        first: dict[str, int] = {}  # each dialogue's first row, found in one pass
+        for i, u in enumerate(out):
+            first.setdefault(u.dialogue, i)
+        ranked = sorted(range(len(out)), key=lambda i: (first[out[i].dialogue], keys[i], i))
         out = [out[i] for i in ranked]
     return out
-
-
-def _first_seen(utterances: list[Utterance], index: int) -> int:
-    dialogue = utterances[index].dialogue
-    return next(i for i, u in enumerate(utterances) if u.dialogue == dialogue)
 
 
 def sort_number(value) -> float:

@@ -21,7 +21,3 @@ class EmotionOptions(Options):
     text_weight: float = setting(1.0, _WEIGHT.format("text"), low=0.0, label="text weight", cli=False)
     voice_weight: float = setting(1.0, _WEIGHT.format("voice"), low=0.0, label="voice weight", cli=False)
     face_weight: float = setting(1.0, _WEIGHT.format("face"), low=0.0, label="face weight", cli=False)
-
-    @property
-    def weights(self) -> dict[str, float]:
-        return {"text": self.text_weight, "voice": self.voice_weight, "face": self.face_weight}
