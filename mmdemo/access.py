@@ -183,7 +183,7 @@ class Caller:
         if not self.grants.dirs:
             raise Refused(FOLDERS_REFUSED)
         path = Path(text)  # never expanduser for a client: "~someone" would tell whether that account exists
-        if not text or not path.is_absolute():
+        if not text or not path.is_absolute() or "\x00" in text:  # a NUL: no path at all (resolve() would raise)
             raise Refused(f"Give {what} as a full path under a folder opened to visitors: "
                           f"{', '.join(map(str, self.grants.dirs))}.")
         resolved = path.resolve()

@@ -256,7 +256,8 @@ def test_granted_folders_are_checked_after_resolving_links_and_dots(granted, tmp
     (granted / "escape").symlink_to("/etc")
     visitor = access.Caller(False, "k", access.grants())
     assert visitor.server_path(str(granted / "photos")) == granted / "photos"
-    for outside in ("/etc", str(granted / "escape"), str(granted / "photos" / ".." / ".." ), "photos", ""):
+    for outside in ("/etc", str(granted / "escape"), str(granted / "photos" / ".." / ".." ), "photos", "",
+                    str(granted / "photos") + "\x00"):  # a NUL byte: refused, not an internal error
         with pytest.raises(access.Refused):
             visitor.server_path(outside)
     assert access.Caller.the_operator().server_path("/etc") == Path("/etc")
