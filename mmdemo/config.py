@@ -208,7 +208,8 @@ VARIABLES = (
              "`float32` on CPU, `float16` on CUDA"),
     Variable("MMDEMO_TAESD_MODEL", "models", TEXT, None,
              "tiny autoencoder (folder or Hub id) for text-to-image previews and fast decoding", "none"),
-    Variable("MMDEMO_DIFFUSION_FAMILY", "models", TEXT, None,
+    # the names of mmdemo.backends.diffusion.FAMILIES (tests/test_text_to_image.py keeps the two equal)
+    Variable("MMDEMO_DIFFUSION_FAMILY", "models", _one_of("turbo", "lcm", "schnell", "sdxl", "sd"), None,
              "force a model family's default steps and guidance (`turbo`, `lcm`, `schnell`, `sdxl`, `sd`)",
              "detected from the model"),
     Variable("MMDEMO_ATTENTION_SLICING", "models", SWITCH, False,

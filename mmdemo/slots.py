@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 
-_slots: dict[tuple[int, str], asyncio.Semaphore] = {}
+# a semaphore belongs to one event loop (a process may serve several apps, each in its own loop); keyed by the loop
+# itself, weakly: a closed loop's slots go with it, and a new loop never inherits them through a reused id()
+_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]]" = \
+    weakref.WeakKeyDictionary()
 
 
 def _slot(name: str, limit: int) -> asyncio.Semaphore:
-    # a semaphore belongs to one event loop (a process may serve several apps, each in its own loop)
-    key = (id(asyncio.get_running_loop()), name)
-    if key not in _slots:
-        _slots[key] = asyncio.Semaphore(limit)
-    return _slots[key]
+    loop_slots = _slots.setdefault(asyncio.get_running_loop(), {})
+    if name not in loop_slots:
+        loop_slots[name] = asyncio.Semaphore(limit)
+    return loop_slots[name]
 
 
 @contextlib.asynccontextmanager

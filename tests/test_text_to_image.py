@@ -136,6 +136,19 @@ def test_family_detection(name, cls, family, monkeypatch):
     assert detect_family(name, cls).name == "sd"
 
 
+def test_the_family_variable_names_every_family_and_refuses_others(monkeypatch):
+    """MMDEMO_DIFFUSION_FAMILY's declaration (mmdemo.config, which may not import backends) lists FAMILIES."""
+    from mmdemo import config
+    from mmdemo.backends.diffusion import FAMILIES
+
+    monkeypatch.setenv("MMDEMO_DIFFUSION_FAMILY", "flux")
+    with pytest.raises(BadInput, match="MMDEMO_DIFFUSION_FAMILY must be one of turbo, lcm, schnell, sdxl, sd"):
+        detect_family("any", "")
+    for name in FAMILIES:
+        monkeypatch.setenv("MMDEMO_DIFFUSION_FAMILY", name.upper())
+        assert config.get("MMDEMO_DIFFUSION_FAMILY") == name
+
+
 # -- PNG metadata -----------------------------------------------------------------------------------------------
 def test_png_metadata_round_trips(tiny_sd, tmp_path):
     prompt = 'a "quoted" café, at night:\nsecond line, with commas'
