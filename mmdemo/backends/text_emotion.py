@@ -61,6 +61,7 @@ def load(source: Source) -> Loaded:
 HEAD_FILE = DATA_DIR / "text_emotion_head.npz"
 HEAD_NAME = "MiniLM + head trained on GoEmotions Reddit comments and MELD TV dialogue (offline)"
 HEAD_LAYERS = (4, 5, 6)  # MiniLM-L6 hidden states mean-pooled: the last three layers read emotion better than one
+HEAD_WIDTH = 384 * len(HEAD_LAYERS)  # the pooled features' width: MiniLM's 384 per layer
 HEAD_MAX_TOKENS = 128
 HASH_BUCKETS = 2**15
 _TOKEN = re.compile(r"[a-z']+|[!?]")
@@ -91,7 +92,7 @@ def head_features(embedder, texts: list[str], batch_size: int = 32) -> np.ndarra
             batch = embedder.tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
                                        max_length=HEAD_MAX_TOKENS, return_tensors="pt").to(embedder.device)
             out.append(layer_features(embedder.model, batch).cpu().numpy())
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 384 * len(HEAD_LAYERS)), np.float32)
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, HEAD_WIDTH), np.float32)
 
 
 def adapted_embedder(embedder, path: Path):
@@ -242,7 +243,7 @@ def load_head(embedder, path: Path = HEAD_FILE, name: str = HEAD_NAME) -> Traine
         raise BackendUnavailable(f"the trained text-emotion head {path} is missing (python -m mmdemo.train.text_emotion).")
     with np.load(path, allow_pickle=False) as data:
         weights = {k: data[k] for k in data.files}
-    expected = 384 * len(HEAD_LAYERS)
+    expected = HEAD_WIDTH
     if weights["dense"].shape != (expected, len(LABELS)) or weights["words"].shape != (HASH_BUCKETS, len(LABELS)):
         raise BackendUnavailable(f"{path.name} does not match this reader's features; retrain it.")
     return TrainedHead(embedder, weights, name)

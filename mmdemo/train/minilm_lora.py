@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmdemo.backends.text_emotion import layer_features
+from mmdemo.backends.text_emotion import HEAD_WIDTH, layer_features
 from mmdemo.emotion_labels import LABELS
 from mmdemo.train import emotion_data as data
 
@@ -77,7 +77,7 @@ def main(argv=None) -> None:
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = get_peft_model(AutoModel.from_pretrained(folder),
                            LoraConfig(r=RANK, lora_alpha=ALPHA, target_modules=list(TARGETS), lora_dropout=0.1))
-    classifier = torch.nn.Linear(384 * 3, len(LABELS))
+    classifier = torch.nn.Linear(HEAD_WIDTH, len(LABELS))
     scale = torch.nn.Parameter(torch.tensor(10.0))  # normalised features need a logit scale to be confident
     optimiser = torch.optim.AdamW([{"params": [p for p in model.parameters() if p.requires_grad], "lr": args.lr},
                                    {"params": list(classifier.parameters()) + [scale], "lr": 5e-3}],

@@ -44,8 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mmdemo.backends.text_emotion import (CONTEXT_WIDTH, HASH_BUCKETS, HEAD_FILE, SURFACE_FEATURES, adapted_embedder,
-                                         context_features, head_features, surface_features, word_buckets)
+from mmdemo.backends.text_emotion import (CONTEXT_WIDTH, HASH_BUCKETS, HEAD_FILE, HEAD_WIDTH, SURFACE_FEATURES,
+                                         adapted_embedder, context_features, head_features, surface_features,
+                                         word_buckets)
 from mmdemo.emotion_labels import LABELS
 from mmdemo.train import emotion_data as data
 
@@ -359,7 +360,7 @@ def report(model, design: Design, features: Features, chosen: Chosen, temperatur
 
 def save(args, model, design: Design, chosen: Chosen, temperatures, helps: bool, c: float, train_rows: int) -> None:
     t_dialogue, t_text = temperatures
-    n_dense = 384 * 3
+    n_dense = HEAD_WIDTH
     coef = model.coef_.T.astype(np.float32)  # (features, 7): dense, surface, words, then context
     n_surface = len(SURFACE_FEATURES) if design.surface else 0
     surface = coef[n_dense:n_dense + n_surface]

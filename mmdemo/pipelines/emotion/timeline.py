@@ -173,9 +173,11 @@ def _read_voices(rows: list[SegmentReading], samples: np.ndarray) -> None:
         padded = [np.pad(p, (0, max(0, minimum - len(p)))) for p in pieces]
         for row, probs in zip(rows, classifier.predict(padded, SAMPLE_RATE)):
             row.probs["voice"], row.methods["voice"] = probs, classifier.name
-    read = 0.0
+    read, capped = 0.0, False
     for row, piece in zip(rows, pieces):
-        if read + len(piece) / SAMPLE_RATE > PROSODY_MAX_S:
+        # once the cap is reached, no later segment is read either: the note says "the first N s" and means it
+        capped = capped or read + len(piece) / SAMPLE_RATE > PROSODY_MAX_S
+        if capped:
             row.notes.setdefault("voice", f"prosody is read on the first {PROSODY_MAX_S:.0f} s of speech only")
             continue
         read += len(piece) / SAMPLE_RATE
