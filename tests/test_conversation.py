@@ -160,16 +160,13 @@ def _formats(folder):
 
 
 @requires_pack("minilm")
-def test_every_transcript_format_is_read_with_context_and_agrees_with_evaluate(tmp_path, monkeypatch):
+def test_every_transcript_format_is_read_with_context_and_agrees_with_evaluate(tmp_path, offline):
     import numpy as np
 
-    from mmdemo import hub
     from mmdemo.pipelines import evaluation
     from mmdemo.pipelines.emotion import text as emotion_text
     from mmdemo.pipelines.emotion.conversation import analyze_conversation
 
-    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
-    monkeypatch.setattr(hub, "cached_snapshot", lambda repo_id: None)
     readings = [analyze_conversation(path, reader="head") for path in _formats(tmp_path)]
     for talk in readings:
         assert [(u.speaker, u.text) for u in talk.utterances] == LINES and talk.context == emotion_text.HEAD_CONTEXT
@@ -188,7 +185,7 @@ def test_every_transcript_format_is_read_with_context_and_agrees_with_evaluate(t
 
 
 @requires_pack("minilm")
-def test_the_text_reader_flag_reaches_a_conversation(tmp_path, capsys):
+def test_the_text_reader_flag_reaches_a_conversation(tmp_path, capsys, offline):
     """`--conversation FILE --text-reader zero-shot` reads with the zero-shot reader (the flag was once ignored
     there); a reader that does not exist is the declaration's one sentence, before the file is read."""
     from mmdemo.cli import main

@@ -73,16 +73,13 @@ def test_an_unsure_classifier_does_not_hand_the_label_fed_by_most_classes_the_wi
 
 # -- text emotion head -----------------------------------------------------------------------------------------
 @requires_pack("minilm")
-def test_trained_head_reads_plain_emotions_and_is_named_honestly(monkeypatch):
+def test_trained_head_reads_plain_emotions_and_is_named_honestly(offline):
     """Out of sample: three plain sentences written for this test, in no training or dev file and not among the
     zero-shot prototypes. A check that the head reads unmistakable cases and names itself, not an accuracy (that
     is measured on the report halves: docs/emotion.md)."""
-    from mmdemo import hub
     from mmdemo.pipelines.emotion import text as emotion_text
     from mmdemo.emotion_labels import LABELS
 
-    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
-    monkeypatch.setattr(hub, "cached_snapshot", lambda repo_id: None)
     texts = ["I am so scared of what the doctor will say tomorrow.", "Thank you so much, this made my day!",
              "The meeting was moved to Thursday at 10."]
     results = emotion_text.analyze(texts)
